@@ -1,0 +1,12 @@
+//! GPT-2 in candle, reduced to what the lab needs: embeddings, blocks 0..L, and block L's
+//! `attn.c_attn` at each prompt's last token. No web types here.
+
+pub mod config;
+pub mod gpt2;
+pub mod prompts;
+pub mod weights;
+
+pub use config::Gpt2Config;
+pub use gpt2::{capture_last_token, Capture};
+pub use prompts::{Gpt2Tokenizer, Prompt, Prompts};
+pub use weights::LayerWeights;

@@ -1,0 +1,1 @@
+//! Figures (filled in below).
