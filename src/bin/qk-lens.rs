@@ -1,1 +1,91 @@
-fn main(){}
+//! Native command line over the same core as the page:
+//! `qk-lens run EXPERIMENT.json --model-dir DIR [--layer L] [--out RESULT.json]`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use qk_lens::pipeline;
+use qk_lens::{Error, Experiment, Result};
+
+/// The GPT-2 tokenizer every GPT-2 size shares; used when a model folder has no tokenizer.json.
+const GPT2_TOKENIZER: &[u8] = include_bytes!("../../static/gpt2-tokenizer.json");
+
+#[derive(Parser)]
+#[command(name = "qk-lens", version, about = "How GPT-2's attention queries and keys represent semantic categories")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an experiment on a local model folder (config.json, model.safetensors, tokenizer.json).
+    Run {
+        /// Experiment JSON: {"model", "layer", "template", "categories": [{"name", "words"}]}.
+        experiment: PathBuf,
+        /// Folder holding config.json, model.safetensors and (optionally) tokenizer.json.
+        #[arg(long)]
+        model_dir: PathBuf,
+        /// Layer to capture (overrides the experiment's).
+        #[arg(long)]
+        layer: Option<usize>,
+        /// Where to write the result JSON (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::input(path.display().to_string(), e))
+}
+
+fn run(experiment: &Path, model_dir: &Path, layer: Option<usize>, out: Option<&Path>) -> Result<()> {
+    let text = String::from_utf8(read(experiment)?).map_err(|_| Error::input(experiment.display().to_string(), "not UTF-8 text"))?;
+    let mut exp = Experiment::from_json(&text)?;
+    if let Some(layer) = layer {
+        exp.layer = layer;
+    }
+    let config = read(&model_dir.join("config.json"))?;
+    let tokenizer_path = model_dir.join("tokenizer.json");
+    let tokenizer = if tokenizer_path.exists() {
+        read(&tokenizer_path)?
+    } else {
+        eprintln!("note: {} has no tokenizer.json: using the bundled GPT-2 tokenizer", model_dir.display());
+        GPT2_TOKENIZER.to_vec()
+    };
+    let weights_path = model_dir.join("model.safetensors");
+    let file = std::fs::File::open(&weights_path).map_err(|e| Error::input(weights_path.display().to_string(), e))?;
+    // SAFETY: the file is only read; a concurrent writer could change bytes under us, which the
+    // safetensors checks then report as an error rather than memory unsafety in our code.
+    let weights = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::input(weights_path.display().to_string(), e))?;
+
+    let prepared = pipeline::prepare(&exp, &config, &tokenizer)?;
+    for p in prepared.prompts.multi_token_words() {
+        eprintln!("note: {:?} is {} tokens in {:?}; analysed at the prompt's last token", p.word, p.token_ids.len(), p.prompt);
+    }
+    let result = pipeline::run_prepared(&prepared, &weights)?;
+    for note in result.notes.iter().filter(|n| !n.contains("tokens, not one")) {
+        eprintln!("note: {note}");
+    }
+    let json = result.to_json();
+    match out {
+        Some(path) => std::fs::write(path, json + "\n").map_err(|e| Error::input(path.display().to_string(), e))?,
+        None => println!("{json}"),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Run { experiment, model_dir, layer, out } => run(experiment, model_dir, *layer, out.as_deref()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,26 @@
-//! Figures (filled in below).
+//! Figures, one function each, generic over plotters' `DrawingBackend`: the page draws them on
+//! a canvas, tests and exports render the same code to SVG.
+
+pub mod heatmap;
+
+pub use heatmap::{draw_cosine_heatmap, ColourRange, HeatmapSpec};
+
+use plotters::prelude::*;
+
+/// A drawing failure, flattened to text (backend error types differ between canvas and SVG).
+pub type DrawResult = Result<(), String>;
+
+pub(crate) fn drawing_error<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> String {
+    format!("drawing failed: {e}")
+}
+
+/// Renders a figure to an SVG string of the given size.
+pub fn to_svg(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> DrawResult) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(drawing_error)?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,132 @@
+//! Cosine-similarity heatmap with word labels, category separators and a colour bar
+//! (the lecture's `imshow` with `vmin`/`vmax`).
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::colors::colormaps::ViridisRGB;
+
+use super::{drawing_error, DrawResult};
+
+/// Colour limits: from the data (off-diagonal min..max) or fixed like the lecture's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ColourRange {
+    Auto,
+    Fixed(f64, f64),
+}
+
+pub struct HeatmapSpec<'a> {
+    pub title: &'a str,
+    pub matrix: &'a [Vec<f64>],
+    pub labels: &'a [String],
+    /// Category index of each row, to draw separators between categories.
+    pub categories: &'a [usize],
+    pub range: ColourRange,
+}
+
+impl HeatmapSpec<'_> {
+    /// The colour limits in force: auto uses the off-diagonal values (the diagonal is 1).
+    pub fn limits(&self) -> (f64, f64) {
+        match self.range {
+            ColourRange::Fixed(lo, hi) => (lo, hi),
+            ColourRange::Auto => {
+                let n = self.matrix.len();
+                let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                for i in 0..n {
+                    for j in 0..n {
+                        if i != j {
+                            lo = lo.min(self.matrix[i][j]);
+                            hi = hi.max(self.matrix[i][j]);
+                        }
+                    }
+                }
+                if lo < hi {
+                    (lo, hi)
+                } else {
+                    (lo - 0.5, lo + 0.5)
+                }
+            }
+        }
+    }
+}
+
+fn colour(v: f64, lo: f64, hi: f64) -> RGBColor {
+    // Values outside the limits are clipped, as imshow does.
+    ViridisRGB.get_color_normalized(v.clamp(lo, hi) as f32, lo as f32, hi as f32)
+}
+
+pub fn draw_cosine_heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &HeatmapSpec) -> DrawResult {
+    let n = spec.matrix.len();
+    let (lo, hi) = spec.limits();
+    area.fill(&WHITE).map_err(drawing_error)?;
+    let (w, _) = area.dim_in_pixel();
+    let (main, bar) = area.split_horizontally(w.saturating_sub(64));
+    let label_px = 11;
+    let mut chart = ChartBuilder::on(&main)
+        .caption(spec.title, ("sans-serif", 16))
+        .margin(6)
+        .x_label_area_size(70)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..n as f64, 0f64..n as f64)
+        .map_err(drawing_error)?;
+    // Row 0 at the top, as imshow draws a matrix.
+    let y = |i: usize| (n - i) as f64;
+    chart
+        .draw_series((0..n).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| {
+            Rectangle::new([(j as f64, y(i)), (j as f64 + 1.0, y(i + 1))], colour(spec.matrix[i][j], lo, hi).filled())
+        }))
+        .map_err(drawing_error)?;
+    // Category separators: lines between rows/columns where the category changes.
+    let cuts: Vec<f64> = (1..n).filter(|&i| spec.categories.get(i) != spec.categories.get(i - 1)).map(|i| i as f64).collect();
+    for &c in &cuts {
+        let style = WHITE.stroke_width(2);
+        chart.draw_series(LineSeries::new(vec![(c, 0.0), (c, n as f64)], style)).map_err(drawing_error)?;
+        chart.draw_series(LineSeries::new(vec![(0.0, n as f64 - c), (n as f64, n as f64 - c)], style)).map_err(drawing_error)?;
+    }
+    // Word labels: every word on both axes, rotated on x.
+    let plot = chart.plotting_area();
+    let font = ("sans-serif", label_px).into_font();
+    for (i, word) in spec.labels.iter().enumerate().take(n) {
+        let (x_px, y_bottom) = plot.map_coordinate(&(i as f64 + 0.5, 0.0));
+        let x_style = TextStyle::from(font.clone().transform(FontTransform::Rotate90)).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Left,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        main.draw_text(word, &x_style, (x_px - label_px as i32 / 2, y_bottom + 4)).map_err(drawing_error)?;
+        let (x_left, y_px) = plot.map_coordinate(&(0.0, y(i) - 0.5));
+        let y_style = TextStyle::from(font.clone()).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Right,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        main.draw_text(word, &y_style, (x_left - 4, y_px)).map_err(drawing_error)?;
+    }
+    draw_colour_bar(&bar, lo, hi)
+}
+
+fn draw_colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, lo: f64, hi: f64) -> DrawResult {
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(28)
+        .margin_bottom(76)
+        .margin_left(6)
+        .margin_right(2)
+        .right_y_label_area_size(40)
+        .build_cartesian_2d(0f64..1.0, lo..hi)
+        .map_err(drawing_error)?;
+    let steps = 64;
+    let dv = (hi - lo) / steps as f64;
+    chart
+        .draw_series((0..steps).map(|s| {
+            let v = lo + s as f64 * dv;
+            Rectangle::new([(0.0, v), (1.0, v + dv)], colour(v + dv / 2.0, lo, hi).filled())
+        }))
+        .map_err(drawing_error)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_labels(6)
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .label_style(("sans-serif", 11))
+        .draw()
+        .map_err(drawing_error)?;
+    Ok(())
+}
