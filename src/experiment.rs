@@ -143,3 +143,19 @@ impl Experiment {
         before.ends_with(' ')
     }
 }
+
+/// Where a model's files live: a hub repository id maps to its `resolve/main/` folder; a URL or
+/// path (anything with `://`, or starting with `/` or `.`) is used as given. Always ends in `/`.
+pub fn model_base_url(model: &str) -> String {
+    let model = model.trim();
+    let base = if model.contains("://") || model.starts_with('/') || model.starts_with('.') {
+        model.to_string()
+    } else {
+        format!("https://huggingface.co/{}/resolve/main/", model.trim_matches('/'))
+    };
+    if base.ends_with('/') {
+        base
+    } else {
+        base + "/"
+    }
+}

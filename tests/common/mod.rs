@@ -17,7 +17,10 @@ pub fn model_dir(name: &str) -> PathBuf {
 
 pub fn golden(name: &str) -> Value {
     let path = fixtures().join("golden").join(format!("{name}.json"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 pub fn read(path: &Path) -> Vec<u8> {
@@ -37,21 +40,49 @@ pub fn experiment_of(g: &Value) -> Experiment {
         .enumerate()
         .map(|(c, name)| Category {
             name: name.clone(),
-            words: words.iter().zip(&labels).filter(|(_, &l)| l == c + 1).map(|(w, _)| w.clone()).collect(),
+            words: words
+                .iter()
+                .zip(&labels)
+                .filter(|(_, &l)| l == c + 1)
+                .map(|(w, _)| w.clone())
+                .collect(),
         })
         .collect();
-    let template = g["prompt_template"].as_str().unwrap_or("The next word is {}").replace("{}", "{word}");
-    Experiment { model: "fixture".into(), layer: g["layer"].as_u64().unwrap() as usize, template, categories }
+    let template = g["prompt_template"]
+        .as_str()
+        .unwrap_or("The next word is {}")
+        .replace("{}", "{word}");
+    Experiment {
+        model: "fixture".into(),
+        layer: g["layer"].as_u64().unwrap() as usize,
+        template,
+        categories,
+    }
 }
 
 pub fn run_model(model: &str, experiment: &Experiment) -> qk_lens::Result<RunResult> {
     let dir = model_dir(model);
-    let (config, tokenizer, weights) = (read(&dir.join("config.json")), read(&dir.join("tokenizer.json")), read(&dir.join("model.safetensors")));
-    pipeline::run(experiment, &ModelFiles { config: &config, tokenizer: &tokenizer, weights: &weights })
+    let (config, tokenizer, weights) = (
+        read(&dir.join("config.json")),
+        read(&dir.join("tokenizer.json")),
+        read(&dir.join("model.safetensors")),
+    );
+    pipeline::run(
+        experiment,
+        &ModelFiles {
+            config: &config,
+            tokenizer: &tokenizer,
+            weights: &weights,
+        },
+    )
 }
 
 pub fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 pub fn matrix(v: &Value) -> Vec<Vec<f64>> {
@@ -63,7 +94,11 @@ pub fn opt_f64s(v: &Value) -> Vec<Option<f64>> {
 }
 
 pub fn assert_close(what: &str, got: f64, want: f64, tol: f64) {
-    assert!((got - want).abs() <= tol, "{what}: got {got}, want {want} (|diff| {} > {tol})", (got - want).abs());
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got}, want {want} (|diff| {} > {tol})",
+        (got - want).abs()
+    );
 }
 
 /// Vectors equal within `rel` of the largest magnitude in the golden vectors.
@@ -73,7 +108,10 @@ pub fn assert_vectors_close(what: &str, got: &[Vec<f32>], want: &[Vec<f64>], rel
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert_eq!(g.len(), w.len(), "{what}[{i}]: length");
         for (j, (a, b)) in g.iter().zip(w).enumerate() {
-            assert!((*a as f64 - b).abs() <= rel * scale, "{what}[{i}][{j}]: got {a}, want {b}");
+            assert!(
+                (*a as f64 - b).abs() <= rel * scale,
+                "{what}[{i}][{j}]: got {a}, want {b}"
+            );
         }
     }
 }
