@@ -14,6 +14,16 @@ export PATH="$HOME/.cargo/bin:$PATH"
 say() { printf '[install] %s\n' "$*" >&2; }
 sudo_if() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+apt_install() {
+  [ -n "${apt_updated:-}" ] || { sudo_if apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive sudo_if apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! command -v npm >/dev/null; then
+  say "apt-get install nodejs npm (for wasm-opt and the browser tests)"
+  apt_install nodejs npm
+fi
+
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   say "rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
@@ -38,10 +48,9 @@ if ! "$here/.tools/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "
 fi
 
 if [ "$want" = test ]; then
-  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    say "apt-get install chromium chromium-driver"
-    sudo_if apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive sudo_if apt-get install -y -qq chromium chromium-driver >/dev/null
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list 2>/dev/null | grep -qi dejavu; then
+    say "apt-get install chromium chromium-driver fonts-dejavu-core"
+    apt_install chromium chromium-driver fonts-dejavu-core
   fi
 fi
 say "tools ready"

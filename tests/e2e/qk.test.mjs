@@ -117,9 +117,8 @@ function checkResult(res, golden, experiment, layer) {
   res.words.forEach((w, i) => {
     const g = golden.token_ids[i]; // ids of the whole prompt, e.g. [464, 1306, 1573, 318, 16161]
     assert.ok(Array.isArray(w.token_ids) && w.token_ids.length > 0, `words[${i}] (${w.word}).token_ids missing`);
-    // Accept the whole prompt's ids, or only the word's own ids (the tail of the prompt's ids).
-    const want = w.token_ids.length === g.length ? g : g.slice(g.length - w.token_ids.length);
-    assert.deepEqual(w.token_ids, want, `words[${i}] (${w.word}).token_ids (golden prompt ids ${JSON.stringify(g)})`);
+    // The contract: token_ids are the whole prompt's ids.
+    assert.deepEqual(w.token_ids, g, `words[${i}] (${w.word}).token_ids (golden prompt ids ${JSON.stringify(g)})`);
     assert.equal(w.single_token, true, `words[${i}] (${w.word}).single_token`);
   });
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test: the native core (goldens against PyTorch, analysis, CLI errors, figures),
+# then the built site in headless Chromium against the fixture models.
+# Installs what it needs when missing (scripts/install-tools.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+
+step "tools"
+scripts/install-tools.sh test
+export PATH="$PWD/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+cargo fetch --locked >/dev/null
+
+step "native tests: cargo test"
+cargo test --locked
+
+step "build the site: trunk build --release"
+trunk build --release --offline
+
+step "browser tests: headless Chromium against dist/ on 127.0.0.1"
+tests/e2e/run.sh
+
+step "all tests passed"
