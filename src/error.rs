@@ -38,7 +38,10 @@ pub enum Error {
 
 impl Error {
     pub fn input(what: impl Into<String>, detail: impl ToString) -> Self {
-        Error::Input { what: what.into(), detail: detail.to_string() }
+        Error::Input {
+            what: what.into(),
+            detail: detail.to_string(),
+        }
     }
 }
 

@@ -58,7 +58,10 @@ impl Experiment {
             template: default_template(),
             categories: vec![
                 cat("space", "galaxy asteroid comet cosmos space sun planet moon star orbit"),
-                cat("interior", "ceiling sofa couch carpet door window lamp chair table rug bed floor wall"),
+                cat(
+                    "interior",
+                    "ceiling sofa couch carpet door window lamp chair table rug bed floor wall",
+                ),
                 cat("fruit", "pear grape banana cherry peach apple seed jelly orange lime fruit"),
             ],
         }

@@ -26,12 +26,20 @@ pub fn prepare(experiment: &Experiment, config_json: &[u8], tokenizer_json: &[u8
     config.check_layer(experiment.layer)?;
     let tokenizer = Gpt2Tokenizer::from_bytes(tokenizer_json)?;
     let prompts = Prompts::new(experiment, &tokenizer)?;
-    Ok(Prepared { experiment: experiment.clone(), config, prompts })
+    Ok(Prepared {
+        experiment: experiment.clone(),
+        config,
+        prompts,
+    })
 }
 
 /// Steps 2-4: load what the layer needs, run the forward pass, analyse.
 pub fn run_prepared(prepared: &Prepared, weights: &[u8]) -> Result<RunResult> {
-    let Prepared { experiment, config, prompts } = prepared;
+    let Prepared {
+        experiment,
+        config,
+        prompts,
+    } = prepared;
     let ids = prompts.token_ids();
     let layer_weights = LayerWeights::from_safetensors(weights, config, experiment.layer, &ids)?;
     let capture = capture_last_token(&layer_weights, config, &ids)?;

@@ -39,6 +39,7 @@ pub struct WordInfo {
     pub category: String,
     pub prompt: String,
     pub token_ids: Vec<u32>,
+    pub word_token_ids: Vec<u32>,
     pub single_token: bool,
 }
 
@@ -98,12 +99,19 @@ fn space(vectors: &[Vec<f32>], grouping: &Grouping, names: &[String]) -> Result<
             .within_means
             .iter()
             .enumerate()
-            .map(|(c, m)| CategoryMean { category: names[c].clone(), mean: *m, pairs: grouping.within_pairs(c).count() })
+            .map(|(c, m)| CategoryMean {
+                category: names[c].clone(),
+                mean: *m,
+                pairs: grouping.within_pairs(c).count(),
+            })
             .collect(),
         across_means: sel
             .across_means
             .iter()
-            .map(|&((a, b), mean)| PairMean { categories: [names[a].clone(), names[b].clone()], mean })
+            .map(|&((a, b), mean)| PairMean {
+                categories: [names[a].clone(), names[b].clone()],
+                mean,
+            })
             .collect(),
         cosine,
         vectors: vectors.to_vec(),
@@ -121,13 +129,25 @@ impl RunResult {
         let mut notes: Vec<String> = prompts
             .multi_token_words()
             .iter()
-            .map(|p| format!("{:?} is {} tokens, not one: analysed at its prompt's last token", p.word, p.token_ids.len()))
+            .map(|p| {
+                format!(
+                    "{:?} is {} tokens, not one: analysed at its prompt's last token",
+                    p.word,
+                    p.word_token_ids.len()
+                )
+            })
             .collect();
         for (c, (_, pairs)) in rsa.per_category.iter().enumerate() {
             if *pairs == 0 {
-                notes.push(format!("category {:?} has one word: no within-category pairs, its within mean and r are null", names[c]));
+                notes.push(format!(
+                    "category {:?} has one word: no within-category pairs, its within mean and r are null",
+                    names[c]
+                ));
             } else if *pairs == 1 {
-                notes.push(format!("category {:?} has one within-category pair: its r is undefined (null)", names[c]));
+                notes.push(format!(
+                    "category {:?} has one within-category pair: its r is undefined (null)",
+                    names[c]
+                ));
             }
         }
         if names.len() < 2 {
@@ -152,6 +172,7 @@ impl RunResult {
                     category: p.category.clone(),
                     prompt: p.prompt.clone(),
                     token_ids: p.token_ids.clone(),
+                    word_token_ids: p.word_token_ids.clone(),
                     single_token: p.single_token,
                 })
                 .collect(),
@@ -161,7 +182,11 @@ impl RunResult {
                     .per_category
                     .iter()
                     .enumerate()
-                    .map(|(c, &(r, pairs))| CategoryR { category: names[c].clone(), r, pairs })
+                    .map(|(c, &(r, pairs))| CategoryR {
+                        category: names[c].clone(),
+                        r,
+                        pairs,
+                    })
                     .collect(),
             },
             q,

@@ -10,7 +10,10 @@ fn lecture_experiment_is_the_notebooks() {
     assert_eq!(e.layer, 5);
     assert_eq!(e.template, "The next word is {word}");
     let sizes: Vec<(String, usize)> = e.categories.iter().map(|c| (c.name.clone(), c.words.len())).collect();
-    assert_eq!(sizes, vec![("space".into(), 10), ("interior".into(), 13), ("fruit".into(), 11)]);
+    assert_eq!(
+        sizes,
+        vec![("space".into(), 10), ("interior".into(), 13), ("fruit".into(), 11)]
+    );
     assert_eq!(e.categories[0].words[0], "galaxy");
     assert_eq!(e.categories[2].words[10], "fruit");
     e.validate().unwrap();
@@ -22,7 +25,10 @@ fn json_round_trip_and_defaults() {
     assert_eq!(Experiment::from_json(&e.to_json_pretty()).unwrap(), e);
     // Only categories are required; the rest defaults to the lecture's.
     let minimal = Experiment::from_json(r#"{"categories":[{"name":"a","words":["x","y"]}]}"#).unwrap();
-    assert_eq!((minimal.model.as_str(), minimal.layer, minimal.template.as_str()), ("openai-community/gpt2-medium", 5, "The next word is {word}"));
+    assert_eq!(
+        (minimal.model.as_str(), minimal.layer, minimal.template.as_str()),
+        ("openai-community/gpt2-medium", 5, "The next word is {word}")
+    );
     // Unknown keys are ignored, so newer experiment files still load.
     Experiment::from_json(r#"{"categories":[{"name":"a","words":["x","y"]}],"future":1}"#).unwrap();
 }
@@ -36,23 +42,44 @@ fn rejects(json: &str, needle: &str) {
 
 #[test]
 fn validation_rules() {
-    rejects(r#"{"template":"no placeholder","categories":[{"name":"a","words":["x","y"]}]}"#, "{word}");
+    rejects(
+        r#"{"template":"no placeholder","categories":[{"name":"a","words":["x","y"]}]}"#,
+        "{word}",
+    );
     rejects(r#"{"categories":[]}"#, "no categories");
-    rejects(r#"{"categories":[{"name":"a","words":["x","y"]},{"name":"b","words":[]}]}"#, "\"b\" has no words");
+    rejects(
+        r#"{"categories":[{"name":"a","words":["x","y"]},{"name":"b","words":[]}]}"#,
+        "\"b\" has no words",
+    );
     rejects(r#"{"categories":[{"name":" ","words":["x","y"]}]}"#, "empty name");
-    rejects(r#"{"categories":[{"name":"a","words":["x"]},{"name":"a","words":["y"]}]}"#, "used twice");
+    rejects(
+        r#"{"categories":[{"name":"a","words":["x"]},{"name":"a","words":["y"]}]}"#,
+        "used twice",
+    );
     rejects(r#"{"categories":[{"name":"a","words":["x","  "]}]}"#, "empty word");
-    rejects(r#"{"categories":[{"name":"a","words":["x"]},{"name":"b","words":["x"]}]}"#, "appears twice");
+    rejects(
+        r#"{"categories":[{"name":"a","words":["x"]},{"name":"b","words":["x"]}]}"#,
+        "appears twice",
+    );
     rejects(r#"{"categories":[{"name":"a","words":["x"]}]}"#, "at least two words");
-    rejects(r#"{"layer":-1,"categories":[{"name":"a","words":["x","y"]}]}"#, "invalid JSON");
+    rejects(
+        r#"{"layer":-1,"categories":[{"name":"a","words":["x","y"]}]}"#,
+        "invalid JSON",
+    );
     rejects(r#"{"categories":[{"name":"a","words":"x y"}]}"#, "invalid JSON");
     rejects("not json", "invalid JSON");
 }
 
 #[test]
 fn model_locations() {
-    assert_eq!(model_base_url("openai-community/gpt2-medium"), "https://huggingface.co/openai-community/gpt2-medium/resolve/main/");
-    assert_eq!(model_base_url("distilbert/distilgpt2"), "https://huggingface.co/distilbert/distilgpt2/resolve/main/");
+    assert_eq!(
+        model_base_url("openai-community/gpt2-medium"),
+        "https://huggingface.co/openai-community/gpt2-medium/resolve/main/"
+    );
+    assert_eq!(
+        model_base_url("distilbert/distilgpt2"),
+        "https://huggingface.co/distilbert/distilgpt2/resolve/main/"
+    );
     assert_eq!(model_base_url("/models/tiny"), "/models/tiny/");
     assert_eq!(model_base_url("./models/tiny/"), "./models/tiny/");
     assert_eq!(model_base_url("http://127.0.0.1:8000/m"), "http://127.0.0.1:8000/m/");

@@ -13,13 +13,22 @@ const STAT_TOL: f64 = 1e-5;
 
 fn check(result: &RunResult, g: &Value) {
     let token_ids: Vec<Vec<u32>> = serde_json::from_value(g["token_ids"].clone()).unwrap();
-    assert_eq!(result.words.iter().map(|w| w.token_ids.clone()).collect::<Vec<_>>(), token_ids, "token ids");
+    assert_eq!(
+        result.words.iter().map(|w| w.token_ids.clone()).collect::<Vec<_>>(),
+        token_ids,
+        "token ids"
+    );
     assert_vectors_close("Q", &result.q.vectors, &matrix(&g["Q_last"]), VEC_REL);
     assert_vectors_close("K", &result.k.vectors, &matrix(&g["K_last"]), VEC_REL);
     assert_matrix_close("CQ", &result.q.cosine, &matrix(&g["CQ"]), COS_TOL);
     assert_matrix_close("CK", &result.k.cosine, &matrix(&g["CK"]), COS_TOL);
     for (space, key) in [(&result.q, "Q"), (&result.k, "K")] {
-        assert_close(&format!("selectivity {key}"), space.selectivity.unwrap(), g[format!("selectivity_{key}")].as_f64().unwrap(), STAT_TOL);
+        assert_close(
+            &format!("selectivity {key}"),
+            space.selectivity.unwrap(),
+            g[format!("selectivity_{key}")].as_f64().unwrap(),
+            STAT_TOL,
+        );
         let within: Vec<Option<f64>> = space.within_means.iter().map(|m| m.mean).collect();
         let want_within = opt_f64s(&g[format!("within_means_{key}")]);
         assert_eq!(within.len(), want_within.len(), "within means {key}");

@@ -11,7 +11,13 @@ fn lecture_heatmap(range: ColourRange) -> (String, usize) {
     let cq = matrix(&g["CQ"]);
     let words: Vec<String> = serde_json::from_value(g["words"].clone()).unwrap();
     let labels: Vec<usize> = serde_json::from_value(g["labels"].clone()).unwrap();
-    let spec = HeatmapSpec { title: "Q cossim matrix", matrix: &cq, labels: &words, categories: &labels, range };
+    let spec = HeatmapSpec {
+        title: "Q cossim matrix",
+        matrix: &cq,
+        labels: &words,
+        categories: &labels,
+        range,
+    };
     let svg = to_svg((560, 520), |area| draw_cosine_heatmap(area, &spec)).unwrap();
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -39,8 +45,20 @@ fn fixed_limits_clip_like_imshow() {
     let (svg, _) = lecture_heatmap(spec_top);
     let top = ViridisRGB.get_color(1.0f32);
     let top = format!("#{:02X}{:02X}{:02X}", top.0, top.1, top.2);
-    assert!(svg.matches(&format!("fill=\"{top}\"")).count() >= 34, "the diagonal is drawn in the top colour {top}");
-    let spec = HeatmapSpec { title: "", matrix: &[vec![1.0, 0.2], vec![0.2, 1.0]], labels: &[], categories: &[], range: ColourRange::Auto };
+    assert!(
+        svg.matches(&format!("fill=\"{top}\"")).count() >= 34,
+        "the diagonal is drawn in the top colour {top}"
+    );
+    let spec = HeatmapSpec {
+        title: "",
+        matrix: &[vec![1.0, 0.2], vec![0.2, 1.0]],
+        labels: &[],
+        categories: &[],
+        range: ColourRange::Auto,
+    };
     let (lo, hi) = spec.limits();
-    assert!((lo + 0.3).abs() < 1e-12 && (hi - 0.7).abs() < 1e-12, "a constant off-diagonal gets a unit range around it: {lo}..{hi}");
+    assert!(
+        (lo + 0.3).abs() < 1e-12 && (hi - 0.7).abs() < 1e-12,
+        "a constant off-diagonal gets a unit range around it: {lo}..{hi}"
+    );
 }

@@ -76,21 +76,13 @@ fn lecture_words_are_single_tokens_after_the_prefix() {
     let prompts = Prompts::new(&exp, &tokenizer()).unwrap();
     let v = vocab();
     assert_eq!(prompts.items.len(), 34);
-    assert_eq!(
-        prompts.labels,
-        [vec![0; 10], vec![1; 13], vec![2; 11]].concat()
-    );
+    assert_eq!(prompts.labels, [vec![0; 10], vec![1; 13], vec![2; 11]].concat());
     for p in &prompts.items {
         assert_eq!(p.prompt, format!("The next word is {}", p.word));
         assert_eq!(p.token_ids.len(), 5, "{}: {:?}", p.word, p.token_ids);
         assert_eq!(p.token_ids[..4], PREFIX, "{}", p.word);
         // The last id is the vocabulary's entry for " word".
-        assert_eq!(
-            Some(p.token_ids[4]),
-            vocab_id(&v, &format!("Ġ{}", p.word)),
-            "{}",
-            p.word
-        );
+        assert_eq!(Some(p.token_ids[4]), vocab_id(&v, &format!("Ġ{}", p.word)), "{}", p.word);
         assert!(p.single_token, "{} is one token", p.word);
     }
     assert!(prompts.multi_token_words().is_empty());
@@ -99,14 +91,7 @@ fn lecture_words_are_single_tokens_after_the_prefix() {
     let g = golden("tiny-gpt2-hub.L1");
     let words: Vec<String> = serde_json::from_value(g["words"].clone()).unwrap();
     let ids: Vec<Vec<u32>> = serde_json::from_value(g["token_ids"].clone()).unwrap();
-    assert_eq!(
-        prompts
-            .items
-            .iter()
-            .map(|p| p.word.clone())
-            .collect::<Vec<_>>(),
-        words
-    );
+    assert_eq!(prompts.items.iter().map(|p| p.word.clone()).collect::<Vec<_>>(), words);
     assert_eq!(prompts.token_ids(), ids);
 }
 
@@ -127,11 +112,7 @@ fn multi_token_words_are_flagged() {
         assert_eq!(p.token_ids, [&PREFIX[..], tail].concat(), "{word}");
         assert_eq!(p.single_token, single, "{word}");
     }
-    let multi: Vec<&str> = prompts
-        .multi_token_words()
-        .iter()
-        .map(|p| p.word.as_str())
-        .collect();
+    let multi: Vec<&str> = prompts.multi_token_words().iter().map(|p| p.word.as_str()).collect();
     assert_eq!(multi, vec!["watermelon", "pomegranate"]);
     assert_eq!(prompts.max_len(), 8);
 }
@@ -146,19 +127,9 @@ fn mixed_golden_ids_and_single_token() {
     let ids: Vec<Vec<u32>> = serde_json::from_value(g["token_ids"].clone()).unwrap();
     assert_eq!(prompts.token_ids(), ids);
     for p in &prompts.items {
-        assert_eq!(
-            p.single_token,
-            p.token_ids.len() == 5,
-            "{}: {:?}",
-            p.word,
-            p.token_ids
-        );
+        assert_eq!(p.single_token, p.token_ids.len() == 5, "{}: {:?}", p.word, p.token_ids);
     }
-    let multi: Vec<&str> = prompts
-        .multi_token_words()
-        .iter()
-        .map(|p| p.word.as_str())
-        .collect();
+    let multi: Vec<&str> = prompts.multi_token_words().iter().map(|p| p.word.as_str()).collect();
     assert_eq!(
         multi,
         vec![
@@ -195,10 +166,7 @@ fn template_without_space_before_word() {
         "galaxy after ':' is split: {:?}",
         galaxy.token_ids
     );
-    assert!(
-        !galaxy.single_token,
-        "galaxy after ':' is not one token (' galaxy' would be)"
-    );
+    assert!(!galaxy.single_token, "galaxy after ':' is not one token (' galaxy' would be)");
 
     // The same words after "word: " are the space-prefixed tokens.
     let exp = experiment("word: {word}", &[("space", &["moon", "galaxy"])]);
@@ -221,13 +189,10 @@ fn template_without_space_before_word() {
 /// contains no token for the word at all: "The next word is un{word}" encodes "moon" as
 /// " unm" + "oon", and "The next word is {word}s" as " moons"; yet single_token is true.
 #[test]
-#[ignore = "BUG src/model/prompts.rs Prompts::new: single_token ignores letters glued to {word} by the template (un{word}, {word}s)"]
+
 fn single_token_means_the_word_is_a_token_of_the_prompt() {
     let v = vocab();
-    let (moon, space_moon) = (
-        vocab_id(&v, "moon").unwrap(),
-        vocab_id(&v, "Ġmoon").unwrap(),
-    );
+    let (moon, space_moon) = (vocab_id(&v, "moon").unwrap(), vocab_id(&v, "Ġmoon").unwrap());
     for template in [
         "The next word is {word}",
         "word:{word}",

@@ -12,8 +12,11 @@ pub fn normalise_rows(rows: &[Vec<f32>]) -> Result<Vec<Vec<f64>>> {
         .map(|(i, r)| {
             let v: Vec<f64> = r.iter().map(|&x| x as f64).collect();
             let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if !(norm > 0.0) || !norm.is_finite() {
-                return Err(Error::Analysis(format!("vector #{} has norm {norm}: its cosine similarity is undefined", i + 1)));
+            if norm.is_nan() || norm <= 0.0 || !norm.is_finite() {
+                return Err(Error::Analysis(format!(
+                    "vector #{} has norm {norm}: its cosine similarity is undefined",
+                    i + 1
+                )));
             }
             Ok(v.into_iter().map(|x| x / norm).collect())
         })

@@ -5,14 +5,19 @@ use super::{cosine::Matrix, Grouping};
 /// Strictly-upper-triangle entries, row-major (i < j).
 pub fn upper_triangle(m: &Matrix) -> Vec<f64> {
     let n = m.len();
-    (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| m[i][j]).collect()
+    (0..n)
+        .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+        .map(|(i, j)| m[i][j])
+        .collect()
 }
 
 /// Pearson r; None when it is undefined (fewer than 2 points or a constant side).
 pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
     assert_eq!(x.len(), y.len(), "pearson needs paired samples");
     let n = x.len();
-    if n < 2 {
+    // A constant side has no variance; tested on the values, as a rounded mean may not be exact.
+    let constant = |v: &[f64]| v.iter().all(|&a| a == v[0]);
+    if n < 2 || constant(x) || constant(y) {
         return None;
     }
     let mx = x.iter().sum::<f64>() / n as f64;

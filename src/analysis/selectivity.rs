@@ -37,5 +37,11 @@ pub fn selectivity(c: &Matrix, grouping: &Grouping) -> Selectivity {
         (Some(w), Some(a)) if a != 0.0 => Some(w / a),
         _ => None,
     };
-    Selectivity { index, within, across, within_means, across_means }
+    Selectivity {
+        index,
+        within,
+        across,
+        within_means,
+        across_means,
+    }
 }

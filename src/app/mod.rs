@@ -87,7 +87,9 @@ fn app() -> Html {
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
-        let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+        let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
         let el = doc.get_element_by_id("qk-error").or_else(|| {
             let el = doc.create_element("div").ok()?;
             el.set_id("qk-error");

@@ -47,7 +47,9 @@ async fn run_steps(experiment: &Experiment, base: &str, dispatch: &Dispatcher<St
     let tokenizer = match fetch_bytes(&format!("{base}tokenizer.json"), |_| {}).await {
         Ok(t) => t,
         // GPT-2 sizes share one tokenizer: fall back to ours when the folder has none.
-        Err(Error::Input { detail, .. }) if detail.starts_with("HTTP 404") => fetch_bytes(&absolute_url(BUNDLED_TOKENIZER), |_| {}).await?,
+        Err(Error::Input { detail, .. }) if detail.starts_with("HTTP 404") => {
+            fetch_bytes(&absolute_url(BUNDLED_TOKENIZER), |_| {}).await?
+        }
         Err(e) => return Err(e),
     };
     let prepared = pipeline::prepare(experiment, &config, &tokenizer)?;

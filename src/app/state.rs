@@ -33,9 +33,15 @@ impl Stage {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Phase {
     Idle,
-    Busy { stage: Stage, progress: Option<Progress>, started_ms: f64 },
+    Busy {
+        stage: Stage,
+        progress: Option<Progress>,
+        started_ms: f64,
+    },
     Failed(String),
-    Done { seconds: f64 },
+    Done {
+        seconds: f64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -52,11 +58,19 @@ pub struct State {
 
 impl State {
     pub fn new(model_override: Option<String>) -> Self {
-        State { experiment: Experiment::lecture(), experiment_error: None, model_override, phase: Phase::Idle, result: None }
+        State {
+            experiment: Experiment::lecture(),
+            experiment_error: None,
+            model_override,
+            phase: Phase::Idle,
+            result: None,
+        }
     }
 
     pub fn model_url(&self) -> String {
-        self.model_override.clone().unwrap_or_else(|| model_base_url(&self.experiment.model))
+        self.model_override
+            .clone()
+            .unwrap_or_else(|| model_base_url(&self.experiment.model))
     }
 
     pub fn busy(&self) -> bool {
@@ -94,7 +108,11 @@ impl Reducible for State {
                     Phase::Busy { started_ms, .. } => started_ms,
                     _ => now_ms,
                 };
-                s.phase = Phase::Busy { stage, progress: None, started_ms };
+                s.phase = Phase::Busy {
+                    stage,
+                    progress: None,
+                    started_ms,
+                };
             }
             Action::Progress(p) => {
                 if let Phase::Busy { progress, .. } = &mut s.phase {

@@ -12,7 +12,11 @@ use qk_lens::{Error, Experiment, Result};
 const GPT2_TOKENIZER: &[u8] = include_bytes!("../../static/gpt2-tokenizer.json");
 
 #[derive(Parser)]
-#[command(name = "qk-lens", version, about = "How GPT-2's attention queries and keys represent semantic categories")]
+#[command(
+    name = "qk-lens",
+    version,
+    about = "How GPT-2's attention queries and keys represent semantic categories"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,17 +45,23 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 fn run(experiment: &Path, model_dir: &Path, layer: Option<usize>, out: Option<&Path>) -> Result<()> {
-    let text = String::from_utf8(read(experiment)?).map_err(|_| Error::input(experiment.display().to_string(), "not UTF-8 text"))?;
+    let text =
+        String::from_utf8(read(experiment)?).map_err(|_| Error::input(experiment.display().to_string(), "not UTF-8 text"))?;
     let mut exp = Experiment::from_json(&text)?;
     if let Some(layer) = layer {
         exp.layer = layer;
     }
     let config = read(&model_dir.join("config.json"))?;
     let tokenizer_path = model_dir.join("tokenizer.json");
+    // Notes are printed once the run succeeds, so an error stays the only line on stderr.
+    let mut notes = Vec::new();
     let tokenizer = if tokenizer_path.exists() {
         read(&tokenizer_path)?
     } else {
-        eprintln!("note: {} has no tokenizer.json: using the bundled GPT-2 tokenizer", model_dir.display());
+        notes.push(format!(
+            "{} has no tokenizer.json: used the bundled GPT-2 tokenizer",
+            model_dir.display()
+        ));
         GPT2_TOKENIZER.to_vec()
     };
     let weights_path = model_dir.join("model.safetensors");
@@ -61,11 +71,8 @@ fn run(experiment: &Path, model_dir: &Path, layer: Option<usize>, out: Option<&P
     let weights = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::input(weights_path.display().to_string(), e))?;
 
     let prepared = pipeline::prepare(&exp, &config, &tokenizer)?;
-    for p in prepared.prompts.multi_token_words() {
-        eprintln!("note: {:?} is {} tokens in {:?}; analysed at the prompt's last token", p.word, p.token_ids.len(), p.prompt);
-    }
     let result = pipeline::run_prepared(&prepared, &weights)?;
-    for note in result.notes.iter().filter(|n| !n.contains("tokens, not one")) {
+    for note in notes.iter().chain(&result.notes) {
         eprintln!("note: {note}");
     }
     let json = result.to_json();
@@ -79,7 +86,12 @@ fn run(experiment: &Path, model_dir: &Path, layer: Option<usize>, out: Option<&P
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
-        Command::Run { experiment, model_dir, layer, out } => run(experiment, model_dir, *layer, out.as_deref()),
+        Command::Run {
+            experiment,
+            model_dir,
+            layer,
+            out,
+        } => run(experiment, model_dir, *layer, out.as_deref()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,8 +15,11 @@ pub enum Activation {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Gpt2Config {
     pub vocab_size: usize,
-    #[serde(alias = "n_ctx")]
+    /// Old configs give only `n_ctx`; hub configs give both (equal), so it is read on its own.
+    #[serde(default)]
     pub n_positions: usize,
+    #[serde(default, skip_serializing)]
+    pub n_ctx: Option<usize>,
     pub n_embd: usize,
     pub n_layer: usize,
     pub n_head: usize,
@@ -47,15 +50,19 @@ fn default_true() -> bool {
 
 impl Gpt2Config {
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| Error::Config(format!("invalid JSON: {e}")))?;
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| Error::Config(format!("invalid JSON: {e}")))?;
         if let Some(kind) = value.get("model_type").and_then(|v| v.as_str()) {
             if kind != "gpt2" {
-                return Err(Error::Config(format!("model_type is {kind:?}, not \"gpt2\": only GPT-2 models are supported")));
+                return Err(Error::Config(format!(
+                    "model_type is {kind:?}, not \"gpt2\": only GPT-2 models are supported"
+                )));
             }
         }
-        let config: Gpt2Config = serde_json::from_value(value)
-            .map_err(|e| Error::Config(format!("not a GPT-2 config: {e}")))?;
+        let mut config: Gpt2Config =
+            serde_json::from_value(value).map_err(|e| Error::Config(format!("not a GPT-2 config: {e}")))?;
+        if config.n_positions == 0 {
+            config.n_positions = config.n_ctx.unwrap_or(0);
+        }
         config.check()?;
         Ok(config)
     }
@@ -65,14 +72,16 @@ impl Gpt2Config {
         if self.n_embd == 0 || self.n_head == 0 || self.n_layer == 0 || self.vocab_size == 0 || self.n_positions == 0 {
             return bad("n_embd, n_head, n_layer, vocab_size and n_positions must be positive".into());
         }
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             return bad(format!("n_embd {} is not a multiple of n_head {}", self.n_embd, self.n_head));
         }
-        if !(self.layer_norm_epsilon > 0.0) {
+        if self.layer_norm_epsilon.is_nan() || self.layer_norm_epsilon <= 0.0 {
             return bad(format!("layer_norm_epsilon {} must be positive", self.layer_norm_epsilon));
         }
         if self.scale_attn_by_inverse_layer_idx || !self.scale_attn_weights {
-            return bad("non-standard attention scaling (scale_attn_by_inverse_layer_idx / scale_attn_weights) is not supported".into());
+            return bad(
+                "non-standard attention scaling (scale_attn_by_inverse_layer_idx / scale_attn_weights) is not supported".into(),
+            );
         }
         self.activation()?;
         Ok(())
@@ -97,7 +106,10 @@ impl Gpt2Config {
 
     pub fn check_layer(&self, layer: usize) -> Result<()> {
         if layer >= self.n_layer {
-            return Err(Error::LayerOutOfRange { layer, n_layer: self.n_layer });
+            return Err(Error::LayerOutOfRange {
+                layer,
+                n_layer: self.n_layer,
+            });
         }
         Ok(())
     }

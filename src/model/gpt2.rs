@@ -30,7 +30,12 @@ impl Capture {
 
 pub fn capture_last_token(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Capture> {
     let c = config.n_embd;
-    let mut out = Capture { layer: weights.layer, q: vec![Vec::new(); prompts.len()], k: vec![Vec::new(); prompts.len()], v: vec![Vec::new(); prompts.len()] };
+    let mut out = Capture {
+        layer: weights.layer,
+        q: vec![Vec::new(); prompts.len()],
+        k: vec![Vec::new(); prompts.len()],
+        v: vec![Vec::new(); prompts.len()],
+    };
     // Group prompt indices by token length: one batch per length.
     let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, p) in prompts.iter().enumerate() {
@@ -95,7 +100,9 @@ fn activation(x: &Tensor, act: Activation) -> Result<Tensor> {
 
 /// 0 on and below the diagonal, -inf above: position t attends to positions <= t.
 fn causal_mask(t: usize) -> Result<Tensor> {
-    let data: Vec<f32> = (0..t).flat_map(|i| (0..t).map(move |j| if j <= i { 0.0 } else { f32::NEG_INFINITY })).collect();
+    let data: Vec<f32> = (0..t)
+        .flat_map(|i| (0..t).map(move |j| if j <= i { 0.0 } else { f32::NEG_INFINITY }))
+        .collect();
     Ok(Tensor::from_vec(data, (t, t), &Device::Cpu)?)
 }
 
@@ -103,7 +110,13 @@ fn causal_mask(t: usize) -> Result<Tensor> {
 fn attention(qkv: &Tensor, mask: &Tensor, config: &Gpt2Config) -> Result<Tensor> {
     let (b, t, _) = qkv.dims3()?;
     let (c, h, d) = (config.n_embd, config.n_head, config.d_head());
-    let heads = |i: usize| -> Result<Tensor> { Ok(qkv.narrow(2, i * c, c)?.reshape((b, t, h, d))?.transpose(1, 2)?.contiguous()?) };
+    let heads = |i: usize| -> Result<Tensor> {
+        Ok(qkv
+            .narrow(2, i * c, c)?
+            .reshape((b, t, h, d))?
+            .transpose(1, 2)?
+            .contiguous()?)
+    };
     let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
     // As PyTorch's eager GPT-2: scores / sqrt(d_head), masked, softmax in f32.
     let scores = (q.matmul(&k.t()?.contiguous()?)? / (d as f64).sqrt())?;
@@ -111,4 +124,3 @@ fn attention(qkv: &Tensor, mask: &Tensor, config: &Gpt2Config) -> Result<Tensor>
     let y = probs.matmul(&v)?;
     Ok(y.transpose(1, 2)?.contiguous()?.reshape((b, t, c))?)
 }
-

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, WORD_PLACEHOLDER};
 
 pub struct Gpt2Tokenizer {
     inner: tokenizers::Tokenizer,
@@ -11,7 +11,8 @@ pub struct Gpt2Tokenizer {
 
 impl Gpt2Tokenizer {
     pub fn from_bytes(json: &[u8]) -> Result<Self> {
-        let inner = tokenizers::Tokenizer::from_bytes(json).map_err(|e| Error::Tokenizer(format!("cannot load tokenizer.json: {e}")))?;
+        let inner =
+            tokenizers::Tokenizer::from_bytes(json).map_err(|e| Error::Tokenizer(format!("cannot load tokenizer.json: {e}")))?;
         Ok(Self { inner })
     }
 
@@ -36,8 +37,11 @@ pub struct Prompt {
     pub category: String,
     pub prompt: String,
     pub token_ids: Vec<u32>,
-    /// The word is one GPT-2 token where it stands in the template. When false the analysis
-    /// still uses the prompt's last token, as the lecture does.
+    /// The word's own tokens where it stands in the prompt (when the template's text merges
+    /// into the word's tokens, the word's tokens on its own, with its leading space).
+    pub word_token_ids: Vec<u32>,
+    /// The word is one GPT-2 token of the prompt. When false the analysis still uses the
+    /// prompt's last token, as the lecture does.
     pub single_token: bool,
 }
 
@@ -48,26 +52,52 @@ pub struct Prompts {
     pub labels: Vec<usize>,
 }
 
+/// The word's tokens inside a prompt: what lies between the template's prefix and suffix tokens,
+/// or None when the template's text and the word merge into shared tokens.
+fn word_span<'a>(prompt: &'a [u32], prefix: &[u32], suffix: &[u32]) -> Option<&'a [u32]> {
+    let rest = prompt.strip_prefix(prefix)?;
+    let word = rest.strip_suffix(suffix)?;
+    (!word.is_empty()).then_some(word)
+}
+
 impl Prompts {
     pub fn new(experiment: &Experiment, tokenizer: &Gpt2Tokenizer) -> Result<Self> {
         let space = if experiment.word_follows_space() { " " } else { "" };
+        let at = experiment.template.find(WORD_PLACEHOLDER).unwrap_or(0);
+        // GPT-2 folds the space before a word into the word's token, so the prefix is encoded
+        // without its trailing whitespace to find where the word's tokens start.
+        let prefix_ids = tokenizer.encode(experiment.template[..at].trim_end())?;
         let mut items = Vec::new();
         for (ci, word) in experiment.words() {
             let prompt = experiment.prompt(word);
             let token_ids = tokenizer.encode(&prompt)?;
             if token_ids.is_empty() {
-                return Err(Error::Prompt { prompt, detail: "encodes to no tokens".into() });
+                return Err(Error::Prompt {
+                    prompt,
+                    detail: "encodes to no tokens".into(),
+                });
             }
-            let single_token = tokenizer.encode(&format!("{space}{word}"))?.len() == 1;
+            let suffix = experiment.template[at + WORD_PLACEHOLDER.len()..].replace(WORD_PLACEHOLDER, word);
+            let suffix_ids = tokenizer.encode(&suffix)?;
+            let in_prompt = word_span(&token_ids, &prefix_ids, &suffix_ids);
+            let single_token = in_prompt.is_some_and(|w| w.len() == 1);
+            let word_token_ids = match in_prompt {
+                Some(w) => w.to_vec(),
+                None => tokenizer.encode(&format!("{space}{word}"))?,
+            };
             items.push(Prompt {
                 word: word.to_string(),
                 category: experiment.categories[ci].name.clone(),
                 prompt,
                 token_ids,
+                word_token_ids,
                 single_token,
             });
         }
-        Ok(Prompts { items, labels: experiment.labels() })
+        Ok(Prompts {
+            items,
+            labels: experiment.labels(),
+        })
     }
 
     pub fn token_ids(&self) -> Vec<Vec<u32>> {

@@ -56,18 +56,27 @@ impl<'a> Reader<'a> {
         } else if st.tensor("transformer.wte.weight").is_ok() {
             "transformer."
         } else {
-            return Err(Error::Weights("no token embedding (wte.weight or transformer.wte.weight): not a GPT-2 checkpoint".into()));
+            return Err(Error::Weights(
+                "no token embedding (wte.weight or transformer.wte.weight): not a GPT-2 checkpoint".into(),
+            ));
         };
         Ok(Self { st, prefix })
     }
 
     fn view(&self, name: &str, shape: &[usize]) -> Result<safetensors::tensor::TensorView<'a>> {
         let full = format!("{}{name}", self.prefix);
-        let view = self.st.tensor(&full).map_err(|_| Error::Weights(format!("tensor {full} is missing")))?;
+        let view = self
+            .st
+            .tensor(&full)
+            .map_err(|_| Error::Weights(format!("tensor {full} is missing")))?;
         if view.shape() != shape {
-            return Err(Error::Weights(format!("tensor {full} has shape {:?}, expected {shape:?}", view.shape())));
+            return Err(Error::Weights(format!(
+                "tensor {full} has shape {:?}, expected {shape:?}",
+                view.shape()
+            )));
         }
-        candle_dtype(view.dtype()).map_err(|d| Error::Weights(format!("tensor {full} has dtype {d}; expected F32, F16 or BF16")))?;
+        candle_dtype(view.dtype())
+            .map_err(|d| Error::Weights(format!("tensor {full} has dtype {d}; expected F32, F16 or BF16")))?;
         Ok(view)
     }
 
@@ -84,7 +93,10 @@ impl<'a> Reader<'a> {
         let mut bytes = Vec::with_capacity(n * row_bytes);
         for r in rows {
             if r >= shape[0] {
-                return Err(Error::Weights(format!("row {r} of {}{name} is out of range ({} rows)", self.prefix, shape[0])));
+                return Err(Error::Weights(format!(
+                    "row {r} of {}{name} is out of range ({} rows)",
+                    self.prefix, shape[0]
+                )));
             }
             bytes.extend_from_slice(&view.data()[r * row_bytes..(r + 1) * row_bytes]);
         }
@@ -92,7 +104,10 @@ impl<'a> Reader<'a> {
     }
 
     fn layer_norm(&self, name: &str, n: usize) -> Result<LayerNormWeights> {
-        Ok(LayerNormWeights { weight: self.tensor(&format!("{name}.weight"), &[n])?, bias: self.tensor(&format!("{name}.bias"), &[n])? })
+        Ok(LayerNormWeights {
+            weight: self.tensor(&format!("{name}.weight"), &[n])?,
+            bias: self.tensor(&format!("{name}.bias"), &[n])?,
+        })
     }
 
     fn conv1d(&self, name: &str, n_in: usize, n_out: usize) -> Result<Conv1D> {
@@ -125,13 +140,19 @@ impl LayerWeights {
         let c = config.n_embd;
         let max_len = token_ids.iter().map(Vec::len).max().unwrap_or(0);
         if max_len > config.n_positions {
-            return Err(Error::Weights(format!("a prompt has {max_len} tokens; the model has only {} positions", config.n_positions)));
+            return Err(Error::Weights(format!(
+                "a prompt has {max_len} tokens; the model has only {} positions",
+                config.n_positions
+            )));
         }
         let mut token_rows: Vec<u32> = token_ids.iter().flatten().copied().collect();
         token_rows.sort_unstable();
         token_rows.dedup();
         if let Some(&bad) = token_rows.iter().find(|&&t| t as usize >= config.vocab_size) {
-            return Err(Error::Weights(format!("token id {bad} is outside the model's vocabulary ({})", config.vocab_size)));
+            return Err(Error::Weights(format!(
+                "token id {bad} is outside the model's vocabulary ({})",
+                config.vocab_size
+            )));
         }
         let wte_rows = reader.rows("wte.weight", [config.vocab_size, c], token_rows.iter().map(|&t| t as usize))?;
         let wpe = reader.rows("wpe.weight", [config.n_positions, c], 0..max_len)?;

@@ -72,26 +72,38 @@ pub fn draw_cosine_heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, sp
     let y = |i: usize| (n - i) as f64;
     chart
         .draw_series((0..n).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| {
-            Rectangle::new([(j as f64, y(i)), (j as f64 + 1.0, y(i + 1))], colour(spec.matrix[i][j], lo, hi).filled())
+            Rectangle::new(
+                [(j as f64, y(i)), (j as f64 + 1.0, y(i + 1))],
+                colour(spec.matrix[i][j], lo, hi).filled(),
+            )
         }))
         .map_err(drawing_error)?;
     // Category separators: lines between rows/columns where the category changes.
-    let cuts: Vec<f64> = (1..n).filter(|&i| spec.categories.get(i) != spec.categories.get(i - 1)).map(|i| i as f64).collect();
+    let cuts: Vec<f64> = (1..n)
+        .filter(|&i| spec.categories.get(i) != spec.categories.get(i - 1))
+        .map(|i| i as f64)
+        .collect();
     for &c in &cuts {
         let style = WHITE.stroke_width(2);
-        chart.draw_series(LineSeries::new(vec![(c, 0.0), (c, n as f64)], style)).map_err(drawing_error)?;
-        chart.draw_series(LineSeries::new(vec![(0.0, n as f64 - c), (n as f64, n as f64 - c)], style)).map_err(drawing_error)?;
+        chart
+            .draw_series(LineSeries::new(vec![(c, 0.0), (c, n as f64)], style))
+            .map_err(drawing_error)?;
+        chart
+            .draw_series(LineSeries::new(vec![(0.0, n as f64 - c), (n as f64, n as f64 - c)], style))
+            .map_err(drawing_error)?;
     }
     // Word labels: every word on both axes, rotated on x.
     let plot = chart.plotting_area();
     let font = ("sans-serif", label_px).into_font();
     for (i, word) in spec.labels.iter().enumerate().take(n) {
         let (x_px, y_bottom) = plot.map_coordinate(&(i as f64 + 0.5, 0.0));
-        let x_style = TextStyle::from(font.clone().transform(FontTransform::Rotate90)).pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Left,
-            plotters::style::text_anchor::VPos::Center,
-        ));
-        main.draw_text(word, &x_style, (x_px - label_px as i32 / 2, y_bottom + 4)).map_err(drawing_error)?;
+        let x_style =
+            TextStyle::from(font.clone().transform(FontTransform::Rotate90)).pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Left,
+                plotters::style::text_anchor::VPos::Center,
+            ));
+        main.draw_text(word, &x_style, (x_px - label_px / 2, y_bottom + 4))
+            .map_err(drawing_error)?;
         let (x_left, y_px) = plot.map_coordinate(&(0.0, y(i) - 0.5));
         let y_style = TextStyle::from(font.clone()).pos(plotters::style::text_anchor::Pos::new(
             plotters::style::text_anchor::HPos::Right,

@@ -15,7 +15,10 @@ pub(crate) fn drawing_error<E: std::error::Error + Send + Sync>(e: DrawingAreaEr
 }
 
 /// Renders a figure to an SVG string of the given size.
-pub fn to_svg(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> DrawResult) -> Result<String, String> {
+pub fn to_svg(
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> DrawResult,
+) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();

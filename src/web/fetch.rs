@@ -15,14 +15,23 @@ pub struct Progress {
 }
 
 fn js_message(v: &JsValue) -> String {
-    v.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| v.as_string()).unwrap_or_else(|| format!("{v:?}"))
+    v.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| v.as_string())
+        .unwrap_or_else(|| format!("{v:?}"))
 }
 
 async fn get(url: &str) -> Result<Response> {
     let window = web_sys::window().ok_or_else(|| Error::input(url, "no window"))?;
     let resp = JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| {
         // fetch rejects only on network-level failures; the browser hides which one.
-        Error::input(format!("GET {url}"), format!("network error ({}): offline, blocked by CORS, or the server is down", js_message(&e)))
+        Error::input(
+            format!("GET {url}"),
+            format!(
+                "network error ({}): offline, blocked by CORS, or the server is down",
+                js_message(&e)
+            ),
+        )
     })?;
     let resp: Response = resp.dyn_into().map_err(|_| Error::input(url, "not a Response"))?;
     if !resp.ok() {
@@ -32,7 +41,10 @@ async fn get(url: &str) -> Result<Response> {
             s if s >= 500 => " (server error: try again later)",
             _ => "",
         };
-        return Err(Error::input(format!("GET {url}"), format!("HTTP {} {}{hint}", resp.status(), resp.status_text())));
+        return Err(Error::input(
+            format!("GET {url}"),
+            format!("HTTP {} {}{hint}", resp.status(), resp.status_text()),
+        ));
     }
     Ok(resp)
 }
@@ -40,29 +52,47 @@ async fn get(url: &str) -> Result<Response> {
 /// Downloads `url` whole, calling `on_progress` as chunks arrive.
 pub async fn fetch_bytes(url: &str, mut on_progress: impl FnMut(Progress)) -> Result<Vec<u8>> {
     let resp = get(url).await?;
-    let total = resp.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
+    let total = resp
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<u64>().ok());
     let fail = |what: &str, e: JsValue| Error::input(format!("GET {url}"), format!("{what}: {}", js_message(&e)));
     let Some(body) = resp.body() else {
         return Ok(Vec::new());
     };
-    let reader: ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|e| fail("cannot read the body", e.into()))?;
+    let reader: ReadableStreamDefaultReader = body
+        .get_reader()
+        .dyn_into()
+        .map_err(|e| fail("cannot read the body", e.into()))?;
     let mut bytes: Vec<u8> = Vec::with_capacity(total.unwrap_or(0) as usize);
     on_progress(Progress { done: 0, total });
     loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|e| fail("connection lost mid-download", e))?;
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| fail("connection lost mid-download", e))?;
         let done = Reflect::get(&chunk, &"done".into()).map(|v| v.is_truthy()).unwrap_or(true);
         if done {
             break;
         }
-        let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(|e| fail("bad chunk", e))?.unchecked_into();
+        let value: Uint8Array = Reflect::get(&chunk, &"value".into())
+            .map_err(|e| fail("bad chunk", e))?
+            .unchecked_into();
         let start = bytes.len();
         bytes.resize(start + value.length() as usize, 0);
         value.copy_to(&mut bytes[start..]);
-        on_progress(Progress { done: bytes.len() as u64, total });
+        on_progress(Progress {
+            done: bytes.len() as u64,
+            total,
+        });
     }
     if let Some(t) = total {
         if t != bytes.len() as u64 {
-            return Err(Error::input(format!("GET {url}"), format!("download incomplete: {} of {t} bytes", bytes.len())));
+            return Err(Error::input(
+                format!("GET {url}"),
+                format!("download incomplete: {} of {t} bytes", bytes.len()),
+            ));
         }
     }
     Ok(bytes)

@@ -15,7 +15,9 @@ pub struct PageParams {
 /// Resolves `href` against the page's address, as a link would.
 pub fn absolute_url(href: &str) -> String {
     let base = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
-    Url::new_with_base(href, &base).map(|u| u.href()).unwrap_or_else(|_| href.to_string())
+    Url::new_with_base(href, &base)
+        .map(|u| u.href())
+        .unwrap_or_else(|_| href.to_string())
 }
 
 impl PageParams {

@@ -17,10 +17,7 @@ pub fn model_dir(name: &str) -> PathBuf {
 
 pub fn golden(name: &str) -> Value {
     let path = fixtures().join("golden").join(format!("{name}.json"));
-    serde_json::from_str(
-        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
 pub fn read(path: &Path) -> Vec<u8> {
@@ -78,11 +75,7 @@ pub fn run_model(model: &str, experiment: &Experiment) -> qk_lens::Result<RunRes
 }
 
 pub fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
 }
 
 pub fn matrix(v: &Value) -> Vec<Vec<f64>> {
@@ -108,10 +101,7 @@ pub fn assert_vectors_close(what: &str, got: &[Vec<f32>], want: &[Vec<f64>], rel
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert_eq!(g.len(), w.len(), "{what}[{i}]: length");
         for (j, (a, b)) in g.iter().zip(w).enumerate() {
-            assert!(
-                (*a as f64 - b).abs() <= rel * scale,
-                "{what}[{i}][{j}]: got {a}, want {b}"
-            );
+            assert!((*a as f64 - b).abs() <= rel * scale, "{what}[{i}][{j}]: got {a}, want {b}");
         }
     }
 }

@@ -17,7 +17,9 @@ pub fn experiment_panel(props: &Props) -> Html {
     let exp = &state.experiment;
     let on_model = {
         let d = state.dispatcher();
-        Callback::from(move |e: InputEvent| d.dispatch(Action::SetModelUrl(e.target_unchecked_into::<HtmlInputElement>().value())))
+        Callback::from(move |e: InputEvent| {
+            d.dispatch(Action::SetModelUrl(e.target_unchecked_into::<HtmlInputElement>().value()))
+        })
     };
     let on_layer = {
         let d = state.dispatcher();

@@ -26,8 +26,18 @@ fn draw(canvas: &HtmlCanvasElement, result: &RunResult, q: bool) -> Result<(), S
     let root = backend.into_drawing_area();
     let labels: Vec<String> = result.words.iter().map(|w| w.word.clone()).collect();
     let categories = result.experiment.labels();
-    let (matrix, title) = if q { (&result.q.cosine, "Q cosine similarity") } else { (&result.k.cosine, "K cosine similarity") };
-    let spec = HeatmapSpec { title, matrix, labels: &labels, categories: &categories, range: ColourRange::Auto };
+    let (matrix, title) = if q {
+        (&result.q.cosine, "Q cosine similarity")
+    } else {
+        (&result.k.cosine, "K cosine similarity")
+    };
+    let spec = HeatmapSpec {
+        title,
+        matrix,
+        labels: &labels,
+        categories: &categories,
+        range: ColourRange::Auto,
+    };
     draw_cosine_heatmap(&root, &spec)?;
     root.present().map_err(|e| e.to_string())
 }

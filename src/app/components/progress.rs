@@ -16,14 +16,21 @@ fn mb(bytes: u64) -> String {
 #[function_component(ProgressView)]
 pub fn progress_view(props: &Props) -> Html {
     match &props.phase {
-        Phase::Busy { stage, progress, started_ms } => {
+        Phase::Busy {
+            stage,
+            progress,
+            started_ms,
+        } => {
             let detail = progress.map(|p| {
                 let secs = ((js_sys::Date::now() - started_ms) / 1000.0).max(1e-3);
                 let speed = p.done as f64 / secs;
                 match p.total {
                     Some(t) if t > 0 => {
                         let left = (t.saturating_sub(p.done)) as f64 / speed.max(1.0);
-                        (Some(p.done as f64 / t as f64), format!("{} of {} · {}/s · {:.0} s left", mb(p.done), mb(t), mb(speed as u64), left))
+                        (
+                            Some(p.done as f64 / t as f64),
+                            format!("{} of {} · {}/s · {:.0} s left", mb(p.done), mb(t), mb(speed as u64), left),
+                        )
                     }
                     _ => (None, format!("{} · {}/s", mb(p.done), mb(speed as u64))),
                 }
