@@ -28,40 +28,70 @@ impl Capture {
     }
 }
 
+/// Captures Q, K and V at every prompt's last token. The prompts' shared token prefix (for the
+/// lecture, `The next word is`) is run once and its keys and values reused for every prompt's own
+/// tokens: causal attention makes this exact.
 pub fn capture_last_token(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Capture> {
+    let prefix_len = shared_prefix_len(prompts);
+    if prefix_len == 0 {
+        return capture_without_prefix(weights, config, prompts);
+    }
+    let prefix = &prompts[0][..prefix_len];
+    let x = embed(weights, &[prefix], 0)?;
+    let (_, past) = run_blocks(weights, config, x, None)?;
+    let suffixes: Vec<&[u32]> = prompts.iter().map(|p| &p[prefix_len..]).collect();
+    capture_groups(weights, config, &suffixes, prefix_len, Some(&past))
+}
+
+/// The same capture without reusing a shared prefix: every prompt runs whole (for tests and
+/// as the reference the prefix reuse must equal).
+pub fn capture_without_prefix(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Capture> {
+    let whole: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+    capture_groups(weights, config, &whole, 0, None)
+}
+
+/// Length of the token prefix all prompts share, leaving every prompt at least one own token.
+pub fn shared_prefix_len(prompts: &[Vec<u32>]) -> usize {
+    let Some(first) = prompts.first() else { return 0 };
+    let min_len = prompts.iter().map(Vec::len).min().unwrap_or(0);
+    let common = (0..first.len())
+        .take_while(|&i| prompts.iter().all(|p| p.get(i) == first.get(i)))
+        .count();
+    common.min(min_len.saturating_sub(1))
+}
+
+/// Keys and values of every block for positions already run, each [1, n_head, t, d_head].
+type PastKv = Vec<(Tensor, Tensor)>;
+
+/// Runs token sequences that start at position `start` (after `past`), batched by length.
+fn capture_groups(
+    weights: &LayerWeights,
+    config: &Gpt2Config,
+    seqs: &[&[u32]],
+    start: usize,
+    past: Option<&PastKv>,
+) -> Result<Capture> {
     let c = config.n_embd;
+    let n = seqs.len();
     let mut out = Capture {
         layer: weights.layer,
-        q: vec![Vec::new(); prompts.len()],
-        k: vec![Vec::new(); prompts.len()],
-        v: vec![Vec::new(); prompts.len()],
+        q: vec![Vec::new(); n],
+        k: vec![Vec::new(); n],
+        v: vec![Vec::new(); n],
     };
-    // Group prompt indices by token length: one batch per length.
+    // One batch per length: no padding ever enters attention.
     let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, p) in prompts.iter().enumerate() {
-        if p.is_empty() {
+    for (i, s) in seqs.iter().enumerate() {
+        if s.is_empty() {
             return Err(Error::Model(format!("prompt #{} has no tokens", i + 1)));
         }
-        by_len.entry(p.len()).or_default().push(i);
+        by_len.entry(s.len()).or_default().push(i);
     }
-    let act = config.activation()?;
     let eps = config.layer_norm_epsilon as f32;
     for (len, members) in by_len {
-        let ids: Vec<u32> = members.iter().flat_map(|&i| prompts[i].iter().copied()).collect();
-        let rows = Tensor::new(weights.embedding_rows(&ids)?, &Device::Cpu)?;
-        let tok = weights.wte_rows.index_select(&rows, 0)?.reshape((members.len(), len, c))?;
-        let pos = weights.wpe.narrow(0, 0, len)?;
-        let mut x = tok.broadcast_add(&pos)?;
-        let mask = causal_mask(len)?;
-        for block in &weights.blocks {
-            let a = layer_norm(&x, &block.ln_1, eps)?;
-            let qkv = conv1d(&a, &block.c_attn)?;
-            let attn = attention(&qkv, &mask, config)?;
-            x = (x + conv1d(&attn, &block.c_proj)?)?;
-            let m = layer_norm(&x, &block.ln_2, eps)?;
-            let h = activation(&conv1d(&m, &block.mlp_c_fc)?, act)?;
-            x = (x + conv1d(&h, &block.mlp_c_proj)?)?;
-        }
+        let batch: Vec<&[u32]> = members.iter().map(|&i| seqs[i]).collect();
+        let x = embed(weights, &batch, start)?;
+        let (x, _) = run_blocks(weights, config, x, past)?;
         // Block L: only the last position's ln_1 and c_attn are needed.
         let last = x.narrow(1, len - 1, 1)?;
         let qkv = conv1d(&layer_norm(&last, &weights.top_ln_1, eps)?, &weights.top_c_attn)?.squeeze(1)?;
@@ -73,6 +103,43 @@ pub fn capture_last_token(weights: &LayerWeights, config: &Gpt2Config, prompts: 
         }
     }
     Ok(out)
+}
+
+/// Token plus position embeddings of equal-length sequences starting at position `start`: [b, t, C].
+fn embed(weights: &LayerWeights, seqs: &[&[u32]], start: usize) -> Result<Tensor> {
+    let (b, t) = (seqs.len(), seqs[0].len());
+    let ids: Vec<u32> = seqs.iter().flat_map(|s| s.iter().copied()).collect();
+    let rows = Tensor::new(weights.embedding_rows(&ids)?, &Device::Cpu)?;
+    let c = weights.wte_rows.dim(1)?;
+    let tok = weights.wte_rows.index_select(&rows, 0)?.reshape((b, t, c))?;
+    let pos = weights.wpe.narrow(0, start, t)?;
+    Ok(tok.broadcast_add(&pos)?)
+}
+
+/// Blocks 0..L over x [b, t, C] that follows `past` positions; returns the residual stream and
+/// each block's keys and values of these positions (batch 1 only is ever reused).
+fn run_blocks(weights: &LayerWeights, config: &Gpt2Config, mut x: Tensor, past: Option<&PastKv>) -> Result<(Tensor, PastKv)> {
+    let act = config.activation()?;
+    let eps = config.layer_norm_epsilon as f32;
+    let t = x.dim(1)?;
+    let p = past
+        .and_then(|kv| kv.first())
+        .map(|(k, _)| k.dim(2))
+        .transpose()?
+        .unwrap_or(0);
+    let mask = causal_mask(t, p)?;
+    let mut kept = Vec::with_capacity(weights.blocks.len());
+    for (l, block) in weights.blocks.iter().enumerate() {
+        let a = layer_norm(&x, &block.ln_1, eps)?;
+        let qkv = conv1d(&a, &block.c_attn)?;
+        let (attn, kv) = attention(&qkv, &mask, config, past.map(|kv| &kv[l]))?;
+        kept.push(kv);
+        x = (x + conv1d(&attn, &block.c_proj)?)?;
+        let m = layer_norm(&x, &block.ln_2, eps)?;
+        let h = activation(&conv1d(&m, &block.mlp_c_fc)?, act)?;
+        x = (x + conv1d(&h, &block.mlp_c_proj)?)?;
+    }
+    Ok((x, kept))
 }
 
 fn layer_norm(x: &Tensor, w: &LayerNormWeights, eps: f32) -> Result<Tensor> {
@@ -98,16 +165,22 @@ fn activation(x: &Tensor, act: Activation) -> Result<Tensor> {
     })
 }
 
-/// 0 on and below the diagonal, -inf above: position t attends to positions <= t.
-fn causal_mask(t: usize) -> Result<Tensor> {
+/// [t, past + t]: 0 where query i (at position past + i) may attend to key j, -inf elsewhere.
+fn causal_mask(t: usize, past: usize) -> Result<Tensor> {
     let data: Vec<f32> = (0..t)
-        .flat_map(|i| (0..t).map(move |j| if j <= i { 0.0 } else { f32::NEG_INFINITY }))
+        .flat_map(|i| (0..past + t).map(move |j| if j <= past + i { 0.0 } else { f32::NEG_INFINITY }))
         .collect();
-    Ok(Tensor::from_vec(data, (t, t), &Device::Cpu)?)
+    Ok(Tensor::from_vec(data, (t, past + t), &Device::Cpu)?)
 }
 
-/// Multi-head causal self-attention from the fused qkv [b, t, 3C]; returns [b, t, C].
-fn attention(qkv: &Tensor, mask: &Tensor, config: &Gpt2Config) -> Result<Tensor> {
+/// Multi-head causal self-attention from the fused qkv [b, t, 3C], after optional past keys and
+/// values [1, h, p, d]; returns [b, t, C] and this call's keys and values [b, h, t, d].
+fn attention(
+    qkv: &Tensor,
+    mask: &Tensor,
+    config: &Gpt2Config,
+    past: Option<&(Tensor, Tensor)>,
+) -> Result<(Tensor, (Tensor, Tensor))> {
     let (b, t, _) = qkv.dims3()?;
     let (c, h, d) = (config.n_embd, config.n_head, config.d_head());
     let heads = |i: usize| -> Result<Tensor> {
@@ -118,9 +191,17 @@ fn attention(qkv: &Tensor, mask: &Tensor, config: &Gpt2Config) -> Result<Tensor>
             .contiguous()?)
     };
     let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
+    let (k_all, v_all) = match past {
+        Some((pk, pv)) => {
+            let p = pk.dim(2)?;
+            let widen = |x: &Tensor| -> Result<Tensor> { Ok(x.broadcast_as((b, h, p, d))?.contiguous()?) };
+            (Tensor::cat(&[&widen(pk)?, &k], 2)?, Tensor::cat(&[&widen(pv)?, &v], 2)?)
+        }
+        None => (k.clone(), v.clone()),
+    };
     // As PyTorch's eager GPT-2: scores / sqrt(d_head), masked, softmax in f32.
-    let scores = (q.matmul(&k.t()?.contiguous()?)? / (d as f64).sqrt())?;
+    let scores = (q.matmul(&k_all.t()?.contiguous()?)? / (d as f64).sqrt())?;
     let probs = candle_nn::ops::softmax_last_dim(&scores.broadcast_add(mask)?)?;
-    let y = probs.matmul(&v)?;
-    Ok(y.transpose(1, 2)?.contiguous()?.reshape((b, t, c))?)
+    let y = probs.matmul(&v_all)?;
+    Ok((y.transpose(1, 2)?.contiguous()?.reshape((b, t, c))?, (k, v)))
 }

@@ -7,6 +7,6 @@ pub mod prompts;
 pub mod weights;
 
 pub use config::Gpt2Config;
-pub use gpt2::{capture_last_token, Capture};
+pub use gpt2::{capture_last_token, capture_without_prefix, shared_prefix_len, Capture};
 pub use prompts::{Gpt2Tokenizer, Prompt, Prompts};
 pub use weights::LayerWeights;
