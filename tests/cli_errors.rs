@@ -250,7 +250,7 @@ fn missing_or_empty_safetensors() {
 #[test]
 fn truncated_safetensors() {
     let full = hub_file("model.safetensors");
-    let want = "model.safetensors: not a valid safetensors file";
+    let want = "model.safetensors: the header describes 13752576 bytes but the file has 6876288: truncated or inconsistent";
     weights_fail(&full[..full.len() / 2], want);
 }
 
@@ -259,10 +259,10 @@ fn lying_safetensors_header() {
     // The header claims 1 MB; the file has 10 bytes.
     let mut bytes = 1_000_000u64.to_le_bytes().to_vec();
     bytes.extend_from_slice(b"{}");
-    let want = "model.safetensors: not a valid safetensors file: invalid header length";
+    let want = "model.safetensors: truncated inside the header";
     weights_fail(&bytes, want);
     // 2x2 F32 claims data bytes 0..16; the file has 8.
-    let needle = "model.safetensors: not a valid safetensors file";
+    let needle = "model.safetensors: the header describes 90 bytes but the file has 82: truncated or inconsistent";
     sparse_weights_fail(&wte_header("F32", [2, 2], 16), &[0; 8], 8, needle);
 }
 

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod gpt2;
+pub mod plan;
 pub mod prompts;
 pub mod weights;
 

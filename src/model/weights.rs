@@ -1,12 +1,13 @@
-//! The weights one capture at layer L needs, read from a model.safetensors buffer and converted
-//! to f32 tensor by tensor: embedding rows of the tokens used, position rows of the positions used,
-//! blocks 0..L whole, and block L's ln_1 and attn.c_attn. Mask buffers, upper blocks, ln_f and the
-//! LM head are never touched.
+//! The weights one capture at layer L needs, converted to f32 tensor by tensor from any
+//! [`ByteSource`] (the whole file, or only the planned ranges): embedding rows of the tokens
+//! used, position rows of the positions used, blocks 0..L whole, and block L's ln_1 and
+//! attn.c_attn. Mask buffers, upper blocks, ln_f and the LM head are never touched.
 
 use candle_core::{DType, Device, Tensor};
-use safetensors::{Dtype, SafeTensors};
+use safetensors::Dtype;
 
 use super::config::Gpt2Config;
+use super::plan::{needs, ByteSource, Header, WholeFile};
 use crate::error::{Error, Result};
 
 pub struct LayerNormWeights {
@@ -41,66 +42,45 @@ pub struct LayerWeights {
     pub top_c_attn: Conv1D,
 }
 
-/// Reads named tensors, whichever of the two naming schemes the file uses.
-struct Reader<'a> {
-    st: SafeTensors<'a>,
-    prefix: &'static str,
+fn to_f32(bytes: &[u8], dtype: Dtype, shape: &[usize]) -> Result<Tensor> {
+    let dtype = match dtype {
+        Dtype::F32 => DType::F32,
+        Dtype::F16 => DType::F16,
+        Dtype::BF16 => DType::BF16,
+        other => return Err(Error::Weights(format!("unsupported dtype {other}"))),
+    };
+    Ok(Tensor::from_raw_buffer(bytes, dtype, shape, &Device::Cpu)?.to_dtype(DType::F32)?)
 }
 
-impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8]) -> Result<Self> {
-        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Weights(format!("not a valid safetensors file: {e}")))?;
-        // Hub files name tensors `wte.weight`; save_pretrained prefixes `transformer.`.
-        let prefix = if st.tensor("wte.weight").is_ok() {
-            ""
-        } else if st.tensor("transformer.wte.weight").is_ok() {
-            "transformer."
-        } else {
-            return Err(Error::Weights(
-                "no token embedding (wte.weight or transformer.wte.weight): not a GPT-2 checkpoint".into(),
-            ));
-        };
-        Ok(Self { st, prefix })
-    }
+/// Reads tensors by hub name from a header and the bytes behind it.
+struct Reader<'a> {
+    header: &'a Header,
+    source: &'a dyn ByteSource,
+}
 
-    fn view(&self, name: &str, shape: &[usize]) -> Result<safetensors::tensor::TensorView<'a>> {
-        let full = format!("{}{name}", self.prefix);
-        let view = self
-            .st
-            .tensor(&full)
-            .map_err(|_| Error::Weights(format!("tensor {full} is missing")))?;
-        if view.shape() != shape {
-            return Err(Error::Weights(format!(
-                "tensor {full} has shape {:?}, expected {shape:?}",
-                view.shape()
-            )));
-        }
-        candle_dtype(view.dtype())
-            .map_err(|d| Error::Weights(format!("tensor {full} has dtype {d}; expected F32, F16 or BF16")))?;
-        Ok(view)
-    }
-
+impl Reader<'_> {
     fn tensor(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        let view = self.view(name, shape)?;
-        to_f32(view.data(), view.dtype(), shape)
+        let loc = self.header.locate(name, shape)?;
+        to_f32(self.source.bytes(loc.start..loc.end)?, loc.dtype, shape)
     }
 
     /// Only the listed rows of a 2-D tensor (each row is contiguous in the file).
-    fn rows(&self, name: &str, shape: [usize; 2], rows: impl ExactSizeIterator<Item = usize>) -> Result<Tensor> {
-        let view = self.view(name, &shape)?;
-        let row_bytes = shape[1] * view.dtype().bitsize() / 8;
-        let n = rows.len();
-        let mut bytes = Vec::with_capacity(n * row_bytes);
-        for r in rows {
+    fn rows(&self, name: &str, shape: [usize; 2], rows: &[usize]) -> Result<Tensor> {
+        let loc = self.header.locate(name, &shape)?;
+        let row_bytes = (shape[1] * loc.dtype.bitsize() / 8) as u64;
+        let mut bytes = Vec::with_capacity(rows.len() * row_bytes as usize);
+        for &r in rows {
             if r >= shape[0] {
                 return Err(Error::Weights(format!(
-                    "row {r} of {}{name} is out of range ({} rows)",
-                    self.prefix, shape[0]
+                    "row {r} of {} is out of range ({} rows)",
+                    self.header.full_name(name),
+                    shape[0]
                 )));
             }
-            bytes.extend_from_slice(&view.data()[r * row_bytes..(r + 1) * row_bytes]);
+            let start = loc.start + r as u64 * row_bytes;
+            bytes.extend_from_slice(self.source.bytes(start..start + row_bytes)?);
         }
-        to_f32(&bytes, view.dtype(), &[n, shape[1]])
+        to_f32(&bytes, loc.dtype, &[rows.len(), shape[1]])
     }
 
     fn layer_norm(&self, name: &str, n: usize) -> Result<LayerNormWeights> {
@@ -118,44 +98,56 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn candle_dtype(d: Dtype) -> std::result::Result<DType, Dtype> {
-    match d {
-        Dtype::F32 => Ok(DType::F32),
-        Dtype::F16 => Ok(DType::F16),
-        Dtype::BF16 => Ok(DType::BF16),
-        other => Err(other),
+/// Sorted distinct token ids of the prompts, checked against the vocabulary, and the number of
+/// positions they use.
+pub fn tokens_used(config: &Gpt2Config, token_ids: &[Vec<u32>]) -> Result<(Vec<u32>, usize)> {
+    let n_pos = token_ids.iter().map(Vec::len).max().unwrap_or(0);
+    if n_pos > config.n_positions {
+        return Err(Error::Weights(format!(
+            "a prompt has {n_pos} tokens; the model has only {} positions",
+            config.n_positions
+        )));
     }
-}
-
-fn to_f32(bytes: &[u8], dtype: Dtype, shape: &[usize]) -> Result<Tensor> {
-    let dtype = candle_dtype(dtype).map_err(|d| Error::Weights(format!("unsupported dtype {d}")))?;
-    Ok(Tensor::from_raw_buffer(bytes, dtype, shape, &Device::Cpu)?.to_dtype(DType::F32)?)
+    let mut rows: Vec<u32> = token_ids.iter().flatten().copied().collect();
+    rows.sort_unstable();
+    rows.dedup();
+    if let Some(&bad) = rows.iter().find(|&&t| t as usize >= config.vocab_size) {
+        return Err(Error::Weights(format!(
+            "token id {bad} is outside the model's vocabulary ({})",
+            config.vocab_size
+        )));
+    }
+    Ok((rows, n_pos))
 }
 
 impl LayerWeights {
-    /// Loads what a capture at `layer` needs for prompts made of `token_ids`.
+    /// Loads what a capture at `layer` needs from a whole model.safetensors held in memory.
     pub fn from_safetensors(bytes: &[u8], config: &Gpt2Config, layer: usize, token_ids: &[Vec<u32>]) -> Result<Self> {
+        let header = Header::from_file(bytes)?;
+        Self::load(&header, &WholeFile(bytes), config, layer, token_ids)
+    }
+
+    /// Loads what a capture at `layer` needs from the bytes behind `header` (whole file or the
+    /// planned pieces: see [`super::plan::plan`]).
+    pub fn load(
+        header: &Header,
+        source: &dyn ByteSource,
+        config: &Gpt2Config,
+        layer: usize,
+        token_ids: &[Vec<u32>],
+    ) -> Result<Self> {
         config.check_layer(layer)?;
-        let reader = Reader::new(bytes)?;
+        let (token_rows, n_pos) = tokens_used(config, token_ids)?;
+        // Shapes and dtypes of everything needed are checked before any conversion.
+        super::plan::plan(header, &needs(config, layer, &token_rows, n_pos))?;
+        let reader = Reader { header, source };
         let c = config.n_embd;
-        let max_len = token_ids.iter().map(Vec::len).max().unwrap_or(0);
-        if max_len > config.n_positions {
-            return Err(Error::Weights(format!(
-                "a prompt has {max_len} tokens; the model has only {} positions",
-                config.n_positions
-            )));
-        }
-        let mut token_rows: Vec<u32> = token_ids.iter().flatten().copied().collect();
-        token_rows.sort_unstable();
-        token_rows.dedup();
-        if let Some(&bad) = token_rows.iter().find(|&&t| t as usize >= config.vocab_size) {
-            return Err(Error::Weights(format!(
-                "token id {bad} is outside the model's vocabulary ({})",
-                config.vocab_size
-            )));
-        }
-        let wte_rows = reader.rows("wte.weight", [config.vocab_size, c], token_rows.iter().map(|&t| t as usize))?;
-        let wpe = reader.rows("wpe.weight", [config.n_positions, c], 0..max_len)?;
+        let wte_rows = reader.rows(
+            "wte.weight",
+            [config.vocab_size, c],
+            &token_rows.iter().map(|&t| t as usize).collect::<Vec<_>>(),
+        )?;
+        let wpe = reader.rows("wpe.weight", [config.n_positions, c], &(0..n_pos).collect::<Vec<_>>())?;
         let blocks = (0..layer)
             .map(|l| {
                 let p = format!("h.{l}");

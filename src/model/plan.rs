@@ -1,0 +1,281 @@
+//! Which bytes of model.safetensors a capture at layer L needs, before downloading any of them.
+//!
+//! The safetensors header (8-byte length + JSON) says where every tensor lies. From it and the
+//! prompts' tokens, [`plan`] lists the byte pieces needed: one per embedding row of a token used,
+//! the position rows used, blocks 0..L-1 whole, block L's ln_1 and attn.c_attn. Natively the
+//! pieces are read from the mapped file; in the page they are fetched with HTTP Range requests.
+
+use std::ops::Range;
+
+use safetensors::tensor::{Metadata, TensorInfo};
+use safetensors::Dtype;
+
+use super::config::Gpt2Config;
+use crate::error::{Error, Result};
+
+/// Larger headers are refused (the format's own limit), so a lying length cannot make us
+/// download or allocate gigabytes.
+pub const MAX_HEADER_LEN: u64 = 100_000_000;
+
+/// A parsed safetensors header: where each tensor's bytes lie in the file.
+pub struct Header {
+    meta: Metadata,
+    /// Absolute offset of the data section (8 + header length).
+    data_start: u64,
+    /// `transformer.` for save_pretrained files, empty for hub files.
+    prefix: &'static str,
+}
+
+/// Where one tensor lies, in absolute file offsets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorLoc {
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Header {
+    /// The JSON header's length, from the file's first 8 bytes.
+    pub fn json_len(first8: &[u8]) -> Result<u64> {
+        let bytes: [u8; 8] = first8
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| bad("shorter than 8 bytes"))?;
+        let n = u64::from_le_bytes(bytes);
+        if n > MAX_HEADER_LEN {
+            return Err(bad(&format!(
+                "header length {n} exceeds {MAX_HEADER_LEN} bytes: not a safetensors file"
+            )));
+        }
+        Ok(n)
+    }
+
+    /// Parses the JSON header of a file of `file_len` bytes and checks that every tensor lies
+    /// inside it, back to back, with as many bytes as its shape and dtype say.
+    pub fn parse(json: &[u8], file_len: u64) -> Result<Self> {
+        let meta: Metadata = serde_json::from_slice(json).map_err(|e| bad(&format!("invalid header: {e}")))?;
+        let data_start = 8 + json.len() as u64;
+        let end = data_start + meta.data_len() as u64;
+        if end != file_len {
+            return Err(bad(&format!(
+                "the header describes {end} bytes but the file has {file_len}: truncated or inconsistent"
+            )));
+        }
+        let prefix = if meta.info("wte.weight").is_some() {
+            ""
+        } else if meta.info("transformer.wte.weight").is_some() {
+            "transformer."
+        } else {
+            return Err(bad(
+                "no token embedding (wte.weight or transformer.wte.weight): not a GPT-2 checkpoint",
+            ));
+        };
+        Ok(Header {
+            meta,
+            data_start,
+            prefix,
+        })
+    }
+
+    /// Parses the header of a whole file held in memory.
+    pub fn from_file(bytes: &[u8]) -> Result<Self> {
+        let n = Self::json_len(bytes)?;
+        let json = bytes
+            .get(8..8 + n as usize)
+            .ok_or_else(|| bad("truncated inside the header"))?;
+        Self::parse(json, bytes.len() as u64)
+    }
+
+    /// Length of the whole file the header describes.
+    pub fn file_len(&self) -> u64 {
+        self.data_start + self.meta.data_len() as u64
+    }
+
+    pub fn full_name(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// A tensor by its hub name (without `transformer.`), checked against the expected shape.
+    pub fn locate(&self, name: &str, shape: &[usize]) -> Result<TensorLoc> {
+        let full = self.full_name(name);
+        let info: &TensorInfo = self
+            .meta
+            .info(&full)
+            .ok_or_else(|| bad(&format!("tensor {full} is missing")))?;
+        if info.shape != shape {
+            return Err(bad(&format!("tensor {full} has shape {:?}, expected {shape:?}", info.shape)));
+        }
+        if !matches!(info.dtype, Dtype::F32 | Dtype::F16 | Dtype::BF16) {
+            return Err(bad(&format!(
+                "tensor {full} has dtype {}; expected F32, F16 or BF16",
+                info.dtype
+            )));
+        }
+        let (s, e) = info.data_offsets;
+        Ok(TensorLoc {
+            dtype: info.dtype,
+            shape: info.shape.clone(),
+            start: self.data_start + s as u64,
+            end: self.data_start + e as u64,
+        })
+    }
+}
+
+fn bad(msg: &str) -> Error {
+    Error::Weights(msg.to_string())
+}
+
+/// What a capture needs of one tensor: all of it, or some of its rows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Need {
+    Whole {
+        name: String,
+        shape: Vec<usize>,
+    },
+    Rows {
+        name: String,
+        shape: [usize; 2],
+        rows: Vec<usize>,
+    },
+}
+
+/// The tensors (and rows) a capture at `layer` needs, for prompts using `token_rows` (sorted,
+/// distinct) and positions 0..`n_pos`.
+pub fn needs(config: &Gpt2Config, layer: usize, token_rows: &[u32], n_pos: usize) -> Vec<Need> {
+    let c = config.n_embd;
+    let whole = |name: String, shape: Vec<usize>| Need::Whole { name, shape };
+    let mut out = vec![
+        Need::Rows {
+            name: "wte.weight".into(),
+            shape: [config.vocab_size, c],
+            rows: token_rows.iter().map(|&t| t as usize).collect(),
+        },
+        Need::Rows {
+            name: "wpe.weight".into(),
+            shape: [config.n_positions, c],
+            rows: (0..n_pos).collect(),
+        },
+    ];
+    let layer_norm = |out: &mut Vec<Need>, p: &str| {
+        out.push(whole(format!("{p}.weight"), vec![c]));
+        out.push(whole(format!("{p}.bias"), vec![c]));
+    };
+    let conv1d = |out: &mut Vec<Need>, p: &str, n_in: usize, n_out: usize| {
+        out.push(whole(format!("{p}.weight"), vec![n_in, n_out]));
+        out.push(whole(format!("{p}.bias"), vec![n_out]));
+    };
+    for l in 0..layer {
+        layer_norm(&mut out, &format!("h.{l}.ln_1"));
+        conv1d(&mut out, &format!("h.{l}.attn.c_attn"), c, 3 * c);
+        conv1d(&mut out, &format!("h.{l}.attn.c_proj"), c, c);
+        layer_norm(&mut out, &format!("h.{l}.ln_2"));
+        conv1d(&mut out, &format!("h.{l}.mlp.c_fc"), c, config.n_inner());
+        conv1d(&mut out, &format!("h.{l}.mlp.c_proj"), config.n_inner(), c);
+    }
+    layer_norm(&mut out, &format!("h.{layer}.ln_1"));
+    conv1d(&mut out, &format!("h.{layer}.attn.c_attn"), c, 3 * c);
+    out
+}
+
+/// One contiguous byte range of the file that a capture needs: a whole tensor or one row.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Piece {
+    /// `wte.weight` for a whole tensor, `wte.weight[464]` for a row (hub names).
+    pub key: String,
+    pub range: Range<u64>,
+}
+
+/// The byte pieces for `needs`, in file order; checks every tensor's shape and dtype first.
+pub fn plan(header: &Header, needs: &[Need]) -> Result<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    for need in needs {
+        match need {
+            Need::Whole { name, shape } => {
+                let loc = header.locate(name, shape)?;
+                pieces.push(Piece {
+                    key: name.clone(),
+                    range: loc.start..loc.end,
+                });
+            }
+            Need::Rows { name, shape, rows } => {
+                let loc = header.locate(name, shape)?;
+                let row_bytes = (shape[1] * loc.dtype.bitsize() / 8) as u64;
+                for &r in rows {
+                    if r >= shape[0] {
+                        return Err(bad(&format!(
+                            "row {r} of {} is out of range ({} rows)",
+                            header.full_name(name),
+                            shape[0]
+                        )));
+                    }
+                    let start = loc.start + r as u64 * row_bytes;
+                    pieces.push(Piece {
+                        key: format!("{name}[{r}]"),
+                        range: start..start + row_bytes,
+                    });
+                }
+            }
+        }
+    }
+    pieces.sort_by_key(|p| p.range.start);
+    Ok(pieces)
+}
+
+/// Merges ranges (sorted by start) whose gap is at most `max_gap` bytes: fewer requests for a
+/// few wasted bytes.
+pub fn coalesce(ranges: impl IntoIterator<Item = Range<u64>>, max_gap: u64) -> Vec<Range<u64>> {
+    let mut out: Vec<Range<u64>> = Vec::new();
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end + max_gap => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// Bytes of the file by absolute offset: the whole file, or only the ranges fetched.
+pub trait ByteSource {
+    fn bytes(&self, range: Range<u64>) -> Result<&[u8]>;
+}
+
+/// The whole file in memory (read, mapped or downloaded whole).
+pub struct WholeFile<'a>(pub &'a [u8]);
+
+impl ByteSource for WholeFile<'_> {
+    fn bytes(&self, range: Range<u64>) -> Result<&[u8]> {
+        self.0
+            .get(range.start as usize..range.end as usize)
+            .ok_or_else(|| bad(&format!("bytes {range:?} lie outside the file")))
+    }
+}
+
+/// Ranges of the file fetched separately (sorted, non-overlapping after `new`).
+#[derive(Default)]
+pub struct FetchedRanges {
+    parts: Vec<(u64, Vec<u8>)>,
+}
+
+impl FetchedRanges {
+    pub fn new(mut parts: Vec<(u64, Vec<u8>)>) -> Self {
+        parts.sort_by_key(|(start, _)| *start);
+        FetchedRanges { parts }
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.parts.iter().map(|(_, b)| b.len() as u64).sum()
+    }
+}
+
+impl ByteSource for FetchedRanges {
+    fn bytes(&self, range: Range<u64>) -> Result<&[u8]> {
+        // Parts starting at or before range.start, nearest first, may hold the whole range.
+        let i = self.parts.partition_point(|(start, _)| *start <= range.start);
+        self.parts[..i]
+            .iter()
+            .rev()
+            .find_map(|(start, data)| data.get((range.start - start) as usize..(range.end - start) as usize))
+            .ok_or_else(|| bad(&format!("bytes {range:?} were not fetched")))
+    }
+}
