@@ -3,7 +3,9 @@
 
 use crate::error::Result;
 use crate::experiment::Experiment;
-use crate::model::{capture_last_token, Gpt2Config, Gpt2Tokenizer, LayerWeights, Prompts};
+use crate::model::plan::{needs, ByteSource, Header, Need, WholeFile};
+use crate::model::weights::tokens_used;
+use crate::model::{capture_last_token, Capture, Gpt2Config, Gpt2Tokenizer, LayerWeights, Prompts};
 use crate::result::RunResult;
 
 /// A model's three files, as bytes (read from disk, mapped, or downloaded).
@@ -33,18 +35,36 @@ pub fn prepare(experiment: &Experiment, config_json: &[u8], tokenizer_json: &[u8
     })
 }
 
-/// Steps 2-4: load what the layer needs, run the forward pass, analyse.
+impl Prepared {
+    /// Step 2 (page): which tensors and rows of model.safetensors the run needs.
+    pub fn weight_needs(&self) -> Result<Vec<Need>> {
+        let (rows, n_pos) = tokens_used(&self.config, &self.prompts.token_ids())?;
+        Ok(needs(&self.config, self.experiment.layer, &rows, n_pos))
+    }
+
+    /// Step 3: the weights the layer needs, converted to f32, from the bytes behind `header`.
+    pub fn load_weights(&self, header: &Header, source: &dyn ByteSource) -> Result<LayerWeights> {
+        LayerWeights::load(header, source, &self.config, self.experiment.layer, &self.prompts.token_ids())
+    }
+
+    /// Step 4: the forward pass up to the layer's c_attn.
+    pub fn capture(&self, weights: &LayerWeights) -> Result<Capture> {
+        capture_last_token(weights, &self.config, &self.prompts.token_ids())
+    }
+
+    /// Step 5: the analysis.
+    pub fn analyse(&self, capture: &Capture) -> Result<RunResult> {
+        RunResult::analyse(&self.experiment, &self.config, &self.prompts, capture)
+    }
+}
+
+/// Steps 3-5 on a whole model.safetensors in memory (read or mapped).
 pub fn run_prepared(prepared: &Prepared, weights: &[u8]) -> Result<RunResult> {
-    let Prepared {
-        experiment,
-        config,
-        prompts,
-    } = prepared;
-    let ids = prompts.token_ids();
-    let layer_weights = LayerWeights::from_safetensors(weights, config, experiment.layer, &ids)?;
-    let capture = capture_last_token(&layer_weights, config, &ids)?;
+    let header = Header::from_file(weights)?;
+    let layer_weights = prepared.load_weights(&header, &WholeFile(weights))?;
+    let capture = prepared.capture(&layer_weights)?;
     drop(layer_weights);
-    RunResult::analyse(experiment, config, prompts, &capture)
+    prepared.analyse(&capture)
 }
 
 pub fn run(experiment: &Experiment, files: &ModelFiles) -> Result<RunResult> {

@@ -22,6 +22,27 @@ pub struct RunResult {
     pub rsa: RsaResult,
     /// Things the user should know (multi-token words, categories without pairs).
     pub notes: Vec<String>,
+    /// How the run went (bytes, times, memory), where the runner measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<RunStats>,
+}
+
+/// Measurements of a run; each is absent where the runner could not measure it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunStats {
+    pub model_file_bytes: Option<u64>,
+    pub bytes_downloaded: Option<u64>,
+    pub bytes_from_cache: Option<u64>,
+    pub http_requests: Option<u32>,
+    /// False when the server ignored Range requests and the whole file was downloaded.
+    pub partial_download: Option<bool>,
+    pub download_ms: Option<f64>,
+    pub load_ms: Option<f64>,
+    pub forward_ms: Option<f64>,
+    pub analysis_ms: Option<f64>,
+    pub total_ms: Option<f64>,
+    /// Size of the wasm linear memory after the run (it only grows: the peak).
+    pub wasm_memory_bytes: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -192,6 +213,7 @@ impl RunResult {
             q,
             k,
             notes,
+            stats: None,
         })
     }
 

@@ -1,9 +1,11 @@
 //! HTTP GET of a model's files with byte progress, errors that say what failed and why.
 
 use js_sys::{Reflect, Uint8Array};
+use std::ops::Range;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ReadableStreamDefaultReader, Response};
+
+use web_sys::{Headers, ReadableStreamDefaultReader, Request, RequestInit, Response};
 
 use crate::error::{Error, Result};
 
@@ -21,9 +23,20 @@ fn js_message(v: &JsValue) -> String {
         .unwrap_or_else(|| format!("{v:?}"))
 }
 
-async fn get(url: &str) -> Result<Response> {
+/// GET `url`, or only `range` of it (a single `bytes=a-b` range: CORS-safelisted, no preflight).
+/// Fails on network errors and non-2xx statuses, with a hint for the usual ones.
+pub async fn get(url: &str, range: Option<Range<u64>>) -> Result<Response> {
     let window = web_sys::window().ok_or_else(|| Error::input(url, "no window"))?;
-    let resp = JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| {
+    let init = RequestInit::new();
+    if let Some(r) = &range {
+        let headers = Headers::new().map_err(|e| Error::input(url, js_message(&e)))?;
+        headers
+            .set("Range", &format!("bytes={}-{}", r.start, r.end.saturating_sub(1)))
+            .map_err(|e| Error::input(url, js_message(&e)))?;
+        init.set_headers(&headers);
+    }
+    let request = Request::new_with_str_and_init(url, &init).map_err(|e| Error::input(url, js_message(&e)))?;
+    let resp = JsFuture::from(window.fetch_with_request(&request)).await.map_err(|e| {
         // fetch rejects only on network-level failures; the browser hides which one.
         Error::input(
             format!("GET {url}"),
@@ -50,14 +63,22 @@ async fn get(url: &str) -> Result<Response> {
 }
 
 /// Downloads `url` whole, calling `on_progress` as chunks arrive.
-pub async fn fetch_bytes(url: &str, mut on_progress: impl FnMut(Progress)) -> Result<Vec<u8>> {
-    let resp = get(url).await?;
-    let total = resp
-        .headers()
+pub async fn fetch_bytes(url: &str, on_progress: impl FnMut(Progress)) -> Result<Vec<u8>> {
+    let resp = get(url, None).await?;
+    read_body(url, &resp, on_progress).await
+}
+
+pub fn content_length(resp: &Response) -> Option<u64> {
+    resp.headers()
         .get("content-length")
         .ok()
         .flatten()
-        .and_then(|v| v.parse::<u64>().ok());
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Reads a response's body, calling `on_progress` as chunks arrive; checks Content-Length.
+pub async fn read_body(url: &str, resp: &Response, mut on_progress: impl FnMut(Progress)) -> Result<Vec<u8>> {
+    let total = content_length(resp);
     let fail = |what: &str, e: JsValue| Error::input(format!("GET {url}"), format!("{what}: {}", js_message(&e)));
     let Some(body) = resp.body() else {
         return Ok(Vec::new());

@@ -2,4 +2,5 @@
 //! wasm32 only; everything it returns is plain data for the core.
 
 pub mod fetch;
+pub mod hub;
 pub mod params;
