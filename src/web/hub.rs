@@ -4,7 +4,10 @@
 //! at a higher layer downloads only the difference. A server that ignores Range (status 200)
 //! gets one full download instead.
 
+use std::cell::{Cell, RefCell};
 use std::ops::Range;
+
+use futures::stream::{self, StreamExt};
 
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
@@ -18,6 +21,7 @@ use crate::model::plan::{coalesce, plan, ByteSource, FetchedRanges, Header, Need
 /// Ranges closer than this are fetched as one request (fewer round trips, a few wasted bytes).
 const COALESCE_GAP: u64 = 64 * 1024;
 const CACHE_NAME: &str = "qk-lens-weights-v1";
+const PARALLEL_REQUESTS: usize = 6;
 
 /// How the weights were obtained, for the page and the benchmark.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -169,7 +173,7 @@ async fn cache_get_any(cache: &Cache, key: &str) -> Option<Vec<u8>> {
 pub async fn load_weight_bytes(
     url: &str,
     needs: &[Need],
-    mut on_progress: impl FnMut(Progress),
+    on_progress: impl FnMut(Progress),
 ) -> Result<(Header, WeightBytes, DownloadStats)> {
     let cache = open_cache().await;
     let mut stats = DownloadStats {
@@ -199,27 +203,49 @@ pub async fn load_weight_bytes(
     }
     let ranges = coalesce(missing.iter().cloned(), COALESCE_GAP);
     let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
-    let mut done = 0u64;
-    on_progress(Progress {
-        done,
+    let done = Cell::new(0u64);
+    let progress = RefCell::new(on_progress);
+    (progress.borrow_mut())(Progress {
+        done: 0,
         total: Some(total),
     });
-    for range in ranges {
-        let fetched = fetch_range(url, range.clone(), &mut |n| {
-            done += n;
-            on_progress(Progress {
-                done,
-                total: Some(total),
-            });
+    // A few requests in flight at once: latency, not bandwidth, dominates many small ranges.
+    let results: Vec<Result<(Range<u64>, std::result::Result<Vec<u8>, Response>)>> = stream::iter(ranges)
+        .map(|range| {
+            let (done, progress) = (&done, &progress);
+            async move {
+                let fetched = fetch_range(url, range.clone(), &mut |n| {
+                    done.set(done.get() + n);
+                    (progress.borrow_mut())(Progress {
+                        done: done.get(),
+                        total: Some(total),
+                    });
+                })
+                .await?;
+                Ok((range, fetched))
+            }
         })
-        .await?;
+        .buffer_unordered(PARALLEL_REQUESTS)
+        .collect()
+        .await;
+    let mut on_progress = progress.into_inner();
+    // Ranges that arrived are cached even when another failed, so a retry resumes from there.
+    let mut first_error = None;
+    for result in results {
+        let (range, fetched) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
         let bytes = match fetched {
             Ok(b) => b,
             Err(full) => return whole_file(url, full, stats, on_progress).await,
         };
         stats.requests += 1;
         stats.bytes_downloaded += bytes.len() as u64;
-        // Cache piece by piece (only after the whole range arrived intact).
+        // Cache piece by piece, only after the whole range arrived intact.
         if let Some(c) = &cache {
             for piece in missing.iter().filter(|p| p.start >= range.start && p.end <= range.end) {
                 let slice = &bytes[(piece.start - range.start) as usize..(piece.end - range.start) as usize];
@@ -228,6 +254,13 @@ pub async fn load_weight_bytes(
         }
         parts.push((range.start, bytes));
     }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    on_progress(Progress {
+        done: total,
+        total: Some(total),
+    });
     Ok((header, WeightBytes::Pieces(FetchedRanges::new(parts)), stats))
 }
 

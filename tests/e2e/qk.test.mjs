@@ -302,6 +302,67 @@ describe('QK Lens in Chromium', () => {
     });
   }
 
+  /** Runs the lecture experiment at `layer` in `page`; returns the result and the weight bytes served. */
+  async function runIn(page, model, layer) {
+    const first = srv.requests.length;
+    const url = `${srv.url}/?model=/models/${model}/&experiment=/experiments/lecture-L${layer}.json&run=1`;
+    await page.goto(url, { waitUntil: 'load', timeout: 60_000 });
+    const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+    assert.equal(outcome.kind, 'result', outcome.text);
+    const res = JSON.parse(outcome.text);
+    checkResult(res, readJson(path.join(GOLDEN, `${model}.L${layer}.json`)), readJson(path.join(EXPERIMENTS, `lecture-L${layer}.json`)), layer);
+    const weights = srv.requests.slice(first).filter((r) => r.path === `/models/${model}/model.safetensors`);
+    return { res, weights, bytes: weights.reduce((s, r) => s + r.bytes, 0) };
+  }
+
+  test('downloads only what the layer needs, caches it, and fetches only the difference later', { timeout: 300_000 }, async (t) => {
+    const model = 'tiny-gpt2-hub';
+    const fileBytes = fs.statSync(path.join(MODELS, model, 'model.safetensors')).size;
+    const first = srv.requests.length;
+    const cold3 = await openPage(browser);
+    const warm = await openPage(browser);
+    try {
+      await withDiagnostics([...cold3.logs, ...warm.logs], () => srv.requests.slice(first), async () => {
+        const l3 = await runIn(cold3.page, model, 3);
+        const l1 = await runIn(warm.page, model, 1);
+        t.diagnostic(`cold L1: ${l1.bytes} of ${fileBytes} bytes in ${l1.weights.length} requests; cold L3: ${l3.bytes}`);
+        assert.ok(l1.weights.every((r) => r.status === 206), 'every weight request is a Range request');
+        assert.ok(l1.bytes < fileBytes / 2, `L1 needs ${l1.bytes} of ${fileBytes} bytes`);
+        assert.ok(l1.bytes < l3.bytes, 'a lower layer needs fewer bytes');
+        assert.equal(l1.res.stats.bytes_downloaded, l1.bytes, 'stats.bytes_downloaded counts what the server sent');
+        assert.equal(l1.res.stats.partial_download, true);
+
+        const again = await runIn(warm.page, model, 1);
+        assert.equal(again.bytes, 0, `a repeat run downloads nothing (got ${again.bytes} bytes)`);
+        assert.equal(again.res.stats.bytes_downloaded, 0);
+
+        const higher = await runIn(warm.page, model, 3);
+        t.diagnostic(`L3 after L1: ${higher.bytes} bytes downloaded, ${higher.res.stats.bytes_from_cache} from cache`);
+        assert.ok(higher.res.stats.bytes_from_cache > 0, 'L3 after L1 reuses the cached pieces');
+        assert.ok(higher.bytes < l3.bytes, `L3 after L1 downloads ${higher.bytes} < cold ${l3.bytes}`);
+      });
+    } finally {
+      await cold3.context.close();
+      await warm.context.close();
+    }
+  });
+
+  test('a server that ignores Range gets one full download and the right result', { timeout: 180_000 }, async () => {
+    const first = srv.requests.length;
+    const { context, page, logs } = await openPage(browser);
+    srv.options.ignoreRange = true;
+    try {
+      await withDiagnostics(logs, () => srv.requests.slice(first), async () => {
+        const run = await runIn(page, 'tiny-gpt2-hub-fp16', 1);
+        assert.equal(run.res.stats.partial_download, false);
+        assert.equal(run.weights.filter((r) => r.status === 200 && r.bytes > 0).length, 1, 'one full download');
+      });
+    } finally {
+      srv.options.ignoreRange = false;
+      await context.close();
+    }
+  });
+
   test('missing model shows #qk-error mentioning 404 / not found', { timeout: ERROR_TIMEOUT_MS + 60_000 }, async (t) => {
     const first = srv.requests.length;
     const { context, page, logs } = await openPage(browser);

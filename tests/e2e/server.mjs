@@ -3,6 +3,7 @@
 //   const srv = await startServer({ root: 'dist', mounts: { '/models/': 'tests/fixtures/models/' } });
 //   srv.url        -> 'http://127.0.0.1:<port>'
 //   srv.requests   -> [{ method, path, range, status, bytes }]  (every request, in order)
+//   srv.options    -> { ignoreRange }: switch on to answer Range requests with the whole file
 //   await srv.stop();
 //
 // Serves `root` at `/` and each mount prefix from its folder. Directory paths serve index.html.
@@ -104,6 +105,8 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
   mountList.push({ prefix: '/', dir: fs.realpathSync(path.resolve(root)) });
 
   const requests = [];
+  // Faults a test can switch on: ignoreRange answers every GET with the whole file (200).
+  const options = { ignoreRange: false };
 
   const server = http.createServer(async (req, res) => {
     const rec = {
@@ -176,7 +179,7 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
         'Accept-Ranges': 'bytes',
         'Last-Modified': st.mtime.toUTCString(),
       };
-      const range = parseRange(req.headers.range, size);
+      const range = options.ignoreRange ? null : parseRange(req.headers.range, size);
       if (range === 'unsatisfiable') {
         return finish(416, { ...base, 'Content-Range': `bytes */${size}`, 'Content-Length': 0 });
       }
@@ -221,6 +224,7 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
     url: `http://${host}:${actualPort}`,
     port: actualPort,
     requests,
+    options,
     server,
     stop() {
       return new Promise((resolve) => {
