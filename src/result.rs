@@ -30,19 +30,33 @@ pub struct RunResult {
 /// Measurements of a run; each is absent where the runner could not measure it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunStats {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_file_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_downloaded: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_from_cache: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_requests: Option<u32>,
     /// False when the server ignored Range requests and the whole file was downloaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial_download: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_ms: Option<f64>,
     /// Size of the wasm linear memory after the run (it only grows: the peak).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wasm_memory_bytes: Option<u64>,
+    /// Peak resident memory of the native process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

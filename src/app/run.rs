@@ -95,6 +95,7 @@ async fn run_steps(experiment: &Experiment, base: &str, dispatch: &Dispatcher<St
         analysis_ms: Some(t_end - t_analysis),
         total_ms: Some(t_end - t_start),
         wasm_memory_bytes: Some(wasm_memory_bytes()),
+        peak_rss_bytes: None,
     });
     Ok(result)
 }

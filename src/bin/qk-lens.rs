@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use std::time::Instant;
+
+use qk_lens::model::plan::{Header, WholeFile};
 use qk_lens::pipeline;
+use qk_lens::result::RunStats;
 use qk_lens::{Error, Experiment, Result};
 
 /// The GPT-2 tokenizer every GPT-2 size shares; used when a model folder has no tokenizer.json.
@@ -70,8 +74,27 @@ fn run(experiment: &Path, model_dir: &Path, layer: Option<usize>, out: Option<&P
     // safetensors checks then report as an error rather than memory unsafety in our code.
     let weights = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::input(weights_path.display().to_string(), e))?;
 
+    let t0 = Instant::now();
     let prepared = pipeline::prepare(&exp, &config, &tokenizer)?;
-    let result = pipeline::run_prepared(&prepared, &weights)?;
+    let header = Header::from_file(&weights)?;
+    let t_load = Instant::now();
+    let layer_weights = prepared.load_weights(&header, &WholeFile(&weights))?;
+    let t_forward = Instant::now();
+    let capture = prepared.capture(&layer_weights)?;
+    drop(layer_weights);
+    let t_analysis = Instant::now();
+    let mut result = prepared.analyse(&capture)?;
+    let ms = |a: Instant, b: Instant| Some((b - a).as_secs_f64() * 1e3);
+    let end = Instant::now();
+    result.stats = Some(RunStats {
+        model_file_bytes: Some(weights.len() as u64),
+        load_ms: ms(t_load, t_forward),
+        forward_ms: ms(t_forward, t_analysis),
+        analysis_ms: ms(t_analysis, end),
+        total_ms: ms(t0, end),
+        peak_rss_bytes: peak_rss_bytes(),
+        ..Default::default()
+    });
     for note in notes.iter().chain(&result.notes) {
         eprintln!("note: {note}");
     }
@@ -81,6 +104,19 @@ fn run(experiment: &Path, model_dir: &Path, layer: Option<usize>, out: Option<&P
         None => println!("{json}"),
     }
     Ok(())
+}
+
+/// Peak resident memory of this process (Linux: VmHWM), for the benchmark.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 fn main() -> ExitCode {
