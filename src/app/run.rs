@@ -75,7 +75,7 @@ async fn run_steps(experiment: &Experiment, base: &str, dispatch: &Dispatcher<St
     dispatch.dispatch(Action::Stage(Stage::Compute, now_ms()));
     next_frame().await;
     let t_load = now_ms();
-    let weights = prepared.load_weights(&header, bytes.source().as_ref())?;
+    let weights = prepared.load_weights(&header, &bytes)?;
     drop(bytes);
     let t_forward = now_ms();
     let capture = prepared.capture(&weights)?;

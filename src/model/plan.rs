@@ -5,6 +5,7 @@
 //! the position rows used, blocks 0..L-1 whole, block L's ln_1 and attn.c_attn. Natively the
 //! pieces are read from the mapped file; in the page they are fetched with HTTP Range requests.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use safetensors::tensor::{Metadata, TensorInfo};
@@ -235,47 +236,66 @@ pub fn coalesce(ranges: impl IntoIterator<Item = Range<u64>>, max_gap: u64) -> V
     out
 }
 
-/// Bytes of the file by absolute offset: the whole file, or only the ranges fetched.
+/// Bytes of the file by absolute offset: the whole file, or only the ranges fetched. A source
+/// may hand out a copy (the page keeps downloads in JavaScript memory, outside wasm's, and
+/// copies in one tensor at a time).
 pub trait ByteSource {
-    fn bytes(&self, range: Range<u64>) -> Result<&[u8]>;
+    fn bytes(&self, range: Range<u64>) -> Result<Cow<'_, [u8]>>;
 }
 
 /// The whole file in memory (read, mapped or downloaded whole).
 pub struct WholeFile<'a>(pub &'a [u8]);
 
 impl ByteSource for WholeFile<'_> {
-    fn bytes(&self, range: Range<u64>) -> Result<&[u8]> {
+    fn bytes(&self, range: Range<u64>) -> Result<Cow<'_, [u8]>> {
         self.0
             .get(range.start as usize..range.end as usize)
+            .map(Cow::Borrowed)
             .ok_or_else(|| bad(&format!("bytes {range:?} lie outside the file")))
     }
 }
 
-/// Ranges of the file fetched separately (sorted, non-overlapping after `new`).
-#[derive(Default)]
-pub struct FetchedRanges {
-    parts: Vec<(u64, Vec<u8>)>,
+/// One fetched range's bytes, wherever they are kept.
+pub trait Part {
+    fn len(&self) -> u64;
+    /// Bytes a..b of this part (within bounds).
+    fn slice(&self, a: usize, b: usize) -> Cow<'_, [u8]>;
 }
 
-impl FetchedRanges {
-    pub fn new(mut parts: Vec<(u64, Vec<u8>)>) -> Self {
+impl Part for Vec<u8> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+    fn slice(&self, a: usize, b: usize) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self[a..b])
+    }
+}
+
+/// Ranges of the file fetched separately, each starting at its absolute offset.
+pub struct FetchedRanges<P = Vec<u8>> {
+    parts: Vec<(u64, P)>,
+}
+
+impl<P: Part> FetchedRanges<P> {
+    pub fn new(mut parts: Vec<(u64, P)>) -> Self {
         parts.sort_by_key(|(start, _)| *start);
         FetchedRanges { parts }
     }
 
     pub fn total_bytes(&self) -> u64 {
-        self.parts.iter().map(|(_, b)| b.len() as u64).sum()
+        self.parts.iter().map(|(_, b)| b.len()).sum()
     }
 }
 
-impl ByteSource for FetchedRanges {
-    fn bytes(&self, range: Range<u64>) -> Result<&[u8]> {
+impl<P: Part> ByteSource for FetchedRanges<P> {
+    fn bytes(&self, range: Range<u64>) -> Result<Cow<'_, [u8]>> {
         // Parts starting at or before range.start, nearest first, may hold the whole range.
         let i = self.parts.partition_point(|(start, _)| *start <= range.start);
         self.parts[..i]
             .iter()
             .rev()
-            .find_map(|(start, data)| data.get((range.start - start) as usize..(range.end - start) as usize))
+            .find(|(start, part)| range.end <= start + part.len())
+            .map(|(start, part)| part.slice((range.start - start) as usize, (range.end - start) as usize))
             .ok_or_else(|| bad(&format!("bytes {range:?} were not fetched")))
     }
 }

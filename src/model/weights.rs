@@ -61,7 +61,7 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn tensor(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         let loc = self.header.locate(name, shape)?;
-        to_f32(self.source.bytes(loc.start..loc.end)?, loc.dtype, shape)
+        to_f32(&self.source.bytes(loc.start..loc.end)?, loc.dtype, shape)
     }
 
     /// Only the listed rows of a 2-D tensor (each row is contiguous in the file).
@@ -78,7 +78,7 @@ impl Reader<'_> {
                 )));
             }
             let start = loc.start + r as u64 * row_bytes;
-            bytes.extend_from_slice(self.source.bytes(start..start + row_bytes)?);
+            bytes.extend_from_slice(&self.source.bytes(start..start + row_bytes)?);
         }
         to_f32(&bytes, loc.dtype, &[rows.len(), shape[1]])
     }

@@ -65,7 +65,7 @@ pub async fn get(url: &str, range: Option<Range<u64>>) -> Result<Response> {
 /// Downloads `url` whole, calling `on_progress` as chunks arrive.
 pub async fn fetch_bytes(url: &str, on_progress: impl FnMut(Progress)) -> Result<Vec<u8>> {
     let resp = get(url, None).await?;
-    read_body(url, &resp, on_progress).await
+    Ok(read_body(url, &resp, on_progress).await?.to_vec())
 }
 
 pub fn content_length(resp: &Response) -> Option<u64> {
@@ -76,47 +76,70 @@ pub fn content_length(resp: &Response) -> Option<u64> {
         .and_then(|v| v.parse::<u64>().ok())
 }
 
-/// Reads a response's body, calling `on_progress` as chunks arrive; checks Content-Length.
-pub async fn read_body(url: &str, resp: &Response, mut on_progress: impl FnMut(Progress)) -> Result<Vec<u8>> {
+/// Reads a response's body into JavaScript memory (not wasm's: large downloads would otherwise
+/// stay in wasm memory for good), calling `on_progress` as chunks arrive; checks Content-Length.
+pub async fn read_body(url: &str, resp: &Response, mut on_progress: impl FnMut(Progress)) -> Result<Uint8Array> {
     let total = content_length(resp);
     let fail = |what: &str, e: JsValue| Error::input(format!("GET {url}"), format!("{what}: {}", js_message(&e)));
     let Some(body) = resp.body() else {
-        return Ok(Vec::new());
+        return Ok(Uint8Array::new_with_length(0));
     };
     let reader: ReadableStreamDefaultReader = body
         .get_reader()
         .dyn_into()
         .map_err(|e| fail("cannot read the body", e.into()))?;
-    let mut bytes: Vec<u8> = Vec::with_capacity(total.unwrap_or(0) as usize);
+    // Chunks are copied into one buffer of the announced size, or kept and joined at the end.
+    let mut buffer = total.map(|t| Uint8Array::new_with_length(t as u32));
+    let chunks = js_sys::Array::new();
+    let mut done_bytes: u64 = 0;
     on_progress(Progress { done: 0, total });
     loop {
         let chunk = JsFuture::from(reader.read())
             .await
             .map_err(|e| fail("connection lost mid-download", e))?;
-        let done = Reflect::get(&chunk, &"done".into()).map(|v| v.is_truthy()).unwrap_or(true);
-        if done {
+        if Reflect::get(&chunk, &"done".into()).map(|v| v.is_truthy()).unwrap_or(true) {
             break;
         }
         let value: Uint8Array = Reflect::get(&chunk, &"value".into())
             .map_err(|e| fail("bad chunk", e))?
             .unchecked_into();
-        let start = bytes.len();
-        bytes.resize(start + value.length() as usize, 0);
-        value.copy_to(&mut bytes[start..]);
-        on_progress(Progress {
-            done: bytes.len() as u64,
-            total,
-        });
+        let n = value.length() as u64;
+        match &buffer {
+            Some(buf) if done_bytes + n <= buf.length() as u64 => buf.set(&value, done_bytes as u32),
+            Some(_) => {
+                return Err(Error::input(
+                    format!("GET {url}"),
+                    "the server sent more bytes than its Content-Length",
+                ))
+            }
+            None => {
+                chunks.push(&value);
+            }
+        }
+        done_bytes += n;
+        on_progress(Progress { done: done_bytes, total });
     }
     if let Some(t) = total {
-        if t != bytes.len() as u64 {
+        if t != done_bytes {
             return Err(Error::input(
                 format!("GET {url}"),
-                format!("download incomplete: {} of {t} bytes", bytes.len()),
+                format!("download incomplete: {done_bytes} of {t} bytes"),
             ));
         }
     }
-    Ok(bytes)
+    Ok(match buffer.take() {
+        Some(buf) => buf,
+        None => {
+            let joined = Uint8Array::new_with_length(done_bytes as u32);
+            let mut at = 0u32;
+            for c in chunks.iter() {
+                let c: Uint8Array = c.unchecked_into();
+                joined.set(&c, at);
+                at += c.length();
+            }
+            joined
+        }
+    })
 }
 
 pub async fn fetch_text(url: &str) -> Result<String> {
