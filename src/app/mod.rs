@@ -26,7 +26,7 @@ fn app() -> Html {
             yew::platform::spawn_local(async move {
                 let mut experiment = crate::experiment::Experiment::lecture();
                 if let Some(url) = &params.experiment {
-                    dispatch.dispatch(Action::Stage(state::Stage::Experiment, js_sys::Date::now()));
+                    dispatch.dispatch(Action::LoadingExperiment);
                     match run::load_experiment(url).await {
                         Ok(exp) => {
                             experiment = exp.clone();

@@ -6,37 +6,19 @@ use yew::Reducible;
 
 use crate::experiment::{model_base_url, Experiment};
 use crate::result::RunResult;
+use crate::web::engine::Stage;
 use crate::web::fetch::Progress;
-
-/// What a run is doing now, for the progress line.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Stage {
-    Experiment,
-    Config,
-    Tokenizer,
-    Weights,
-    Compute,
-}
-
-impl Stage {
-    pub fn label(self) -> &'static str {
-        match self {
-            Stage::Experiment => "Loading the experiment",
-            Stage::Config => "Downloading config.json",
-            Stage::Tokenizer => "Downloading tokenizer.json",
-            Stage::Weights => "Downloading model.safetensors",
-            Stage::Compute => "Running GPT-2 and the analysis",
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Phase {
     Idle,
+    LoadingExperiment,
+    /// A run: the engine's current stage (None until it reports one) and download progress.
     Busy {
-        stage: Stage,
+        stage: Option<Stage>,
         progress: Option<Progress>,
         started_ms: f64,
+        stage_started_ms: f64,
     },
     Failed(String),
     Done {
@@ -74,7 +56,7 @@ impl State {
     }
 
     pub fn busy(&self) -> bool {
-        matches!(self.phase, Phase::Busy { .. })
+        matches!(self.phase, Phase::Busy { .. } | Phase::LoadingExperiment)
     }
 }
 
@@ -83,7 +65,9 @@ pub enum Action {
     SetLayer(usize),
     ExperimentLoaded(Experiment),
     ExperimentFailed(String),
-    Stage(Stage, f64),
+    LoadingExperiment,
+    Started(f64),
+    Stage(Stage),
     Progress(Progress),
     Finished(Rc<RunResult>, f64),
     Failed(String),
@@ -103,16 +87,27 @@ impl Reducible for State {
                 s.experiment_error = None;
             }
             Action::ExperimentFailed(msg) => s.experiment_error = Some(msg),
-            Action::Stage(stage, now_ms) => {
-                let started_ms = match s.phase {
-                    Phase::Busy { started_ms, .. } => started_ms,
-                    _ => now_ms,
-                };
+            Action::LoadingExperiment => s.phase = Phase::LoadingExperiment,
+            Action::Started(now_ms) => {
                 s.phase = Phase::Busy {
-                    stage,
+                    stage: None,
                     progress: None,
-                    started_ms,
+                    started_ms: now_ms,
+                    stage_started_ms: now_ms,
                 };
+            }
+            Action::Stage(stage) => {
+                if let Phase::Busy {
+                    stage: current,
+                    progress,
+                    stage_started_ms,
+                    ..
+                } = &mut s.phase
+                {
+                    *current = Some(stage);
+                    *progress = None;
+                    *stage_started_ms = js_sys::Date::now();
+                }
             }
             Action::Progress(p) => {
                 if let Phase::Busy { progress, .. } = &mut s.phase {

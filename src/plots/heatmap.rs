@@ -5,6 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
 
+use super::grid::{draw_grid, Grid};
 use super::{drawing_error, DrawResult};
 
 /// Colour limits: from the data (off-diagonal min..max) or fixed like the lecture's.
@@ -21,6 +22,8 @@ pub struct HeatmapSpec<'a> {
     /// Category index of each row, to draw separators between categories.
     pub categories: &'a [usize],
     pub range: ColourRange,
+    /// One cell (row, column) to outline, e.g. the pair under the pointer in another figure.
+    pub highlight: Option<(usize, usize)>,
 }
 
 impl HeatmapSpec<'_> {
@@ -60,57 +63,17 @@ pub fn draw_cosine_heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, sp
     area.fill(&WHITE).map_err(drawing_error)?;
     let (w, _) = area.dim_in_pixel();
     let (main, bar) = area.split_horizontally(w.saturating_sub(64));
-    let label_px = 11;
-    let mut chart = ChartBuilder::on(&main)
-        .caption(spec.title, ("sans-serif", 16))
-        .margin(6)
-        .x_label_area_size(70)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..n as f64, 0f64..n as f64)
-        .map_err(drawing_error)?;
-    // Row 0 at the top, as imshow draws a matrix.
-    let y = |i: usize| (n - i) as f64;
-    chart
-        .draw_series((0..n).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| {
-            Rectangle::new(
-                [(j as f64, y(i)), (j as f64 + 1.0, y(i + 1))],
-                colour(spec.matrix[i][j], lo, hi).filled(),
-            )
-        }))
-        .map_err(drawing_error)?;
-    // Category separators: lines between rows/columns where the category changes.
-    let cuts: Vec<f64> = (1..n)
-        .filter(|&i| spec.categories.get(i) != spec.categories.get(i - 1))
-        .map(|i| i as f64)
-        .collect();
-    for &c in &cuts {
-        let style = WHITE.stroke_width(2);
-        chart
-            .draw_series(LineSeries::new(vec![(c, 0.0), (c, n as f64)], style))
-            .map_err(drawing_error)?;
-        chart
-            .draw_series(LineSeries::new(vec![(0.0, n as f64 - c), (n as f64, n as f64 - c)], style))
-            .map_err(drawing_error)?;
-    }
-    // Word labels: every word on both axes, rotated on x.
-    let plot = chart.plotting_area();
-    let font = ("sans-serif", label_px).into_font();
-    for (i, word) in spec.labels.iter().enumerate().take(n) {
-        let (x_px, y_bottom) = plot.map_coordinate(&(i as f64 + 0.5, 0.0));
-        let x_style =
-            TextStyle::from(font.clone().transform(FontTransform::Rotate90)).pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Left,
-                plotters::style::text_anchor::VPos::Center,
-            ));
-        main.draw_text(word, &x_style, (x_px - label_px / 2, y_bottom + 4))
-            .map_err(drawing_error)?;
-        let (x_left, y_px) = plot.map_coordinate(&(0.0, y(i) - 0.5));
-        let y_style = TextStyle::from(font.clone()).pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Right,
-            plotters::style::text_anchor::VPos::Center,
-        ));
-        main.draw_text(word, &y_style, (x_left - 4, y_px)).map_err(drawing_error)?;
-    }
+    draw_grid(
+        &main,
+        &Grid {
+            title: spec.title,
+            n,
+            labels: spec.labels,
+            categories: spec.categories,
+            highlight: spec.highlight,
+        },
+        |i, j| colour(spec.matrix[i][j], lo, hi),
+    )?;
     draw_colour_bar(&bar, lo, hi)
 }
 

@@ -10,7 +10,7 @@ use web_sys::{Headers, ReadableStreamDefaultReader, Request, RequestInit, Respon
 use crate::error::{Error, Result};
 
 /// Bytes received so far and the total when the server says it (Content-Length).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Progress {
     pub done: u64,
     pub total: Option<u64>,
@@ -23,10 +23,31 @@ fn js_message(v: &JsValue) -> String {
         .unwrap_or_else(|| format!("{v:?}"))
 }
 
+/// `fetch` of the page or of the worker, whichever this code runs in.
+fn global_fetch(request: &Request) -> Result<js_sys::Promise> {
+    let global = js_sys::global();
+    if let Some(w) = global.dyn_ref::<web_sys::Window>() {
+        Ok(w.fetch_with_request(request))
+    } else if let Some(w) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
+        Ok(w.fetch_with_request(request))
+    } else {
+        Err(Error::input(request.url(), "no fetch in this context"))
+    }
+}
+
+/// Cache Storage of the page or of the worker.
+pub fn global_caches() -> Option<web_sys::CacheStorage> {
+    let global = js_sys::global();
+    if let Some(w) = global.dyn_ref::<web_sys::Window>() {
+        w.caches().ok()
+    } else {
+        global.dyn_ref::<web_sys::WorkerGlobalScope>()?.caches().ok()
+    }
+}
+
 /// GET `url`, or only `range` of it (a single `bytes=a-b` range: CORS-safelisted, no preflight).
 /// Fails on network errors and non-2xx statuses, with a hint for the usual ones.
 pub async fn get(url: &str, range: Option<Range<u64>>) -> Result<Response> {
-    let window = web_sys::window().ok_or_else(|| Error::input(url, "no window"))?;
     let init = RequestInit::new();
     if let Some(r) = &range {
         let headers = Headers::new().map_err(|e| Error::input(url, js_message(&e)))?;
@@ -36,7 +57,7 @@ pub async fn get(url: &str, range: Option<Range<u64>>) -> Result<Response> {
         init.set_headers(&headers);
     }
     let request = Request::new_with_str_and_init(url, &init).map_err(|e| Error::input(url, js_message(&e)))?;
-    let resp = JsFuture::from(window.fetch_with_request(&request)).await.map_err(|e| {
+    let resp = JsFuture::from(global_fetch(&request)?).await.map_err(|e| {
         // fetch rejects only on network-level failures; the browser hides which one.
         Error::input(
             format!("GET {url}"),

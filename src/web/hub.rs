@@ -61,7 +61,7 @@ enum Answer<T> {
 
 /// The browser's cache, or None where Cache Storage is unavailable (then everything downloads).
 async fn open_cache() -> Option<Cache> {
-    let caches = web_sys::window()?.caches().ok()?;
+    let caches = super::fetch::global_caches()?;
     JsFuture::from(caches.open(CACHE_NAME)).await.ok()?.dyn_into().ok()
 }
 

@@ -295,6 +295,8 @@ describe('QK Lens in Chromium', () => {
           );
           const bytes = weights.reduce((s, r) => s + r.bytes, 0);
           t.diagnostic(`model.safetensors: ${weights.length} GET(s), ${bytes} bytes sent`);
+          // The engine runs in the Web Worker, not in the page.
+          assert.ok(mine.some((r) => r.path === '/worker_bg.wasm'), 'the page started the engine worker');
         });
       } finally {
         await context.close();

@@ -16,13 +16,16 @@ fn mb(bytes: u64) -> String {
 #[function_component(ProgressView)]
 pub fn progress_view(props: &Props) -> Html {
     match &props.phase {
+        Phase::LoadingExperiment => html! { <section class="progress" id="qk-progress">{ "Loading the experiment…" }</section> },
         Phase::Busy {
             stage,
             progress,
-            started_ms,
+            stage_started_ms,
+            ..
         } => {
+            let label = stage.map(|s| s.label()).unwrap_or("Starting the engine");
             let detail = progress.map(|p| {
-                let secs = ((js_sys::Date::now() - started_ms) / 1000.0).max(1e-3);
+                let secs = ((js_sys::Date::now() - stage_started_ms) / 1000.0).max(1e-3);
                 let speed = p.done as f64 / secs;
                 match p.total {
                     Some(t) if t > 0 => {
@@ -37,7 +40,7 @@ pub fn progress_view(props: &Props) -> Html {
             });
             html! {
                 <section class="progress" id="qk-progress" aria-live="polite">
-                    <span class="stage">{ stage.label() }{ "…" }</span>
+                    <span class="stage">{ label }{ "…" }</span>
                     if let Some((fraction, text)) = detail {
                         <progress max="1" value={fraction.map(|f| f.to_string())}></progress>
                         <span class="bytes">{ text }</span>

@@ -1,0 +1,186 @@
+// Times QK Lens in headless Chromium, cold and warm, for each benchmark case.
+//
+//   node bench/browser.mjs --models DIR --experiments DIR --out FILE [--dist DIR] [--case gpt2-medium:5 ...]
+//
+// Serves dist/ at / , DIR/<model>/ at /models/<model>/ and the experiments at /experiments/ with
+// tests/e2e/server.mjs (which counts the bytes it sends), and drives Debian's Chromium with
+// playwright-core (from tests/e2e/node_modules) and the e2e tests' flags. For each case:
+//   cold: a new browser with a new, empty profile opens
+//         /?model=<server>/models/<model>/&experiment=/experiments/<model>-L<L>.json&run=1
+//   warm: the same page is reloaded (same profile, so Cache Storage holds what the cold run kept).
+// Each run records result.stats, the wall time from navigation to #qk-result, the bytes the
+// server sent (model.safetensors and everything), and the renderer's peak RSS (VmHWM, reset
+// before each run through /proc/PID/clear_refs; null where that is not possible).
+// Writes {chromium, cases: [{model, layer, cold, warm}]} to --out.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { startServer } from '../tests/e2e/server.mjs';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(path.join(REPO, 'tests', 'e2e', 'package.json'));
+const { chromium } = require('playwright-core');
+
+const { values: opt } = parseArgs({
+  options: {
+    models: { type: 'string' },
+    experiments: { type: 'string' },
+    out: { type: 'string' },
+    dist: { type: 'string', default: path.join(REPO, 'dist') },
+    case: { type: 'string', multiple: true, default: ['gpt2-medium:0', 'gpt2-medium:5', 'gpt2-medium:23', 'gpt2:5'] },
+    timeout: { type: 'string', default: '900' },
+  },
+});
+if (!opt.models || !opt.experiments || !opt.out) {
+  console.error('usage: node bench/browser.mjs --models DIR --experiments DIR --out FILE [--dist DIR] [--case MODEL:LAYER ...]');
+  process.exit(2);
+}
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const TIMEOUT_MS = Number(opt.timeout) * 1000;
+// The flags of tests/e2e/qk.test.mjs.
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const log = (...a) => console.error('[browser]', ...a);
+
+/** Pids of the renderer processes of the Chromium whose command line names `profile`. */
+function rendererPids(profile) {
+  const procs = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ');
+      const ppid = Number(fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ').pop().split(' ')[1]);
+      procs.push({ pid: Number(d), ppid, cmd });
+    } catch {
+      /* gone */
+    }
+  }
+  const family = new Set(procs.filter((p) => p.cmd.includes(profile) && !p.cmd.includes('--type=')).map((p) => p.pid));
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const p of procs) if (!family.has(p.pid) && family.has(p.ppid)) family.add(p.pid), (grew = true);
+  }
+  return procs.filter((p) => family.has(p.pid) && p.cmd.includes('--type=renderer')).map((p) => p.pid);
+}
+
+function resetPeak(pids) {
+  for (const pid of pids) {
+    try {
+      fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    } catch {
+      /* not allowed: the peak then covers the process's whole life */
+    }
+  }
+}
+
+function peakRss(pids) {
+  let max = null;
+  for (const pid of pids) {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) max = Math.max(max ?? 0, Number(m[1]) * 1024);
+    } catch {
+      /* gone */
+    }
+  }
+  return max;
+}
+
+async function waitForOutcome(page) {
+  const handle = await page.waitForFunction(
+    () => {
+      const r = document.querySelector('#qk-result');
+      if (r && r.textContent.trim()) return { kind: 'result', text: r.textContent };
+      const e = document.querySelector('#qk-error');
+      if (e && e.textContent.trim()) return { kind: 'error', text: e.textContent.trim() };
+      return false;
+    },
+    null,
+    { timeout: TIMEOUT_MS, polling: 100 },
+  );
+  return handle.jsonValue();
+}
+
+/** One navigation (goto or reload) until the result; returns its measurements. */
+async function measure(srv, page, profile, model, go) {
+  const first = srv.requests.length;
+  const pidsBefore = rendererPids(profile);
+  resetPeak(pidsBefore);
+  const t0 = performance.now();
+  await go();
+  const outcome = await waitForOutcome(page);
+  const wallMs = performance.now() - t0;
+  if (outcome.kind !== 'result') throw new Error(`${model}: page showed #qk-error: ${outcome.text}`);
+  const res = JSON.parse(outcome.text);
+  const pids = [...new Set([...pidsBefore, ...rendererPids(profile)])];
+  const mine = srv.requests.slice(first);
+  const weights = mine.filter((r) => r.path === `/models/${model}/model.safetensors`);
+  return {
+    stats: res.stats,
+    wall_ms: wallMs,
+    server_weight_bytes: weights.reduce((s, r) => s + r.bytes, 0),
+    server_weight_requests: weights.length,
+    server_total_bytes: mine.reduce((s, r) => s + r.bytes, 0),
+    server_requests: mine.length,
+    renderer_peak_rss_bytes: peakRss(pids),
+    token_ids: res.words.map((w) => w.token_ids),
+    layer: res.layer,
+  };
+}
+
+async function runCase(srv, model, layer) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'qk-bench-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: ARGS,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+  });
+  const errors = [];
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('crash', () => errors.push('page crashed'));
+    const url = `${srv.url}/?model=${srv.url}/models/${model}/&experiment=/experiments/${model}-L${layer}.json&run=1`;
+    log(`${model} L${layer} cold: ${url}`);
+    const cold = await measure(srv, page, profile, model, () => page.goto(url, { waitUntil: 'commit', timeout: 60_000 }));
+    log(`${model} L${layer} cold: ${cold.server_weight_bytes} B of weights, ${Math.round(cold.stats.total_ms)} ms total, ${Math.round(cold.stats.forward_ms)} ms forward`);
+    const warm = await measure(srv, page, profile, model, () => page.reload({ waitUntil: 'commit', timeout: 60_000 }));
+    log(`${model} L${layer} warm: ${warm.server_weight_bytes} B of weights, ${Math.round(warm.stats.total_ms)} ms total, ${Math.round(warm.stats.forward_ms)} ms forward`);
+    return { model, layer, url, cold, warm, page_errors: errors };
+  } finally {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+const srv = await startServer({
+  root: opt.dist,
+  mounts: { '/models/': opt.models, '/experiments/': opt.experiments },
+});
+const out = { chromium: execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', stderr: 'ignore' }).trim(), cases: [] };
+try {
+  for (const c of opt.case) {
+    const [model, layer] = c.split(':');
+    out.cases.push(await runCase(srv, model, Number(layer)));
+    fs.writeFileSync(opt.out, JSON.stringify(out, null, 1) + '\n');
+  }
+} finally {
+  await srv.stop();
+}
+fs.writeFileSync(opt.out, JSON.stringify(out, null, 1) + '\n');

@@ -1,0 +1,16 @@
+//! The engine's Web Worker entry point (built by Trunk for wasm32, loaded by the page).
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    use gloo::worker::Registrable;
+    console_error_panic_hook::set_once();
+    qk_lens::web::engine::Engine::registrar()
+        .encoding::<qk_lens::web::engine::JsonCodec>()
+        .register();
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("The engine worker runs in the browser: it is built by Trunk with the app.");
+    std::process::exit(2);
+}
