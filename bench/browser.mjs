@@ -135,6 +135,7 @@ async function measure(srv, page, profile, model, go) {
     wall_ms: wallMs,
     server_weight_bytes: weights.reduce((s, r) => s + r.bytes, 0),
     server_weight_requests: weights.length,
+    server_weight_ranges: weights.map((r) => r.range),
     server_total_bytes: mine.reduce((s, r) => s + r.bytes, 0),
     server_requests: mine.length,
     renderer_peak_rss_bytes: peakRss(pids),

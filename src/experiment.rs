@@ -162,3 +162,12 @@ pub fn model_base_url(model: &str) -> String {
         base + "/"
     }
 }
+
+/// Words typed as text: separated by commas or new lines, trimmed, empty pieces dropped.
+pub fn parse_words(text: &str) -> Vec<String> {
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}

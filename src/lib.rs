@@ -9,6 +9,7 @@ pub mod experiment;
 pub mod model;
 pub mod pipeline;
 pub mod plots;
+pub mod presets;
 pub mod result;
 
 #[cfg(target_arch = "wasm32")]

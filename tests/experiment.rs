@@ -84,3 +84,33 @@ fn model_locations() {
     assert_eq!(model_base_url("./models/tiny/"), "./models/tiny/");
     assert_eq!(model_base_url("http://127.0.0.1:8000/m"), "http://127.0.0.1:8000/m/");
 }
+
+#[test]
+fn words_typed_as_text() {
+    use qk_lens::experiment::parse_words;
+    assert_eq!(parse_words("galaxy, comet,\n moon ,,"), vec!["galaxy", "comet", "moon"]);
+    assert_eq!(
+        parse_words("ice cream, jam"),
+        vec!["ice cream", "jam"],
+        "a word may hold a space"
+    );
+    assert!(parse_words(" , \n").is_empty());
+}
+
+#[test]
+fn presets_cover_every_gpt2_size() {
+    use qk_lens::presets::{human_bytes, preset, PRESETS};
+    let repos: Vec<&str> = PRESETS.iter().map(|p| p.repo).collect();
+    for repo in [
+        "openai-community/gpt2",
+        "openai-community/gpt2-medium",
+        "openai-community/gpt2-large",
+        "openai-community/gpt2-xl",
+        "distilbert/distilgpt2",
+    ] {
+        assert!(repos.contains(&repo), "{repo}");
+    }
+    assert_eq!(preset("openai-community/gpt2-medium").unwrap().n_layer, 24);
+    assert_eq!(human_bytes(1_520_000_000), "1.52 GB");
+    assert_eq!(human_bytes(548_000_000), "548 MB");
+}

@@ -17,6 +17,7 @@ fn lecture_heatmap(range: ColourRange) -> (String, usize) {
         labels: &words,
         categories: &labels,
         range,
+        highlight: None,
     };
     let svg = to_svg((560, 520), |area| draw_cosine_heatmap(area, &spec)).unwrap();
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plots");
@@ -55,6 +56,7 @@ fn fixed_limits_clip_like_imshow() {
         labels: &[],
         categories: &[],
         range: ColourRange::Auto,
+        highlight: None,
     };
     let (lo, hi) = spec.limits();
     assert!(

@@ -7,7 +7,7 @@ mod state;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use components::{ExperimentPanel, Figures, ProgressView, Summary};
+use components::{Controls, Editor, Figures, ModelPicker, ProgressView, Summary};
 use state::{Action, Phase, State};
 
 use crate::web::params::PageParams;
@@ -17,27 +17,35 @@ fn app() -> Html {
     let params = use_memo((), |_| PageParams::from_location());
     let state = use_reducer(|| State::new(params.model.clone()));
 
-    // On load: fetch `?experiment=`, then start at once with `?run=1`.
+    // On load: the tokenizer for the editor; the experiment from `?exp=` or `?experiment=`;
+    // then, with `?run=1`, a run at once.
     {
         let dispatch = state.dispatcher();
         let params = params.clone();
         let model_override = state.model_override.clone();
         use_effect_with((), move |_| {
+            yew::platform::spawn_local(load_tokenizer(dispatch.clone()));
             yew::platform::spawn_local(async move {
                 let mut experiment = crate::experiment::Experiment::lecture();
-                if let Some(url) = &params.experiment {
-                    dispatch.dispatch(Action::LoadingExperiment);
-                    match run::load_experiment(url).await {
-                        Ok(exp) => {
-                            experiment = exp.clone();
-                            dispatch.dispatch(Action::ExperimentLoaded(exp));
-                        }
-                        Err(e) => {
-                            dispatch.dispatch(Action::ExperimentFailed(e.to_string()));
-                            dispatch.dispatch(Action::Failed(format!("the experiment could not be loaded: {e}")));
-                            return;
-                        }
+                let loaded = match (&params.inline_experiment, &params.experiment) {
+                    (Some(json), _) => Some(crate::experiment::Experiment::from_json(json)),
+                    (None, Some(url)) => {
+                        dispatch.dispatch(Action::LoadingExperiment);
+                        Some(run::load_experiment(url).await)
                     }
+                    (None, None) => None,
+                };
+                match loaded {
+                    Some(Ok(exp)) => {
+                        experiment = exp.clone();
+                        dispatch.dispatch(Action::ExperimentLoaded(exp));
+                    }
+                    Some(Err(e)) => {
+                        dispatch.dispatch(Action::ExperimentFailed(e.to_string()));
+                        dispatch.dispatch(Action::Failed(format!("the experiment could not be loaded: {e}")));
+                        return;
+                    }
+                    None => {}
                 }
                 if params.run {
                     let base = model_override.unwrap_or_else(|| crate::experiment::model_base_url(&experiment.model));
@@ -69,7 +77,11 @@ fn app() -> Html {
                 <h1>{ "QK Lens" }</h1>
                 <p class="tagline">{ "How GPT-2's attention queries and keys group words by meaning." }</p>
             </header>
-            <ExperimentPanel state={state.clone()} on_run={on_run} />
+            <section class="panel experiment">
+                <ModelPicker state={state.clone()} />
+                <Editor state={state.clone()} />
+                <Controls state={state.clone()} on_run={on_run} />
+            </section>
             <ProgressView phase={state.phase.clone()} />
             if let Some(msg) = error {
                 <div id="qk-error" class="error" role="alert">{ msg }</div>
@@ -80,6 +92,17 @@ fn app() -> Html {
                 <script type="application/json" id="qk-result">{ result.to_json() }</script>
             }
         </main>
+    }
+}
+
+/// The site's GPT-2 tokenizer, for showing each word's tokens as it is typed (and offline).
+async fn load_tokenizer(dispatch: yew::UseReducerDispatcher<State>) {
+    let url = crate::web::params::absolute_url("gpt2-tokenizer.json");
+    // Without it the editor still works; words are just not checked as they are typed.
+    if let Ok(bytes) = crate::web::fetch::fetch_bytes(&url, |_| {}).await {
+        if let Ok(t) = crate::model::Gpt2Tokenizer::from_bytes(&bytes) {
+            dispatch.dispatch(Action::TokenizerLoaded(state::TokenizerRef(std::rc::Rc::new(t))));
+        }
     }
 }
 

@@ -1,10 +1,13 @@
 //! The page's one state and the actions that change it (a reducer, as in yew's todomvc).
 
+use std::fmt;
 use std::rc::Rc;
 
 use yew::Reducible;
 
-use crate::experiment::{model_base_url, Experiment};
+use crate::experiment::{model_base_url, parse_words, Category, Experiment};
+use crate::model::Gpt2Tokenizer;
+use crate::presets::preset;
 use crate::result::RunResult;
 use crate::web::engine::Stage;
 use crate::web::fetch::Progress;
@@ -26,26 +29,52 @@ pub enum Phase {
     },
 }
 
+/// The GPT-2 tokenizer, loaded once in the page to show each word's tokens as it is typed.
+#[derive(Clone)]
+pub struct TokenizerRef(pub Rc<Gpt2Tokenizer>);
+
+impl PartialEq for TokenizerRef {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for TokenizerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenizerRef")
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
     pub experiment: Experiment,
-    /// Why the experiment from `?experiment=` could not be used.
+    /// Each category's words as the user typed them (kept verbatim: nothing typed is lost).
+    pub words_text: Vec<String>,
+    /// Why an imported or linked experiment could not be used.
     pub experiment_error: Option<String>,
-    /// The model folder the user typed or `?model=` gave; else derived from the experiment.
+    /// A custom model folder (typed, or `?model=`); None: the experiment's hub model.
     pub model_override: Option<String>,
     pub phase: Phase,
     /// The last finished result; kept while a new run is under way or after it fails.
     pub result: Option<Rc<RunResult>>,
+    pub tokenizer: Option<TokenizerRef>,
+}
+
+fn words_text(exp: &Experiment) -> Vec<String> {
+    exp.categories.iter().map(|c| c.words.join(", ")).collect()
 }
 
 impl State {
     pub fn new(model_override: Option<String>) -> Self {
+        let experiment = Experiment::lecture();
         State {
-            experiment: Experiment::lecture(),
+            words_text: words_text(&experiment),
+            experiment,
             experiment_error: None,
             model_override,
             phase: Phase::Idle,
             result: None,
+            tokenizer: None,
         }
     }
 
@@ -58,13 +87,29 @@ impl State {
     pub fn busy(&self) -> bool {
         matches!(self.phase, Phase::Busy { .. } | Phase::LoadingExperiment)
     }
+
+    /// Layers of the chosen model, when known (a preset, or the last result's model).
+    pub fn n_layer(&self) -> Option<usize> {
+        match (&self.model_override, preset(&self.experiment.model)) {
+            (None, Some(p)) => Some(p.n_layer),
+            _ => self.result.as_ref().map(|r| r.model.n_layer),
+        }
+    }
 }
 
 pub enum Action {
-    SetModelUrl(String),
+    /// Some(url): a custom model folder; None: back to the experiment's hub model.
+    SetModelUrl(Option<String>),
+    SetHubModel(String),
     SetLayer(usize),
+    SetTemplate(String),
+    SetCategoryName(usize, String),
+    SetCategoryWords(usize, String),
+    AddCategory,
+    RemoveCategory(usize),
     ExperimentLoaded(Experiment),
     ExperimentFailed(String),
+    TokenizerLoaded(TokenizerRef),
     LoadingExperiment,
     Started(f64),
     Stage(Stage),
@@ -80,13 +125,45 @@ impl Reducible for State {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut s = (*self).clone();
         match action {
-            Action::SetModelUrl(url) => s.model_override = Some(url),
+            Action::SetModelUrl(url) => s.model_override = url,
+            Action::SetHubModel(repo) => {
+                s.experiment.model = repo;
+                s.model_override = None;
+            }
             Action::SetLayer(layer) => s.experiment.layer = layer,
+            Action::SetTemplate(t) => s.experiment.template = t,
+            Action::SetCategoryName(i, name) => {
+                if let Some(c) = s.experiment.categories.get_mut(i) {
+                    c.name = name;
+                }
+            }
+            Action::SetCategoryWords(i, text) => {
+                if let (Some(c), Some(t)) = (s.experiment.categories.get_mut(i), s.words_text.get_mut(i)) {
+                    c.words = parse_words(&text);
+                    *t = text;
+                }
+            }
+            Action::AddCategory => {
+                let name = (1..)
+                    .map(|n| format!("category {n}"))
+                    .find(|n| s.experiment.categories.iter().all(|c| &c.name != n))
+                    .expect("a free name");
+                s.experiment.categories.push(Category { name, words: Vec::new() });
+                s.words_text.push(String::new());
+            }
+            Action::RemoveCategory(i) => {
+                if i < s.experiment.categories.len() {
+                    s.experiment.categories.remove(i);
+                    s.words_text.remove(i);
+                }
+            }
             Action::ExperimentLoaded(exp) => {
+                s.words_text = words_text(&exp);
                 s.experiment = exp;
                 s.experiment_error = None;
             }
             Action::ExperimentFailed(msg) => s.experiment_error = Some(msg),
+            Action::TokenizerLoaded(t) => s.tokenizer = Some(t),
             Action::LoadingExperiment => s.phase = Phase::LoadingExperiment,
             Action::Started(now_ms) => {
                 s.phase = Phase::Busy {

@@ -1,9 +1,23 @@
 //! Figures, one function each, generic over plotters' `DrawingBackend`: the page draws them on
 //! a canvas, tests and exports render the same code to SVG.
 
+mod grid;
+pub mod group_mask;
 pub mod heatmap;
+pub mod histograms;
+mod legend;
+pub mod palette;
+pub mod rsa_categories;
+pub mod rsa_scatter;
+pub mod selectivity;
 
+pub use group_mask::{draw_group_mask, group_mask, GroupMaskSpec};
 pub use heatmap::{draw_cosine_heatmap, ColourRange, HeatmapSpec};
+pub use histograms::{draw_similarity_histograms, HistogramSpec};
+pub use palette::category_colour;
+pub use rsa_categories::{draw_rsa_per_category, RsaCategoriesSpec};
+pub use rsa_scatter::{draw_rsa_scatter, rsa_title, RsaScatterSpec};
+pub use selectivity::{draw_selectivity, selectivity_title, SelectivityBars, SelectivitySpec};
 
 use plotters::prelude::*;
 

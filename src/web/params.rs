@@ -1,5 +1,6 @@
 //! The page's query parameters (a contract for tests and share links):
-//! `?model=BASE_URL` (relative or absolute), `&experiment=URL`, `&run=1`.
+//! `?model=BASE_URL` (relative or absolute), `&experiment=URL` (an experiment JSON to fetch),
+//! `&exp=JSON` (the experiment itself, as share links carry it), `&run=1`.
 
 use web_sys::{Url, UrlSearchParams};
 
@@ -9,6 +10,8 @@ pub struct PageParams {
     pub model: Option<String>,
     /// Absolute URL of an experiment JSON.
     pub experiment: Option<String>,
+    /// An experiment's JSON text carried in the link itself.
+    pub inline_experiment: Option<String>,
     pub run: bool,
 }
 
@@ -37,7 +40,22 @@ impl PageParams {
                 }
             }),
             experiment: non_empty("experiment").map(|e| absolute_url(&e)),
+            inline_experiment: non_empty("exp"),
             run: matches!(q.get("run").as_deref(), Some("1") | Some("true") | Some("yes")),
         }
     }
+}
+
+/// A link that reopens the page with this experiment and model (the URL holds all of it).
+pub fn share_url(experiment_json: &str, model_override: Option<&str>) -> String {
+    let location = web_sys::window().map(|w| w.location());
+    let base = location
+        .and_then(|l| Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?)))
+        .unwrap_or_default();
+    let Ok(q) = UrlSearchParams::new() else { return base };
+    if let Some(m) = model_override {
+        q.append("model", m);
+    }
+    q.append("exp", experiment_json);
+    format!("{base}?{}", String::from(q.to_string()))
 }

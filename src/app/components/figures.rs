@@ -37,6 +37,7 @@ fn draw(canvas: &HtmlCanvasElement, result: &RunResult, q: bool) -> Result<(), S
         labels: &labels,
         categories: &categories,
         range: ColourRange::Auto,
+        highlight: None,
     };
     draw_cosine_heatmap(&root, &spec)?;
     root.present().map_err(|e| e.to_string())

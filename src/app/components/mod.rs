@@ -1,12 +1,16 @@
 //! The page's parts, one component each.
 
-mod experiment_panel;
+mod controls;
+mod editor;
 mod figures;
+mod model_picker;
 mod progress;
 mod summary;
 
-pub use experiment_panel::ExperimentPanel;
+pub use controls::Controls;
+pub use editor::Editor;
 pub use figures::Figures;
+pub use model_picker::ModelPicker;
 pub use progress::ProgressView;
 pub use summary::Summary;
 

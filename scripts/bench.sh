@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The benchmark of issue 6: QK Lens in headless Chromium (cold and warm) and natively, against the
+# lecture's PyTorch cell, on random-weight GPT-2 models with the real shapes of gpt2 and
+# gpt2-medium. Prints the tables and writes them to docs/benchmarks.md.
+#
+#   scripts/bench.sh
+#
+# Everything it makes is cached outside git in ${QK_BENCH_CACHE:-$HOME/.cache/qk-lens-bench}:
+#   venv/      python venv with numpy, safetensors, torch, transformers (PyPI; ~1-5 min once)
+#   models/    gpt2/ and gpt2-medium/ (config.json, tokenizer.json, model.safetensors; ~2 GB, made once)
+#   dist/      the site built from this work tree (trunk build --release), so dist/ is left alone
+#   results/   one folder per run (results/latest -> the newest) with every raw measurement
+# Environment: QK_BENCH_CACHE (above); QK_BENCH_DIST=DIR to serve an already built site instead of
+# building one; CHROMIUM=/path/to/chromium (default /usr/bin/chromium).
+# Installs the build tools and Chromium when missing (scripts/install-tools.sh test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo="$PWD"
+start=$(date +%s)
+step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))" >&2; }
+
+cache="${QK_BENCH_CACHE:-$HOME/.cache/qk-lens-bench}"
+mkdir -p "$cache"
+cache="$(cd "$cache" && pwd)"
+run="$cache/results/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$run"
+loadavg_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+step "tools"
+scripts/install-tools.sh test
+export PATH="$repo/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+if [ ! -d tests/e2e/node_modules/playwright-core ]; then
+  (cd tests/e2e && npm ci --no-audit --no-fund)
+fi
+
+step "python venv in $cache/venv"
+py="$cache/venv/bin/python"
+if [ ! -f "$cache/venv/.qk-bench-ok" ]; then
+  rm -rf "$cache/venv"
+  python3 -m venv "$cache/venv"
+  "$cache/venv/bin/pip" install --quiet numpy==2.4.6 safetensors==0.8.0 torch==2.15.0 transformers==5.24.0
+  touch "$cache/venv/.qk-bench-ok"
+fi
+
+step "models in $cache/models"
+"$py" bench/make_models.py "$cache/models"
+rm -rf "$cache/experiments"
+"$py" bench/cases.py experiments "$cache/experiments"
+mapfile -t cases < <("$py" bench/cases.py list)
+
+step "build: qk-lens CLI and the site (release)"
+cargo build --release --locked --bin qk-lens
+if [ -n "${QK_BENCH_DIST:-}" ]; then
+  dist="$(cd "$QK_BENCH_DIST" && pwd)"
+else
+  dist="$cache/dist"
+  cargo fetch --locked >/dev/null
+  trunk build --release --offline --dist "$dist"
+fi
+
+step "browser: headless Chromium, cold and warm (${cases[*]})"
+case_args=()
+for c in "${cases[@]}"; do case_args+=(--case "$c"); done
+node bench/browser.mjs --models "$cache/models" --experiments "$cache/experiments" --dist "$dist" \
+  --out "$run/browser.json" "${case_args[@]}"
+
+step "native: release CLI, 3 runs per case"
+"$py" bench/native.py --cli target/release/qk-lens --models "$cache/models" --experiments "$cache/experiments" \
+  --out "$run/native.json" --reps 3
+
+step "PyTorch: the lecture's cell, 1 and 2 threads"
+for c in "${cases[@]}"; do
+  model="${c%%:*}" layer="${c##*:}"
+  "$py" bench/lecture_cell.py --model-dir "$cache/models/$model" --layer "$layer" --threads 1 2 --reps 5 \
+    >"$run/lecture-$model-L$layer.json" 2>"$run/lecture-$model-L$layer.log"
+  "$py" -c 'import json, sys; t = json.load(open(sys.argv[1]))["threads"]
+print("[pytorch] %s: full model %.0f ms (1 thread), %.0f ms (2 threads)" % (sys.argv[2], t["1"]["full"]["median_ms"], t["2"]["full"]["median_ms"]), file=sys.stderr)' \
+    "$run/lecture-$model-L$layer.json" "$c"
+done
+
+step "report"
+seconds=$(( $(date +%s) - start ))
+source_desc="$(git rev-parse --short HEAD)"
+if [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock index.html static 2>/dev/null)" ]; then
+  source_desc="$source_desc + uncommitted changes in the work tree"
+fi
+CMD="scripts/bench.sh" DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" SECONDS_TAKEN="$seconds" NPROC="$(nproc)" \
+  CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
+  MEM="$(free -g | awk '/^Mem:/ {print $2 " GiB"}')" \
+  CHROMIUM_VERSION="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).chromium)' "$run/browser.json")" \
+  TORCH="$("$py" -c 'import torch; print(torch.__version__)')" \
+  TRANSFORMERS="$("$py" -c 'import transformers; print(transformers.__version__)' 2>/dev/null)" \
+  NODE="$(node --version)" RUSTC="$(rustc --version)" SOURCE="$source_desc" \
+  LOAD_BEFORE="$loadavg_before" LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)" \
+  "$py" -c 'import json, os
+e = os.environ
+json.dump({"command": e["CMD"], "date": e["DATE"], "seconds": int(e["SECONDS_TAKEN"]), "nproc": e["NPROC"],
+           "cpu": e["CPU"], "memory": e["MEM"], "chromium": e["CHROMIUM_VERSION"], "torch": e["TORCH"],
+           "transformers": e["TRANSFORMERS"], "node": e["NODE"], "rustc": e["RUSTC"], "source": e["SOURCE"],
+           "loadavg": {"before": e["LOAD_BEFORE"], "after": e["LOAD_AFTER"]}}, open(os.sys.argv[1], "w"), indent=1)' \
+  "$run/meta.json"
+"$py" bench/report.py --run "$run" --models "$cache/models" --meta "$run/meta.json" --out docs/benchmarks.md
+ln -sfn "$run" "$cache/results/latest"
+step "done: docs/benchmarks.md, raw figures in $run"

@@ -1,0 +1,84 @@
+//! The similarity distributions of Q and K overlaid, as the lecture plots them:
+//! `plt.plot(edges[:-1], counts)` per representation, legend Q/K, counts from 0.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::palette::{GRID_GREY, K_COLOUR, Q_COLOUR};
+use super::{drawing_error, DrawResult};
+use crate::analysis::Histogram;
+
+pub struct HistogramSpec<'a> {
+    pub title: &'a str,
+    pub q: &'a Histogram,
+    pub k: &'a Histogram,
+}
+
+/// The lecture's points: each count at the left edge of its bin.
+fn points(h: &Histogram) -> Vec<(f64, f64)> {
+    h.edges.iter().zip(&h.counts).map(|(&x, &c)| (x, c as f64)).collect()
+}
+
+pub fn draw_similarity_histograms<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &HistogramSpec) -> DrawResult {
+    area.fill(&WHITE).map_err(drawing_error)?;
+    let series = [("Q", spec.q, Q_COLOUR), ("K", spec.k, K_COLOUR)];
+    let (mut x_lo, mut x_hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (_, h, _) in &series {
+        for &e in h.edges.iter().filter(|e| e.is_finite()) {
+            x_lo = x_lo.min(e);
+            x_hi = x_hi.max(e);
+        }
+    }
+    if x_lo >= x_hi {
+        (x_lo, x_hi) = if x_lo.is_finite() {
+            (x_lo - 0.5, x_lo + 0.5)
+        } else {
+            (0.0, 1.0)
+        };
+    }
+    let pad = (x_hi - x_lo) * 0.02;
+    let top = series
+        .iter()
+        .flat_map(|(_, h, _)| h.counts.iter().copied())
+        .max()
+        .unwrap_or(0);
+    let y_hi = (top as f64 * 1.08).max(1.0);
+    let mut chart = ChartBuilder::on(area)
+        .caption(spec.title, ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(44)
+        .y_label_area_size(52)
+        .build_cartesian_2d(x_lo - pad..x_hi + pad, 0f64..y_hi)
+        .map_err(drawing_error)?;
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID_GREY.mix(0.6))
+        .x_labels(6)
+        .y_labels(6)
+        .x_label_formatter(&|v| format!("{v:.2}"))
+        // Counts are whole: no label on fractional ticks.
+        .y_label_formatter(&|v| if v.fract() == 0.0 { format!("{v:.0}") } else { String::new() })
+        .x_desc("Similarity")
+        .y_desc("Count")
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 14))
+        .draw()
+        .map_err(drawing_error)?;
+    for (name, h, colour) in series {
+        chart
+            .draw_series(LineSeries::new(points(h), colour.stroke_width(2)))
+            .map_err(drawing_error)?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(GRID_GREY)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(drawing_error)?;
+    Ok(())
+}
