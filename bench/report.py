@@ -145,6 +145,11 @@ def main():
                       [[t, v, "**pass**" if ok else "**MISS**"] for t, v, ok in targets])
 
     load = meta.get("loadavg", {})
+    foreign = meta.get("foreign_cpu_seconds")
+    capacity = meta.get("measure_seconds", 0) * int(meta["nproc"])
+    foreign_share = foreign / capacity if foreign is not None and capacity else None
+    foreign_text = "?" if foreign_share is None else \
+        f"{max(foreign, 0):.1f} CPU s in {meta['measure_seconds']:.0f} s ({100 * max(foreign_share, 0):.1f} % of the cores)"
     doc = f"""# Benchmarks
 
 Made by `{meta['command']}` on {meta['date']} (run took {meta['seconds'] // 60} min {meta['seconds'] % 60} s).
@@ -163,6 +168,7 @@ Rerun it to replace this file; everything it needs is cached outside git in
 | Node.js / rustc | {meta['node']} / {meta['rustc']} |
 | QK Lens source | {meta['source']} |
 | load average before / after | {load.get('before', '?')} / {load.get('after', '?')} |
+| CPU used by other processes during the measurements | {foreign_text} |
 
 ## What is measured
 
@@ -222,6 +228,9 @@ Rerun it to replace this file; everything it needs is cached outside git in
                     f"{x['stats']['http_requests']}" + (f"; {repeats} range requests repeat an earlier one." if repeats else "."))
         if r["cold"]["stats"].get("partial_download") is False:
             notes.append(f"- {case(m, l)}: the page fell back to one full download.")
+    if foreign_share is not None and foreign_share > 0.05:
+        notes.insert(0, f"- **Noisy run**: other processes used {100 * foreign_share:.0f} % of the cores while this ran "
+                        "(builds, tests); times are inflated, rerun on a quiet machine.")
     misses = [t for t, _, ok in targets if not ok]
     if misses:
         notes.append("- Targets missed: " + "; ".join(misses) + ".")

@@ -6,6 +6,7 @@
 pub mod analysis;
 pub mod error;
 pub mod experiment;
+pub mod export;
 pub mod model;
 pub mod pipeline;
 pub mod plots;

@@ -170,7 +170,10 @@ fn heatmap_svg(highlight: Option<(usize, usize)>) -> (String, (f64, f64)) {
         range: ColourRange::Auto,
         highlight,
     };
-    (to_svg((560, 520), |a| draw_cosine_heatmap(a, &spec)).unwrap(), spec.limits())
+    (
+        to_svg((560, 520), |a| draw_cosine_heatmap(a, &spec).map(|_| ())).unwrap(),
+        spec.limits(),
+    )
 }
 
 #[test]
@@ -286,6 +289,20 @@ fn selectivity_shows_both_indices_means_and_category_dots() {
     // Two bars of each kind plus the legend swatch.
     assert_eq!(with(&rects, "fill", &hex(WITHIN_GREY)), 3);
     assert_eq!(with(&rects, "fill", &hex(ACROSS_GREY)), 3);
+    // Bars start at 0: their heights are in the ratio of the means (Q within, Q across, K …).
+    let heights: Vec<f64> = rects
+        .iter()
+        .filter(|e| [hex(WITHIN_GREY), hex(ACROSS_GREY)].contains(&e["fill"]) && e["height"] != "12")
+        .map(|e| e["height"].parse().unwrap())
+        .collect();
+    let means = [r.q.within_mean, r.q.across_mean, r.k.within_mean, r.k.across_mean].map(Option::unwrap);
+    assert_eq!(heights.len(), 4);
+    for (h, m) in heights.iter().zip(means) {
+        assert!(
+            (h / heights[1] - m / means[1]).abs() < 0.01,
+            "bar heights {heights:?} for means {means:?}"
+        );
+    }
     let circles = elements(&svg, "circle");
     for c in 0..names.len() {
         assert_eq!(
@@ -341,6 +358,7 @@ fn rsa_scatter_has_every_pair_the_score_and_a_dashed_grid() {
         q: &q,
         k: &k,
         r: r.rsa.r,
+        highlight: None,
     };
     let svg = to_svg((600, 500), |a| draw_rsa_scatter(a, &spec)).unwrap();
     save("rsa-scatter.svg", &svg);
@@ -367,7 +385,18 @@ fn rsa_scatter_has_every_pair_the_score_and_a_dashed_grid() {
 }
 
 fn draw_rsa_scatter_err(q: &[f64], k: &[f64]) -> bool {
-    to_svg((100, 100), |a| draw_rsa_scatter(a, &RsaScatterSpec { q, k, r: None })).is_err()
+    to_svg((100, 100), |a| {
+        draw_rsa_scatter(
+            a,
+            &RsaScatterSpec {
+                q,
+                k,
+                r: None,
+                highlight: None,
+            },
+        )
+    })
+    .is_err()
 }
 
 fn per_category(r: &RunResult, file: &str) -> String {
@@ -381,6 +410,7 @@ fn per_category(r: &RunResult, file: &str) -> String {
         categories: &labels,
         category_names: &names,
         r: &rs,
+        highlight: None,
     };
     let svg = to_svg((1200, 400), |a| draw_rsa_per_category(a, &spec)).unwrap();
     save(file, &svg);
@@ -416,6 +446,7 @@ fn rsa_per_category_highlights_each_categorys_pairs() {
         categories: &[0, 0, 1],
         category_names: &["a".to_string(), "b".to_string()],
         r: &[None, None],
+        highlight: None,
     };
     assert!(
         to_svg((300, 200), |a| draw_rsa_per_category(a, &bad)).is_err(),

@@ -19,7 +19,7 @@ fn lecture_heatmap(range: ColourRange) -> (String, usize) {
         range,
         highlight: None,
     };
-    let svg = to_svg((560, 520), |area| draw_cosine_heatmap(area, &spec)).unwrap();
+    let svg = to_svg((560, 520), |area| draw_cosine_heatmap(area, &spec).map(|_| ())).unwrap();
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plots");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("heatmap-q.svg"), &svg).unwrap();

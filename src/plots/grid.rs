@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{drawing_error, DrawResult};
+use super::drawing_error;
 
 pub(crate) struct Grid<'a> {
     pub title: &'a str,
@@ -16,12 +16,38 @@ pub(crate) struct Grid<'a> {
     pub highlight: Option<(usize, usize)>,
 }
 
+/// Where a grid's cells landed, in the backend's pixels: for finding the cell under a pointer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CellGrid {
+    pub n: usize,
+    /// Top-left corner of cell (0, 0) and bottom-right corner of cell (n-1, n-1).
+    pub top_left: (i32, i32),
+    pub bottom_right: (i32, i32),
+}
+
+impl CellGrid {
+    /// The (row, column) under pixel (x, y), if any.
+    pub fn cell_at(&self, x: f64, y: f64) -> Option<(usize, usize)> {
+        let (x0, y0) = (self.top_left.0 as f64, self.top_left.1 as f64);
+        let (w, h) = (
+            (self.bottom_right.0 - self.top_left.0) as f64,
+            (self.bottom_right.1 - self.top_left.1) as f64,
+        );
+        if self.n == 0 || w <= 0.0 || h <= 0.0 || x < x0 || y < y0 || x >= x0 + w || y >= y0 + h {
+            return None;
+        }
+        let col = ((x - x0) / w * self.n as f64) as usize;
+        let row = ((y - y0) / h * self.n as f64) as usize;
+        Some((row.min(self.n - 1), col.min(self.n - 1)))
+    }
+}
+
 /// Draws the grid on `main`, row 0 at the top (as imshow draws a matrix).
 pub(crate) fn draw_grid<DB: DrawingBackend>(
     main: &DrawingArea<DB, Shift>,
     grid: &Grid,
     cell: impl Fn(usize, usize) -> RGBColor,
-) -> DrawResult {
+) -> Result<CellGrid, String> {
     let n = grid.n;
     let label_px = 11;
     let mut chart = ChartBuilder::on(main)
@@ -75,11 +101,23 @@ pub(crate) fn draw_grid<DB: DrawingBackend>(
     if let Some((i, j)) = grid.highlight.filter(|&(i, j)| i < n && j < n) {
         let (x0, y0) = px(j as f64, y(i));
         let (x1, y1) = px(j as f64 + 1.0, y(i + 1));
-        let ring = |d: i32| vec![(x0 - d, y0 - d), (x1 + d, y0 - d), (x1 + d, y1 + d), (x0 - d, y1 + d), (x0 - d, y0 - d)];
+        let ring = |d: i32| {
+            vec![
+                (x0 - d, y0 - d),
+                (x1 + d, y0 - d),
+                (x1 + d, y1 + d),
+                (x0 - d, y1 + d),
+                (x0 - d, y0 - d),
+            ]
+        };
         main.draw(&PathElement::new(ring(1), BLACK.stroke_width(2)))
             .map_err(drawing_error)?;
         main.draw(&PathElement::new(ring(-1), WHITE.stroke_width(1)))
             .map_err(drawing_error)?;
     }
-    Ok(())
+    Ok(CellGrid {
+        n,
+        top_left: plot.map_coordinate(&(0.0, n as f64)),
+        bottom_right: plot.map_coordinate(&(n as f64, 0.0)),
+    })
 }

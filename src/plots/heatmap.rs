@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
 
-use super::grid::{draw_grid, Grid};
+use super::grid::{draw_grid, CellGrid, Grid};
 use super::{drawing_error, DrawResult};
 
 /// Colour limits: from the data (off-diagonal min..max) or fixed like the lecture's.
@@ -57,13 +57,14 @@ fn colour(v: f64, lo: f64, hi: f64) -> RGBColor {
     ViridisRGB.get_color_normalized(v.clamp(lo, hi) as f32, lo as f32, hi as f32)
 }
 
-pub fn draw_cosine_heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &HeatmapSpec) -> DrawResult {
+/// Draws the heatmap; returns where its cells are, for pointer hit-testing.
+pub fn draw_cosine_heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &HeatmapSpec) -> Result<CellGrid, String> {
     let n = spec.matrix.len();
     let (lo, hi) = spec.limits();
     area.fill(&WHITE).map_err(drawing_error)?;
     let (w, _) = area.dim_in_pixel();
     let (main, bar) = area.split_horizontally(w.saturating_sub(64));
-    draw_grid(
+    let cells = draw_grid(
         &main,
         &Grid {
             title: spec.title,
@@ -74,7 +75,8 @@ pub fn draw_cosine_heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, sp
         },
         |i, j| colour(spec.matrix[i][j], lo, hi),
     )?;
-    draw_colour_bar(&bar, lo, hi)
+    draw_colour_bar(&bar, lo, hi)?;
+    Ok(cells)
 }
 
 fn draw_colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, lo: f64, hi: f64) -> DrawResult {

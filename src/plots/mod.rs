@@ -1,6 +1,7 @@
 //! Figures, one function each, generic over plotters' `DrawingBackend`: the page draws them on
 //! a canvas, tests and exports render the same code to SVG.
 
+pub mod figure;
 mod grid;
 pub mod group_mask;
 pub mod heatmap;
@@ -11,6 +12,7 @@ pub mod rsa_categories;
 pub mod rsa_scatter;
 pub mod selectivity;
 
+pub use grid::CellGrid;
 pub use group_mask::{draw_group_mask, group_mask, GroupMaskSpec};
 pub use heatmap::{draw_cosine_heatmap, ColourRange, HeatmapSpec};
 pub use histograms::{draw_similarity_histograms, HistogramSpec};

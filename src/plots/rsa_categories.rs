@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::palette::{category_colour, CONTEXT_GREY};
-use super::rsa_scatter::{padded_range, rsa_title, scatter_chart, square};
+use super::rsa_scatter::{mark, padded_range, rsa_title, scatter_chart, square};
 use super::{drawing_error, DrawResult};
 
 pub struct RsaCategoriesSpec<'a> {
@@ -19,6 +19,8 @@ pub struct RsaCategoriesSpec<'a> {
     pub category_names: &'a [String],
     /// Pearson r over each category's within pairs (None when undefined).
     pub r: &'a [Option<f64>],
+    /// Index (into `q`/`k`) of a pair to mark in every panel.
+    pub highlight: Option<usize>,
 }
 
 pub fn draw_rsa_per_category<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &RsaCategoriesSpec) -> DrawResult {
@@ -48,6 +50,9 @@ pub fn draw_rsa_per_category<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, 
         chart
             .draw_series(points().filter(within).map(|(at, _)| square::<DB>(at, colour, Some(BLACK))))
             .map_err(drawing_error)?;
+        if let Some(at) = spec.highlight.and_then(|i| Some((*spec.q.get(i)?, *spec.k.get(i)?))) {
+            chart.draw_series(std::iter::once(mark::<DB>(at))).map_err(drawing_error)?;
+        }
         if !points().any(|p| within(&p)) {
             // Say so in the middle of the panel, on a white box over the grey points.
             let text = "no within-category pairs";

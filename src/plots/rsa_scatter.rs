@@ -18,6 +18,8 @@ pub struct RsaScatterSpec<'a> {
     pub k: &'a [f64],
     /// Pearson r of `q` and `k` (None when undefined).
     pub r: Option<f64>,
+    /// Index (into `q`/`k`) of a pair to mark, e.g. the one under the pointer elsewhere.
+    pub highlight: Option<usize>,
 }
 
 pub(crate) type ScatterChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
@@ -123,5 +125,15 @@ pub fn draw_rsa_scatter<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec:
                 .map(|(&x, &y)| square::<DB>((x, y), FACE, Some(BLACK))),
         )
         .map_err(drawing_error)?;
+    if let Some(at) = spec.highlight.and_then(|i| Some((*spec.q.get(i)?, *spec.k.get(i)?))) {
+        chart.draw_series(std::iter::once(mark::<DB>(at))).map_err(drawing_error)?;
+    }
     Ok(())
 }
+
+/// A pair picked elsewhere: a ring around its point.
+pub(crate) fn mark<DB: DrawingBackend>(at: (f64, f64)) -> Ring<DB> {
+    EmptyElement::at(at) + Circle::new((0, 0), 9, RED.stroke_width(3)) + Circle::new((0, 0), 11, WHITE.stroke_width(1))
+}
+
+pub(crate) type Ring<DB> = ComposedElement<(f64, f64), DB, Circle<(i32, i32), i32>, Circle<(i32, i32), i32>>;

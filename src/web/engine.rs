@@ -8,8 +8,8 @@ use gloo::worker::Codec;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::fetch::{fetch_bytes, Progress};
-use super::hub::load_weight_bytes;
+use super::fetch::Progress;
+use super::hub::{fetch_cached, load_weight_bytes};
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::pipeline;
@@ -129,14 +129,12 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
     experiment.validate()?;
     let t_start = now_ms();
     send(EngineEvent::Stage(Stage::Config));
-    let config = fetch_bytes(&model.config, |_| {}).await?;
+    let (config, _) = fetch_cached(&model.config).await?;
     send(EngineEvent::Stage(Stage::Tokenizer));
-    let tokenizer = match (fetch_bytes(&model.tokenizer, |_| {}).await, &model.fallback_tokenizer) {
-        (Ok(t), _) => t,
+    let tokenizer = match (fetch_cached(&model.tokenizer).await, &model.fallback_tokenizer) {
+        (Ok((t, _)), _) => t,
         // GPT-2 sizes share one tokenizer: use the site's when the folder has none.
-        (Err(Error::Input { detail, .. }), Some(fallback)) if detail.starts_with("HTTP 404") => {
-            fetch_bytes(fallback, |_| {}).await?
-        }
+        (Err(Error::Input { detail, .. }), Some(fallback)) if detail.starts_with("HTTP 404") => fetch_cached(fallback).await?.0,
         (Err(e), _) => return Err(e),
     };
     let prepared = pipeline::prepare(experiment, &config, &tokenizer)?;

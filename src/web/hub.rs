@@ -159,6 +159,25 @@ async fn load_header(url: &str, cache: Option<&Cache>, stats: &mut DownloadStats
     Ok(Answer::Range(header))
 }
 
+/// A small file (config.json, tokenizer.json) from the cache, else downloaded and cached once
+/// complete: a second visit downloads nothing, and the app works offline.
+pub async fn fetch_cached(url: &str) -> Result<(Vec<u8>, bool)> {
+    let cache = open_cache().await;
+    let key = cache_key(url, "file");
+    if let Some(bytes) = match &cache {
+        Some(c) => cache_get(c, &key).await,
+        None => None,
+    } {
+        return Ok((bytes.to_vec(), true));
+    }
+    let resp = get(url, None).await?;
+    let bytes = read_body(url, &resp, |_| {}).await?;
+    if let Some(c) = &cache {
+        cache_put(c, &key, &bytes).await;
+    }
+    Ok((bytes.to_vec(), false))
+}
+
 /// Everything `needs` asks for, from the cache and the network; progress counts network bytes.
 pub async fn load_weight_bytes(
     url: &str,
