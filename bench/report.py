@@ -145,11 +145,13 @@ def main():
                       [[t, v, "**pass**" if ok else "**MISS**"] for t, v, ok in targets])
 
     load = meta.get("loadavg", {})
-    foreign = meta.get("foreign_cpu_seconds")
-    capacity = meta.get("measure_seconds", 0) * int(meta["nproc"])
-    foreign_share = foreign / capacity if foreign is not None and capacity else None
-    foreign_text = "?" if foreign_share is None else \
-        f"{max(foreign, 0):.1f} CPU s in {meta['measure_seconds']:.0f} s ({100 * max(foreign_share, 0):.1f} % of the cores)"
+    watch = meta.get("cpu_watch") or {}
+    foreign_share, foreign_text = None, "?"
+    if watch.get("seconds"):
+        foreign_share = watch["foreign_cpu_seconds"] / (watch["seconds"] * int(meta["nproc"]))
+        top = ", ".join(f"{c} {s:.0f} s" for c, s in watch["top"][:4] if s >= 0.5)
+        foreign_text = (f"{watch['foreign_cpu_seconds']:.1f} CPU s in {watch['seconds']:.0f} s "
+                        f"({100 * foreign_share:.1f} % of the cores){': ' + top if top else ''}")
     doc = f"""# Benchmarks
 
 Made by `{meta['command']}` on {meta['date']} (run took {meta['seconds'] // 60} min {meta['seconds'] % 60} s).
@@ -225,7 +227,10 @@ Rerun it to replace this file; everything it needs is cached outside git in
                 notes.append(
                     f"- {case(m, l)} {k}: the server sent {mb(x['server_weight_bytes'])} of model.safetensors in "
                     f"{x['server_weight_requests']} requests, the page counts {mb(x['stats']['bytes_downloaded'])} in "
-                    f"{x['stats']['http_requests']}" + (f"; {repeats} range requests repeat an earlier one." if repeats else "."))
+                    f"{x['stats']['http_requests']}" + (
+                        f"; {repeats} Range requests repeat an earlier one (Chromium aborted and re-sent them: its "
+                        "HTTP cache does this to parallel Range requests on one URL, `bench/range_probe.mjs` shows it "
+                        "without the app; `cache: 'no-store'` on those fetches avoids it)." if repeats else "."))
         if r["cold"]["stats"].get("partial_download") is False:
             notes.append(f"- {case(m, l)}: the page fell back to one full download.")
     if foreign_share is not None and foreign_share > 0.05:

@@ -11,23 +11,15 @@
 #   dist/      the site built from this work tree (trunk build --release), so dist/ is left alone
 #   results/   one folder per run (results/latest -> the newest) with every raw measurement
 # Environment: QK_BENCH_CACHE (above); QK_BENCH_DIST=DIR to serve an already built site instead of
-# building one; CHROMIUM=/path/to/chromium (default /usr/bin/chromium).
+# building one; QK_BENCH_QUIET_WAIT=SECONDS: how long to wait for other processes to leave the
+# cores alone before measuring (default 300; the report says how busy the machine was);
+# CHROMIUM=/path/to/chromium (default /usr/bin/chromium).
 # Installs the build tools and Chromium when missing (scripts/install-tools.sh test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
 start=$(date +%s)
 step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))" >&2; }
-# CPU seconds used by the whole machine (user, nice, system, irq, softirq, steal) and by this
-# script's finished children: their difference over the measurements is other processes' load.
-machine_cpu() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f\n", ($2+$3+$4+$7+$8+$9)/hz}' /proc/stat; }
-# children_cpu VAR: `times` must run in this shell, not in a $(...) subshell.
-children_cpu() {
-  times >"$run/.times"
-  printf -v "$1" '%s' "$(awk 'NR==2 {s=0; for (i=1; i<=2; i++) {split($i, a, "m"); sub("s", "", a[2]); s+=a[1]*60+a[2]}
-    printf "%.2f\n", s}' "$run/.times")"
-}
-calc() { awk "BEGIN {printf \"%.2f\\n\", $*}"; }
 
 cache="${QK_BENCH_CACHE:-$HOME/.cache/qk-lens-bench}"
 mkdir -p "$cache"
@@ -68,7 +60,14 @@ else
   trunk build --release --offline --dist "$dist"
 fi
 
-measure_start=$(date +%s.%N) machine0=$(machine_cpu); children_cpu ours0
+# Other processes' CPU use during the measurements goes into the report (a busy machine
+# inflates every time); the benchmark's own processes carry QK_BENCH_RUN_ID.
+export QK_BENCH_RUN_ID="$$-$start"
+step "waiting for a quiet machine (at most ${QK_BENCH_QUIET_WAIT:-300} s)"
+"$py" bench/cpu_watch.py --wait-quiet "${QK_BENCH_QUIET_WAIT:-300}"
+"$py" bench/cpu_watch.py "$run/cpu.json" &
+watch_pid=$!
+trap 'kill "$watch_pid" 2>/dev/null || true' EXIT
 step "browser: headless Chromium, cold and warm (${cases[*]})"
 case_args=()
 for c in "${cases[@]}"; do case_args+=(--case "$c"); done
@@ -89,7 +88,9 @@ print("[pytorch] %s: full model %.0f ms (1 thread), %.0f ms (2 threads)" % (sys.
     "$run/lecture-$model-L$layer.json" "$c"
 done
 
-measure_end=$(date +%s.%N) machine1=$(machine_cpu); children_cpu ours1
+kill "$watch_pid"
+wait "$watch_pid" || true
+trap - EXIT
 step "report"
 seconds=$(( $(date +%s) - start ))
 source_desc="$(git rev-parse --short HEAD)"
@@ -104,17 +105,14 @@ CMD="scripts/bench.sh" DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" SECONDS_TAKEN="$s
   TRANSFORMERS="$("$py" -c 'import transformers; print(transformers.__version__)' 2>/dev/null)" \
   NODE="$(node --version)" RUSTC="$(rustc --version)" SOURCE="$source_desc" \
   LOAD_BEFORE="$loadavg_before" LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)" \
-  MEASURE_S="$(calc "$measure_end - $measure_start")" \
-  FOREIGN_S="$(calc "($machine1 - $machine0) - ($ours1 - $ours0)")" \
   "$py" -c 'import json, os
 e = os.environ
 json.dump({"command": e["CMD"], "date": e["DATE"], "seconds": int(e["SECONDS_TAKEN"]), "nproc": e["NPROC"],
            "cpu": e["CPU"], "memory": e["MEM"], "chromium": e["CHROMIUM_VERSION"], "torch": e["TORCH"],
            "transformers": e["TRANSFORMERS"], "node": e["NODE"], "rustc": e["RUSTC"], "source": e["SOURCE"],
            "loadavg": {"before": e["LOAD_BEFORE"], "after": e["LOAD_AFTER"]},
-           "measure_seconds": float(e["MEASURE_S"]), "foreign_cpu_seconds": float(e["FOREIGN_S"])}, open(os.sys.argv[1], "w"), indent=1)' \
-  "$run/meta.json"
+           "cpu_watch": json.load(open(os.sys.argv[2]))}, open(os.sys.argv[1], "w"), indent=1)' \
+  "$run/meta.json" "$run/cpu.json"
 "$py" bench/report.py --run "$run" --models "$cache/models" --meta "$run/meta.json" --out docs/benchmarks.md
-rm -f "$run/.times"
 ln -sfn "$run" "$cache/results/latest"
 step "done: docs/benchmarks.md, raw figures in $run"

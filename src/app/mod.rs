@@ -49,7 +49,11 @@ fn app() -> Html {
                 }
                 if params.run {
                     let base = model_override.unwrap_or_else(|| crate::experiment::model_base_url(&experiment.model));
-                    run::run(experiment, base, dispatch).await;
+                    let files = crate::web::engine::ModelFiles::in_folder(
+                        &crate::web::params::absolute_url(&base),
+                        Some(crate::web::params::absolute_url(state::BUNDLED_TOKENIZER)),
+                    );
+                    run::run(experiment, files, dispatch).await;
                 } else {
                     dispatch.dispatch(Action::Idle);
                 }
@@ -62,7 +66,7 @@ fn app() -> Html {
         let state = state.clone();
         Callback::from(move |_| {
             if !state.busy() {
-                yew::platform::spawn_local(run::run(state.experiment.clone(), state.model_url(), state.dispatcher()));
+                yew::platform::spawn_local(run::run(state.experiment.clone(), state.model_files(), state.dispatcher()));
             }
         })
     };

@@ -13,8 +13,6 @@ use crate::web::engine::{Engine, EngineEvent, JsonCodec, ModelFiles, RunRequest}
 use crate::web::fetch::fetch_text;
 use crate::web::params::absolute_url;
 
-/// The GPT-2 tokenizer shipped with the site, for model folders without tokenizer.json.
-const BUNDLED_TOKENIZER: &str = "gpt2-tokenizer.json";
 /// Trunk's loader for the worker build (src/bin/worker.rs).
 const WORKER_LOADER: &str = "worker_loader.js";
 
@@ -27,12 +25,9 @@ pub async fn load_experiment(url: &str) -> Result<Experiment> {
     Experiment::from_json(&text)
 }
 
-/// Runs `experiment` on the model folder `base` in a fresh worker, dispatching its progress.
-pub async fn run(experiment: Experiment, base: String, dispatch: Dispatcher<State>) {
-    let request = RunRequest {
-        experiment,
-        model: ModelFiles::in_folder(&absolute_url(&base), Some(absolute_url(BUNDLED_TOKENIZER))),
-    };
+/// Runs `experiment` on `model` in a fresh worker, dispatching its progress.
+pub async fn run(experiment: Experiment, model: ModelFiles, dispatch: Dispatcher<State>) {
+    let request = RunRequest { experiment, model };
     dispatch.dispatch(Action::Started(now_ms()));
     let mut bridge = Engine::spawner()
         .encoding::<JsonCodec>()

@@ -9,7 +9,11 @@ use crate::experiment::{model_base_url, parse_words, Category, Experiment};
 use crate::model::Gpt2Tokenizer;
 use crate::presets::preset;
 use crate::result::RunResult;
-use crate::web::engine::Stage;
+use crate::web::engine::{ModelFiles, Stage};
+use crate::web::params::absolute_url;
+
+/// The GPT-2 tokenizer shipped with the site, for model folders without tokenizer.json.
+pub const BUNDLED_TOKENIZER: &str = "gpt2-tokenizer.json";
 use crate::web::fetch::Progress;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +62,18 @@ pub struct State {
     /// The last finished result; kept while a new run is under way or after it fails.
     pub result: Option<Rc<RunResult>>,
     pub tokenizer: Option<TokenizerRef>,
+    /// Model files picked from disk (a classroom without internet, a USB copy).
+    pub local_model: Option<LocalModel>,
+    /// Why the picked model files cannot be used.
+    pub model_error: Option<String>,
+}
+
+/// Model files chosen from disk, reachable by the worker through blob: URLs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocalModel {
+    pub files: ModelFiles,
+    pub names: Vec<String>,
+    pub bytes: u64,
 }
 
 fn words_text(exp: &Experiment) -> Vec<String> {
@@ -75,6 +91,8 @@ impl State {
             phase: Phase::Idle,
             result: None,
             tokenizer: None,
+            local_model: None,
+            model_error: None,
         }
     }
 
@@ -82,6 +100,14 @@ impl State {
         self.model_override
             .clone()
             .unwrap_or_else(|| model_base_url(&self.experiment.model))
+    }
+
+    /// The model's three files, as absolute URLs the worker can fetch.
+    pub fn model_files(&self) -> ModelFiles {
+        match &self.local_model {
+            Some(local) => local.files.clone(),
+            None => ModelFiles::in_folder(&absolute_url(&self.model_url()), Some(absolute_url(BUNDLED_TOKENIZER))),
+        }
     }
 
     pub fn busy(&self) -> bool {
@@ -101,6 +127,8 @@ pub enum Action {
     /// Some(url): a custom model folder; None: back to the experiment's hub model.
     SetModelUrl(Option<String>),
     SetHubModel(String),
+    SetLocalModel(LocalModel),
+    ModelFailed(String),
     SetLayer(usize),
     SetTemplate(String),
     SetCategoryName(usize, String),
@@ -125,11 +153,22 @@ impl Reducible for State {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut s = (*self).clone();
         match action {
-            Action::SetModelUrl(url) => s.model_override = url,
+            Action::SetModelUrl(url) => {
+                s.model_override = url;
+                s.local_model = None;
+                s.model_error = None;
+            }
             Action::SetHubModel(repo) => {
                 s.experiment.model = repo;
                 s.model_override = None;
+                s.local_model = None;
+                s.model_error = None;
             }
+            Action::SetLocalModel(local) => {
+                s.local_model = Some(local);
+                s.model_error = None;
+            }
+            Action::ModelFailed(msg) => s.model_error = Some(msg),
             Action::SetLayer(layer) => s.experiment.layer = layer,
             Action::SetTemplate(t) => s.experiment.template = t,
             Action::SetCategoryName(i, name) => {

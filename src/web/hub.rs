@@ -59,8 +59,12 @@ enum Answer<T> {
     WholeFile(Response),
 }
 
-/// The browser's cache, or None where Cache Storage is unavailable (then everything downloads).
-async fn open_cache() -> Option<Cache> {
+/// The browser's cache for `url`, or None where Cache Storage is unavailable (then everything
+/// downloads) or pointless (blob: URLs of local files live for one page only).
+async fn open_cache(url: &str) -> Option<Cache> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return None;
+    }
     let caches = super::fetch::global_caches()?;
     JsFuture::from(caches.open(CACHE_NAME)).await.ok()?.dyn_into().ok()
 }
@@ -162,7 +166,7 @@ async fn load_header(url: &str, cache: Option<&Cache>, stats: &mut DownloadStats
 /// A small file (config.json, tokenizer.json) from the cache, else downloaded and cached once
 /// complete: a second visit downloads nothing, and the app works offline.
 pub async fn fetch_cached(url: &str) -> Result<(Vec<u8>, bool)> {
-    let cache = open_cache().await;
+    let cache = open_cache(url).await;
     let key = cache_key(url, "file");
     if let Some(bytes) = match &cache {
         Some(c) => cache_get(c, &key).await,
@@ -184,7 +188,7 @@ pub async fn load_weight_bytes(
     needs: &[Need],
     on_progress: impl FnMut(Progress),
 ) -> Result<(Header, WeightBytes, DownloadStats)> {
-    let cache = open_cache().await;
+    let cache = open_cache(url).await;
     let mut stats = DownloadStats {
         partial: true,
         ..Default::default()

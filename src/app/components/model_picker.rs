@@ -1,35 +1,78 @@
-//! Which model: a GPT-2 size from the hub (with its download size), or a custom folder URL.
+//! Which model: a GPT-2 size from the hub (with its download size), a custom folder URL, or
+//! files from disk (picked or dropped: config.json, model.safetensors, tokenizer.json).
 
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::{DragEvent, FileList, HtmlInputElement, HtmlSelectElement, Url};
 use yew::prelude::*;
 
-use super::super::state::{Action, State};
+use super::super::state::{Action, LocalModel, State, BUNDLED_TOKENIZER};
 use crate::presets::{human_bytes, preset, PRESETS};
+use crate::web::engine::ModelFiles;
+use crate::web::params::absolute_url;
 
 const CUSTOM: &str = "custom";
+const LOCAL: &str = "local";
 
 #[derive(Properties, PartialEq)]
 pub struct Props {
     pub state: UseReducerHandle<State>,
 }
 
+/// The three files from a picked or dropped set, as blob: URLs the worker can fetch.
+fn local_model(files: &FileList) -> Result<LocalModel, String> {
+    let all: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
+    let find = |pred: &dyn Fn(&str) -> bool| all.iter().find(|f| pred(&f.name().to_lowercase()));
+    let config = find(&|n| n == "config.json")
+        .ok_or("config.json is missing: choose config.json and model.safetensors (and tokenizer.json)")?;
+    let weights = find(&|n| n.ends_with(".safetensors"))
+        .ok_or("model.safetensors is missing: choose config.json and model.safetensors (and tokenizer.json)")?;
+    let tokenizer = find(&|n| n == "tokenizer.json");
+    let url = |f: &web_sys::File| Url::create_object_url_with_blob(f).map_err(|e| format!("cannot open {}: {e:?}", f.name()));
+    let bundled = absolute_url(BUNDLED_TOKENIZER);
+    Ok(LocalModel {
+        files: ModelFiles {
+            config: url(config)?,
+            weights: url(weights)?,
+            tokenizer: match tokenizer {
+                Some(t) => url(t)?,
+                None => bundled.clone(),
+            },
+            fallback_tokenizer: Some(bundled),
+        },
+        names: [Some(config), Some(weights), tokenizer]
+            .into_iter()
+            .flatten()
+            .map(|f| f.name())
+            .collect(),
+        bytes: [Some(config), Some(weights), tokenizer]
+            .into_iter()
+            .flatten()
+            .map(|f| f.size() as u64)
+            .sum(),
+    })
+}
+
 #[function_component(ModelPicker)]
 pub fn model_picker(props: &Props) -> Html {
     let state = &props.state;
-    let custom = state.model_override.is_some() || preset(&state.experiment.model).is_none();
-    let selected = if custom {
+    let choosing_local = use_state(|| false);
+    let local = state.local_model.is_some() || *choosing_local;
+    let custom = !local && (state.model_override.is_some() || preset(&state.experiment.model).is_none());
+    let selected = if local {
+        LOCAL.to_string()
+    } else if custom {
         CUSTOM.to_string()
     } else {
         state.experiment.model.clone()
     };
     let on_select = {
-        let (d, url) = (state.dispatcher(), state.model_url());
+        let (d, url, choosing_local) = (state.dispatcher(), state.model_url(), choosing_local.clone());
         Callback::from(move |e: Event| {
             let value = e.target_unchecked_into::<HtmlSelectElement>().value();
-            if value == CUSTOM {
-                d.dispatch(Action::SetModelUrl(Some(url.clone())));
-            } else {
-                d.dispatch(Action::SetHubModel(value));
+            choosing_local.set(value == LOCAL);
+            match value.as_str() {
+                LOCAL => {}
+                CUSTOM => d.dispatch(Action::SetModelUrl(Some(url.clone()))),
+                repo => d.dispatch(Action::SetHubModel(repo.to_string())),
             }
         })
     };
@@ -41,24 +84,68 @@ pub fn model_picker(props: &Props) -> Html {
             )))
         })
     };
-    let size = (!custom).then(|| preset(&state.experiment.model)).flatten().map(|p| {
-        format!(
-            "model.safetensors ≈ {}; only the part up to the chosen layer is downloaded",
-            human_bytes(p.weights_bytes)
-        )
-    });
-    html! {
-        <div class="row model-picker">
-            <label for="qk-model-choice">{ "Model" }</label>
-            <select id="qk-model-choice" onchange={on_select}>
-                { for PRESETS.iter().map(|p| html! { <option value={p.repo} selected={selected == p.repo}>{ p.label }</option> }) }
-                <option value={CUSTOM} selected={custom}>{ "Custom folder URL…" }</option>
-            </select>
-            if custom {
-                <input id="qk-model" type="url" value={state.model_url()} oninput={on_url} size="60"
-                    placeholder="https://…/ (holds config.json, model.safetensors, tokenizer.json)" />
+    let take_files = {
+        let d = state.dispatcher();
+        Callback::from(move |files: FileList| match local_model(&files) {
+            Ok(m) => d.dispatch(Action::SetLocalModel(m)),
+            Err(msg) => d.dispatch(Action::ModelFailed(msg)),
+        })
+    };
+    let on_files = {
+        let take_files = take_files.clone();
+        Callback::from(move |e: Event| {
+            if let Some(files) = e.target_unchecked_into::<HtmlInputElement>().files() {
+                take_files.emit(files);
             }
-            if let Some(size) = size { <span class="hint">{ size }</span> }
+        })
+    };
+    let on_drop = {
+        let (take_files, choosing_local) = (take_files.clone(), choosing_local.clone());
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            if let Some(files) = e.data_transfer().and_then(|t| t.files()) {
+                choosing_local.set(true);
+                take_files.emit(files);
+            }
+        })
+    };
+    let on_drag_over = Callback::from(|e: DragEvent| e.prevent_default());
+    let size = (!custom && !local)
+        .then(|| preset(&state.experiment.model))
+        .flatten()
+        .map(|p| {
+            format!(
+                "model.safetensors ≈ {}; only the part up to the chosen layer is downloaded",
+                human_bytes(p.weights_bytes)
+            )
+        });
+    html! {
+        <div class="model-picker" ondrop={on_drop} ondragover={on_drag_over}>
+            <div class="row">
+                <label for="qk-model-choice">{ "Model" }</label>
+                <select id="qk-model-choice" onchange={on_select}>
+                    { for PRESETS.iter().map(|p| html! { <option value={p.repo} selected={selected == p.repo}>{ p.label }</option> }) }
+                    <option value={CUSTOM} selected={custom}>{ "Custom folder URL…" }</option>
+                    <option value={LOCAL} selected={local}>{ "Files on this computer…" }</option>
+                </select>
+                if custom {
+                    <input id="qk-model" type="url" value={state.model_url()} oninput={on_url} size="60"
+                        placeholder="https://…/ (holds config.json, model.safetensors, tokenizer.json)" />
+                }
+                if local {
+                    <input id="qk-local-files" type="file" multiple=true accept=".json,.safetensors" onchange={on_files} />
+                }
+                if let Some(size) = size { <span class="hint">{ size }</span> }
+            </div>
+            if local {
+                <div class="hint drop-hint">{
+                    match &state.local_model {
+                        Some(m) => format!("Using {} ({})", m.names.join(", "), human_bytes(m.bytes)),
+                        None => "Choose or drop config.json, model.safetensors and tokenizer.json (a USB copy works offline).".into(),
+                    }
+                }</div>
+            }
+            if let Some(msg) = &state.model_error { <div class="error field-error" id="qk-model-error">{ msg }</div> }
         </div>
     }
 }

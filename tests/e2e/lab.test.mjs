@@ -1,0 +1,226 @@
+// End-to-end tests of the lab's page as a teacher uses it: editing the experiment in the UI,
+// the cache and offline use, share links, import/export, and local model files.
+// Each test serves the built site (dist/) and the fixture models on 127.0.0.1.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServer } from './server.mjs';
+import {
+  DIST,
+  EXPERIMENTS,
+  GOLDEN,
+  MODELS,
+  RESULT_TIMEOUT_MS,
+  checkResult,
+  launchBrowser,
+  openPage,
+  readJson,
+  screenshot,
+  waitForOutcome,
+  withDiagnostics,
+} from './harness.mjs';
+
+const MODEL = 'tiny-gpt2-hub';
+const serve = () => startServer({ root: DIST, mounts: { '/models/': MODELS, '/experiments/': EXPERIMENTS } });
+const weightRequests = (srv, since) => srv.requests.slice(since).filter((r) => r.path.endsWith('/model.safetensors'));
+const sentBytes = (reqs) => reqs.reduce((s, r) => s + r.bytes, 0);
+
+async function result(page, name) {
+  const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+  if (name) await screenshot(page, name);
+  assert.equal(outcome.kind, 'result', outcome.text);
+  return JSON.parse(outcome.text);
+}
+
+async function setWords(page, i, text) {
+  await page.fill(`.category[data-category="${i}"] textarea.words`, text);
+}
+
+describe('the lab in the page', () => {
+  let browser;
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  test('editing words and layer in the UI gives the oracle numbers', { timeout: 180_000 }, async () => {
+    const srv = await serve();
+    const { context, page, logs } = await openPage(browser);
+    try {
+      await withDiagnostics(logs, () => srv.requests, async () => {
+        await page.goto(`${srv.url}/?model=/models/${MODEL}/`);
+        await page.waitForSelector('.category[data-category="2"] textarea.words');
+        await page.fill('#qk-layer', '1');
+        await setWords(page, 0, 'galaxy, asteroid, comet, moon');
+        await setWords(page, 1, 'sofa');
+        await setWords(page, 2, 'pear, grape, banana, apple');
+        // Each word shows its tokens as it is typed.
+        await page.waitForSelector('.category[data-category="1"] .chip.one');
+        await page.click('#qk-run');
+        const res = await result(page, 'ui-edited-single');
+        const golden = readJson(path.join(GOLDEN, `${MODEL}.single.L1.json`));
+        const experiment = { categories: [
+          { name: 'space', words: ['galaxy', 'asteroid', 'comet', 'moon'] },
+          { name: 'interior', words: ['sofa'] },
+          { name: 'fruit', words: ['pear', 'grape', 'banana', 'apple'] },
+        ] };
+        checkResult(res, golden, experiment, 1);
+        assert.equal(res.q.within_means[1].mean, null, 'a one-word category has no within mean');
+        assert.ok(res.notes.some((n) => n.includes('interior') && n.includes('one word')), JSON.stringify(res.notes));
+        assert.match(await page.textContent('#qk-summary'), /interior: r = —/);
+      });
+    } finally {
+      await context.close();
+      await srv.stop();
+    }
+  });
+
+  test('a second visit downloads nothing, and the app works with the server stopped', { timeout: 240_000 }, async (t) => {
+    const srv = await serve();
+    const { context, page, logs } = await openPage(browser);
+    const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
+    const url = `${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}&run=1`;
+    const golden = readJson(path.join(GOLDEN, `${MODEL}.L1.json`));
+    const experiment = readJson(path.join(EXPERIMENTS, 'lecture-L1.json'));
+    try {
+      await withDiagnostics(logs, () => srv.requests, async () => {
+        await page.goto(url);
+        checkResult(await result(page), golden, experiment, 1);
+        // The service worker is in charge and the shell is kept for offline use.
+        const shellFiles = await page.evaluate(async () => {
+          await navigator.serviceWorker.ready;
+          for (let i = 0; i < 50 && !navigator.serviceWorker.controller; i++) await new Promise((r) => setTimeout(r, 100));
+          const keys = await (await caches.open('qk-lens-shell-v1')).keys();
+          return keys.map((k) => new URL(k.url).pathname);
+        });
+        t.diagnostic(`shell cache: ${shellFiles.join(' ')}`);
+        assert.ok(shellFiles.includes('/worker_bg.wasm') && shellFiles.includes('/'), `shell cached: ${shellFiles}`);
+
+        const first = srv.requests.length;
+        await page.reload();
+        checkResult(await result(page), golden, experiment, 1);
+        const again = srv.requests.slice(first).filter((r) => r.path.startsWith('/models/'));
+        assert.equal(sentBytes(weightRequests(srv, first)), 0, 'no weight bytes on the second visit');
+        assert.deepEqual(again.map((r) => r.path), [], 'no model file requested at all on the second visit');
+
+        await srv.stop();
+        await page.reload();
+        const offline = await result(page, 'offline');
+        checkResult(offline, golden, experiment, 1);
+      });
+    } finally {
+      await context.close();
+      await srv.stop();
+    }
+  });
+
+  test('a share link restores the experiment and the model exactly', { timeout: 180_000 }, async () => {
+    const srv = await serve();
+    const a = await openPage(browser);
+    const b = await openPage(browser);
+    try {
+      await withDiagnostics([...a.logs, ...b.logs], () => srv.requests, async () => {
+        await a.page.goto(`${srv.url}/?model=/models/${MODEL}/`);
+        await a.page.waitForSelector('#qk-template');
+        await a.page.fill('#qk-layer', '3');
+        await a.page.fill('#qk-template', 'My word: {word}');
+        await a.page.fill('.category[data-category="0"] input.name', 'cosmos & stars');
+        await setWords(a.page, 0, 'galaxy, comet, watermelon');
+        await a.page.click('#qk-share');
+        const link = await a.page.inputValue('#qk-share-url');
+        assert.ok(link.startsWith(`${srv.url}/?`), link);
+        await b.page.goto(link);
+        await b.page.waitForSelector('.category[data-category="0"] textarea.words');
+        assert.equal(await b.page.inputValue('#qk-layer'), '3');
+        assert.equal(await b.page.inputValue('#qk-template'), 'My word: {word}');
+        assert.equal(await b.page.inputValue('.category[data-category="0"] input.name'), 'cosmos & stars');
+        assert.equal(await b.page.inputValue('.category[data-category="0"] textarea.words'), 'galaxy, comet, watermelon');
+        assert.equal(await b.page.inputValue('.category[data-category="2"] textarea.words'),
+          'pear, grape, banana, cherry, peach, apple, seed, jelly, orange, lime, fruit');
+        assert.equal(await b.page.inputValue('#qk-model'), `${srv.url}/models/${MODEL}/`);
+        await b.page.click('#qk-run');
+        const res = await result(b.page, 'shared-link');
+        assert.equal(res.layer, 3);
+        assert.equal(res.experiment.template, 'My word: {word}');
+        assert.equal(res.words[2].word, 'watermelon');
+        assert.equal(res.words[2].single_token, false, 'watermelon is two tokens');
+      });
+    } finally {
+      await a.context.close();
+      await b.context.close();
+      await srv.stop();
+    }
+  });
+
+  test('export and import round-trip an experiment; a bad file says why and loses nothing', { timeout: 120_000 }, async () => {
+    const srv = await serve();
+    const { context, page, logs } = await openPage(browser);
+    try {
+      await withDiagnostics(logs, () => srv.requests, async () => {
+        await page.goto(`${srv.url}/?model=/models/${MODEL}/`);
+        await page.waitForSelector('#qk-export');
+        await setWords(page, 1, 'sofa, lamp, rug');
+        const [download] = await Promise.all([page.waitForEvent('download'), page.click('#qk-export')]);
+        const exported = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+        assert.deepEqual(exported.categories[1], { name: 'interior', words: ['sofa', 'lamp', 'rug'] });
+        assert.equal(exported.layer, 5);
+
+        const changed = { ...exported, layer: 2, categories: [{ name: 'tools', words: ['hammer', 'saw'] }, exported.categories[0]] };
+        await page.setInputFiles('#qk-import', { name: 'exp.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(changed)) });
+        await page.waitForFunction(() => document.querySelector('.category[data-category="0"] input.name')?.value === 'tools');
+        assert.equal(await page.inputValue('.category[data-category="0"] textarea.words'), 'hammer, saw');
+        assert.equal(await page.inputValue('#qk-layer'), '2');
+
+        await page.setInputFiles('#qk-import', { name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"categories": [') });
+        await page.waitForSelector('#qk-experiment-error');
+        assert.match(await page.textContent('#qk-experiment-error'), /import: experiment: invalid JSON/);
+        assert.equal(await page.inputValue('.category[data-category="0"] textarea.words'), 'hammer, saw', 'nothing typed is lost');
+      });
+    } finally {
+      await context.close();
+      await srv.stop();
+    }
+  });
+
+  test('model files from disk: the right result, and a bad file shows an error', { timeout: 180_000 }, async () => {
+    const srv = await serve();
+    const { context, page, logs } = await openPage(browser);
+    const dir = path.join(MODELS, MODEL);
+    const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
+    try {
+      await withDiagnostics(logs, () => srv.requests, async () => {
+        await page.goto(`${srv.url}/?exp=${encodeURIComponent(exp)}`);
+        await page.selectOption('#qk-model-choice', 'local');
+        await page.setInputFiles('#qk-local-files', ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => path.join(dir, f)));
+        await page.waitForFunction(() => /Using config.json/.test(document.querySelector('.model-picker')?.textContent ?? ''));
+        const before = srv.requests.length;
+        await page.click('#qk-run');
+        const res = await result(page, 'local-files');
+        checkResult(res, readJson(path.join(GOLDEN, `${MODEL}.L1.json`)), readJson(path.join(EXPERIMENTS, 'lecture-L1.json')), 1);
+        assert.equal(weightRequests(srv, before).length, 0, 'nothing fetched from the server');
+
+        await page.setInputFiles('#qk-local-files', [
+          { name: 'config.json', mimeType: 'application/json', buffer: Buffer.from('{"model_type": "llama", "n_embd": 8}') },
+          { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: fs.readFileSync(path.join(dir, 'model.safetensors')) },
+        ]);
+        await page.click('#qk-run');
+        const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+        // The old result stays on screen; the error names the file and the problem.
+        const error = await page.textContent('#qk-error');
+        assert.match(error, /config\.json: model_type is "llama", not "gpt2"/, error);
+        assert.equal(outcome.kind, 'result', 'the previous result is kept');
+
+        await page.setInputFiles('#qk-local-files', [{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hi') }]);
+        await page.waitForSelector('#qk-model-error');
+        assert.match(await page.textContent('#qk-model-error'), /config\.json is missing/);
+      });
+    } finally {
+      await context.close();
+      await srv.stop();
+    }
+  });
+});
