@@ -63,24 +63,28 @@ fi
 # Other processes' CPU use during the measurements goes into the report (a busy machine
 # inflates every time); the benchmark's own processes carry QK_BENCH_RUN_ID.
 export QK_BENCH_RUN_ID="$$-$start"
-step "waiting for a quiet machine (at most ${QK_BENCH_QUIET_WAIT:-300} s)"
-"$py" bench/cpu_watch.py --wait-quiet "${QK_BENCH_QUIET_WAIT:-300}"
+# Before each measurement: wait (at most QK_BENCH_QUIET_WAIT s) for the other processes to leave
+# the cores alone for 5 s.
+quiet() { "$py" bench/cpu_watch.py --wait-quiet "${QK_BENCH_QUIET_WAIT:-300}"; }
 "$py" bench/cpu_watch.py "$run/cpu.json" &
 watch_pid=$!
 trap 'kill "$watch_pid" 2>/dev/null || true' EXIT
 step "browser: headless Chromium, cold and warm (${cases[*]})"
 case_args=()
 for c in "${cases[@]}"; do case_args+=(--case "$c"); done
+quiet
 node bench/browser.mjs --models "$cache/models" --experiments "$cache/experiments" --dist "$dist" \
   --out "$run/browser.json" "${case_args[@]}"
 
 step "native: release CLI, 3 runs per case"
+quiet
 "$py" bench/native.py --cli target/release/qk-lens --models "$cache/models" --experiments "$cache/experiments" \
   --out "$run/native.json" --reps 3
 
 step "PyTorch: the lecture's cell, 1 and 2 threads"
 for c in "${cases[@]}"; do
   model="${c%%:*}" layer="${c##*:}"
+  quiet
   "$py" bench/lecture_cell.py --model-dir "$cache/models/$model" --layer "$layer" --threads 1 2 --reps 5 \
     >"$run/lecture-$model-L$layer.json" 2>"$run/lecture-$model-L$layer.log"
   "$py" -c 'import json, sys; t = json.load(open(sys.argv[1]))["threads"]

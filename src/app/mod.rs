@@ -7,7 +7,7 @@ mod state;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use components::{Controls, Editor, Figures, ModelPicker, ProgressView, Summary};
+use components::{CachePanel, Controls, Editor, Figures, ModelPicker, ProgressView, Summary};
 use state::{Action, Phase, State};
 
 use crate::web::params::PageParams;
@@ -16,6 +16,8 @@ use crate::web::params::PageParams;
 fn app() -> Html {
     let params = use_memo((), |_| PageParams::from_location());
     let state = use_reducer(|| State::new(params.model.clone()));
+    // Cancels the run under way (a new run replaces it).
+    let cancel = use_mut_ref(|| None::<futures::channel::oneshot::Sender<()>>);
 
     // On load: the tokenizer for the editor; the experiment from `?exp=` or `?experiment=`;
     // then, with `?run=1`, a run at once.
@@ -23,6 +25,7 @@ fn app() -> Html {
         let dispatch = state.dispatcher();
         let params = params.clone();
         let model_override = state.model_override.clone();
+        let cancel_slot = cancel.clone();
         use_effect_with((), move |_| {
             yew::platform::spawn_local(load_tokenizer(dispatch.clone()));
             yew::platform::spawn_local(async move {
@@ -53,7 +56,9 @@ fn app() -> Html {
                         &crate::web::params::absolute_url(&base),
                         Some(crate::web::params::absolute_url(state::BUNDLED_TOKENIZER)),
                     );
-                    run::run(experiment, files, dispatch).await;
+                    let (tx, rx) = futures::channel::oneshot::channel();
+                    *cancel_slot.borrow_mut() = Some(tx);
+                    run::run(experiment, files, dispatch, rx).await;
                 } else {
                     dispatch.dispatch(Action::Idle);
                 }
@@ -63,12 +68,32 @@ fn app() -> Html {
     }
 
     let on_run = {
-        let state = state.clone();
+        let (state, cancel) = (state.clone(), cancel.clone());
         Callback::from(move |_| {
             if !state.busy() {
-                yew::platform::spawn_local(run::run(state.experiment.clone(), state.model_files(), state.dispatcher()));
+                let (tx, rx) = futures::channel::oneshot::channel();
+                *cancel.borrow_mut() = Some(tx);
+                yew::platform::spawn_local(run::run(
+                    state.experiment.clone(),
+                    state.model_files(),
+                    state.dispatcher(),
+                    rx,
+                ));
             }
         })
+    };
+    let on_cancel = {
+        let cancel = cancel.clone();
+        Callback::from(move |_| {
+            if let Some(tx) = cancel.borrow_mut().take() {
+                let _ = tx.send(());
+            }
+        })
+    };
+    // Bumped by every finished run, so the cache panel shows what the run stored.
+    let generation = match &state.phase {
+        Phase::Done { seconds } => seconds.to_bits(),
+        _ => 0,
     };
     let error = match &state.phase {
         Phase::Failed(msg) => Some(msg.clone()),
@@ -86,7 +111,7 @@ fn app() -> Html {
                 <Editor state={state.clone()} />
                 <Controls state={state.clone()} on_run={on_run} />
             </section>
-            <ProgressView phase={state.phase.clone()} />
+            <ProgressView phase={state.phase.clone()} on_cancel={on_cancel} />
             if let Some(msg) = error {
                 <div id="qk-error" class="error" role="alert">{ msg }</div>
             }
@@ -95,6 +120,7 @@ fn app() -> Html {
                 <Figures result={result.clone()} />
                 <script type="application/json" id="qk-result">{ result.to_json() }</script>
             }
+            <CachePanel generation={generation} />
         </main>
     }
 }

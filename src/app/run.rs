@@ -2,7 +2,8 @@
 
 use std::rc::Rc;
 
-use futures::StreamExt;
+use futures::channel::oneshot;
+use futures::{FutureExt, StreamExt};
 use gloo::worker::Spawnable;
 use yew::UseReducerDispatcher as Dispatcher;
 
@@ -25,15 +26,26 @@ pub async fn load_experiment(url: &str) -> Result<Experiment> {
     Experiment::from_json(&text)
 }
 
-/// Runs `experiment` on `model` in a fresh worker, dispatching its progress.
-pub async fn run(experiment: Experiment, model: ModelFiles, dispatch: Dispatcher<State>) {
+/// Runs `experiment` on `model` in a fresh worker, dispatching its progress, until it ends or
+/// `cancel` fires (the worker is then dropped: downloads stop; complete pieces stay cached).
+pub async fn run(experiment: Experiment, model: ModelFiles, dispatch: Dispatcher<State>, cancel: oneshot::Receiver<()>) {
     let request = RunRequest { experiment, model };
     dispatch.dispatch(Action::Started(now_ms()));
     let mut bridge = Engine::spawner()
         .encoding::<JsonCodec>()
         .spawn_with_loader(&absolute_url(WORKER_LOADER));
     bridge.send_input(request);
-    while let Some(event) = bridge.next().await {
+    let mut cancel = cancel.fuse();
+    loop {
+        let event = futures::select! {
+            event = bridge.next() => event,
+            _ = cancel => {
+                drop(bridge);
+                dispatch.dispatch(Action::Cancelled);
+                return;
+            }
+        };
+        let Some(event) = event else { break };
         match event {
             EngineEvent::Stage(stage) => dispatch.dispatch(Action::Stage(stage)),
             EngineEvent::Progress(p) => dispatch.dispatch(Action::Progress(p)),

@@ -28,6 +28,7 @@ pub enum Phase {
         stage_started_ms: f64,
     },
     Failed(String),
+    Cancelled,
     Done {
         seconds: f64,
     },
@@ -144,6 +145,7 @@ pub enum Action {
     Progress(Progress),
     Finished(Rc<RunResult>, f64),
     Failed(String),
+    Cancelled,
     Idle,
 }
 
@@ -240,6 +242,7 @@ impl Reducible for State {
             }
             Action::Failed(msg) => s.phase = Phase::Failed(msg),
             Action::Idle => s.phase = Phase::Idle,
+            Action::Cancelled => s.phase = Phase::Cancelled,
         }
         Rc::new(s)
     }

@@ -293,3 +293,59 @@ async fn whole_file(
     };
     Ok((header, FetchedRanges::new(vec![(0, JsBytes(bytes))]), stats))
 }
+
+/// What Cache Storage holds for one model file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CachedFile {
+    pub url: String,
+    pub pieces: usize,
+    pub bytes: u64,
+}
+
+/// The cached model files with their sizes (read from the keys: no body is loaded).
+pub async fn cached_files() -> Result<Vec<CachedFile>> {
+    let Some(cache) = open_cache("https://").await else {
+        return Ok(Vec::new());
+    };
+    let keys = JsFuture::from(cache.keys())
+        .await
+        .map_err(|e| Error::input("Cache Storage", format!("{e:?}")))?;
+    let mut files: Vec<CachedFile> = Vec::new();
+    for key in js_sys::Array::from(&keys).iter() {
+        let Ok(request) = key.dyn_into::<web_sys::Request>() else {
+            continue;
+        };
+        let url = request.url();
+        let (file, bytes) = match url.split_once("qk-bytes=") {
+            Some((file, range)) => {
+                let (a, b) = range.split_once('-').unwrap_or(("0", "0"));
+                (
+                    file.trim_end_matches(['?', '&']).to_string(),
+                    b.parse::<u64>().unwrap_or(0).saturating_sub(a.parse().unwrap_or(0)),
+                )
+            }
+            None => (url.split_once("?qk-").map_or(url.clone(), |(f, _)| f.to_string()), 0),
+        };
+        match files.iter_mut().find(|f| f.url == file) {
+            Some(f) => {
+                f.pieces += 1;
+                f.bytes += bytes;
+            }
+            None => files.push(CachedFile {
+                url: file,
+                pieces: 1,
+                bytes,
+            }),
+        }
+    }
+    Ok(files)
+}
+
+/// Deletes every cached model piece (the app shell stays).
+pub async fn clear_cache() -> Result<()> {
+    let caches = super::fetch::global_caches().ok_or_else(|| Error::input("Cache Storage", "not available"))?;
+    JsFuture::from(caches.delete(CACHE_NAME))
+        .await
+        .map_err(|e| Error::input("Cache Storage", format!("{e:?}")))?;
+    Ok(())
+}

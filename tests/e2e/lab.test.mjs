@@ -223,4 +223,37 @@ describe('the lab in the page', () => {
       await srv.stop();
     }
   });
+
+  test('a slow download can be cancelled, then run again; the cache panel shows and frees what is stored', { timeout: 180_000 }, async () => {
+    const srv = await serve();
+    const { context, page, logs } = await openPage(browser);
+    const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L3.json')));
+    try {
+      await withDiagnostics(logs, () => srv.requests, async () => {
+        srv.options.delayMs = 1500;
+        await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}`);
+        await page.click('#qk-run');
+        await page.waitForSelector('#qk-cancel');
+        await page.click('#qk-cancel');
+        await page.waitForSelector('#qk-cancelled');
+        assert.equal(await page.$('#qk-result'), null, 'a cancelled run shows no result');
+        assert.equal(await page.isEnabled('#qk-run'), true, 'Run is available again');
+
+        srv.options.delayMs = 0;
+        await page.click('#qk-run');
+        const res = await result(page);
+        checkResult(res, readJson(path.join(GOLDEN, `${MODEL}.L3.json`)), readJson(path.join(EXPERIMENTS, 'lecture-L3.json')), 3);
+
+        await page.click('.cache-panel summary');
+        await page.waitForSelector('#qk-cache-list');
+        assert.match(await page.textContent('#qk-cache-list'), /models\/tiny-gpt2-hub\/model\.safetensors — \d+ kB in \d+ pieces/);
+        await page.click('#qk-cache-clear');
+        await page.waitForFunction(() => /Nothing stored yet/.test(document.querySelector('.cache-panel')?.textContent ?? ''));
+        await screenshot(page, 'cache-cleared');
+      });
+    } finally {
+      await context.close();
+      await srv.stop();
+    }
+  });
 });

@@ -106,7 +106,8 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
 
   const requests = [];
   // Faults a test can switch on: ignoreRange answers every GET with the whole file (200).
-  const options = { ignoreRange: false };
+  // delayMs holds every answer under a mount (the model folders) back that long: a slow server.
+  const options = { ignoreRange: false, delayMs: 0 };
 
   const server = http.createServer(async (req, res) => {
     const rec = {
@@ -153,6 +154,9 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
         return finish(405, { Allow: 'GET, HEAD, OPTIONS' }, '405 method not allowed\n');
       }
       const r = resolvePath(urlPath, mountList);
+      if (options.delayMs && r.dir !== mountList[mountList.length - 1].dir) {
+        await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+      }
       if (r.status) return finish(r.status, {}, `${r.status} ${r.status === 404 ? 'not found' : 'forbidden'}\n`);
       let file = r.file;
       let st;

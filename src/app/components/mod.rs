@@ -1,5 +1,6 @@
 //! The page's parts, one component each.
 
+mod cache_panel;
 mod controls;
 mod editor;
 mod figures;
@@ -7,6 +8,7 @@ mod model_picker;
 mod progress;
 mod summary;
 
+pub use cache_panel::CachePanel;
 pub use controls::Controls;
 pub use editor::Editor;
 pub use figures::Figures;

@@ -7,6 +7,7 @@ use super::super::state::Phase;
 #[derive(Properties, PartialEq)]
 pub struct Props {
     pub phase: Phase,
+    pub on_cancel: Callback<()>,
 }
 
 fn mb(bytes: u64) -> String {
@@ -45,8 +46,12 @@ pub fn progress_view(props: &Props) -> Html {
                         <progress max="1" value={fraction.map(|f| f.to_string())}></progress>
                         <span class="bytes">{ text }</span>
                     }
+                    <button class="secondary" id="qk-cancel" onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
                 </section>
             }
+        }
+        Phase::Cancelled => {
+            html! { <section class="progress" id="qk-cancelled">{ "Cancelled. What had fully arrived is kept; Run again continues from there." }</section> }
         }
         Phase::Done { seconds } => html! { <section class="progress done">{ format!("Done in {seconds:.2} s.") }</section> },
         _ => html! {},
