@@ -1,6 +1,6 @@
 """The lecture's PyTorch cell, timed: the baseline QK Lens is compared with.
 
-    python bench/lecture_cell.py --model-dir DIR --layer L [--threads 1 2] [--reps 5]
+    python bench/lecture_cell.py --model-dir DIR --layer L [--threads 1 2] [--reps 5] [--out FILE]
 
 As the lecture notebook does: load GPT-2 with transformers (here GPT2LMHeadModel from a local
 hub-layout folder, eager attention, float32), register a forward hook on
@@ -12,7 +12,7 @@ Timed per thread count (torch.set_num_threads): 1 warm-up, then the median of `r
   full       the lecture's cell: the whole model, LM head included;
   truncated  the same call, stopped by an exception raised from the hook right after block L's
              c_attn (what a capture at layer L needs at least, in PyTorch).
-Prints one JSON object on stdout.
+Prints one JSON object on stdout (or writes it to --out).
 """
 import argparse
 import json
@@ -40,7 +40,10 @@ def main():
     ap.add_argument("--layer", type=int, required=True)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--out", help="write the JSON here (default: stdout)")
     args = ap.parse_args()
+    transformers.logging.set_verbosity_error()  # no notes on the mask buffers, no progress bars
+    transformers.utils.logging.disable_progress_bar()
 
     t0 = time.perf_counter()
     model = GPT2LMHeadModel.from_pretrained(args.model_dir, attn_implementation="eager", dtype=torch.float32)
@@ -108,7 +111,12 @@ def main():
         torch.set_num_threads(n)
         out["threads"][str(n)] = {"full": timed(full), "truncated": timed(truncated)}
     out["q_shape"] = list(activations[f"attn_{layer}_q"].shape)
-    print(json.dumps(out))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(out, f, indent=1)
+            f.write("\n")
+    else:
+        print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -145,12 +145,20 @@ def main():
                       [[t, v, "**pass**" if ok else "**MISS**"] for t, v, ok in targets])
 
     load = meta.get("loadavg", {})
-    watch = meta.get("cpu_watch") or {}
-    foreign_share, foreign_text = None, "?"
-    if watch.get("seconds"):
-        foreign_share = watch["foreign_cpu_seconds"] / (watch["seconds"] * int(meta["nproc"]))
-        top = ", ".join(f"{c} {s:.0f} s" for c, s in watch["top"][:4] if s >= 0.5)
-        foreign_text = (f"{watch['foreign_cpu_seconds']:.1f} CPU s in {watch['seconds']:.0f} s "
+    watches = meta.get("cpu_watch") or []
+    foreign_share, foreign_text, noisy = None, "?", []
+    seconds = sum(w["seconds"] for w in watches)
+    if seconds:
+        foreign = sum(w["foreign_cpu_seconds"] for w in watches)
+        foreign_share = foreign / (seconds * int(meta["nproc"]))
+        by_cmd = {}
+        for w in watches:
+            for c, s in w["top"]:
+                by_cmd[c] = by_cmd.get(c, 0) + s
+            if w["foreign_cpu_seconds"] > 0.05 * w["seconds"] * int(meta["nproc"]):
+                noisy.append(f"{w['phase']} ({100 * w['foreign_cpu_seconds'] / (w['seconds'] * int(meta['nproc'])):.0f} %)")
+        top = ", ".join(f"{c} {s:.0f} s" for c, s in sorted(by_cmd.items(), key=lambda kv: -kv[1])[:4] if s >= 0.5)
+        foreign_text = (f"{foreign:.1f} CPU s in {seconds:.0f} s of measuring "
                         f"({100 * foreign_share:.1f} % of the cores){': ' + top if top else ''}")
     doc = f"""# Benchmarks
 
@@ -233,9 +241,9 @@ Rerun it to replace this file; everything it needs is cached outside git in
                         "without the app; `cache: 'no-store'` on those fetches avoids it)." if repeats else "."))
         if r["cold"]["stats"].get("partial_download") is False:
             notes.append(f"- {case(m, l)}: the page fell back to one full download.")
-    if foreign_share is not None and foreign_share > 0.05:
-        notes.insert(0, f"- **Noisy run**: other processes used {100 * foreign_share:.0f} % of the cores while this ran "
-                        "(builds, tests); times are inflated, rerun on a quiet machine.")
+    if noisy:
+        notes.insert(0, "- **Noisy measurements**: other processes (builds, tests) used over 5 % of the cores during "
+                        + ", ".join(noisy) + "; those times are inflated: rerun on a quiet machine.")
     misses = [t for t, _, ok in targets if not ok]
     if misses:
         notes.append("- Targets missed: " + "; ".join(misses) + ".")

@@ -60,41 +60,45 @@ else
   trunk build --release --offline --dist "$dist"
 fi
 
-# Other processes' CPU use during the measurements goes into the report (a busy machine
-# inflates every time); the benchmark's own processes carry QK_BENCH_RUN_ID.
+# A busy machine inflates every time. Before each measurement, wait (at most QK_BENCH_QUIET_WAIT s)
+# until other processes leave the cores alone for 5 s; during it, count the CPU they use
+# (cpu-NAME.json, summed in the report). The benchmark's own processes carry QK_BENCH_RUN_ID.
 export QK_BENCH_RUN_ID="$$-$start"
-# Before each measurement: wait (at most QK_BENCH_QUIET_WAIT s) for the other processes to leave
-# the cores alone for 5 s.
 quiet() { "$py" bench/cpu_watch.py --wait-quiet "${QK_BENCH_QUIET_WAIT:-300}"; }
-"$py" bench/cpu_watch.py "$run/cpu.json" &
-watch_pid=$!
-trap 'kill "$watch_pid" 2>/dev/null || true' EXIT
+watch_pid=""
+trap '[ -z "$watch_pid" ] || kill "$watch_pid" 2>/dev/null || true' EXIT
+measure() {  # measure NAME COMMAND...
+  local name="$1"
+  shift
+  quiet
+  "$py" bench/cpu_watch.py "$run/cpu-$name.json" &
+  watch_pid=$!
+  "$@"
+  kill "$watch_pid"
+  wait "$watch_pid" || true
+  watch_pid=""
+}
+
 step "browser: headless Chromium, cold and warm (${cases[*]})"
 case_args=()
 for c in "${cases[@]}"; do case_args+=(--case "$c"); done
-quiet
-node bench/browser.mjs --models "$cache/models" --experiments "$cache/experiments" --dist "$dist" \
+measure browser node bench/browser.mjs --models "$cache/models" --experiments "$cache/experiments" --dist "$dist" \
   --out "$run/browser.json" "${case_args[@]}"
 
 step "native: release CLI, 3 runs per case"
-quiet
-"$py" bench/native.py --cli target/release/qk-lens --models "$cache/models" --experiments "$cache/experiments" \
+measure native "$py" bench/native.py --cli target/release/qk-lens --models "$cache/models" --experiments "$cache/experiments" \
   --out "$run/native.json" --reps 3
 
 step "PyTorch: the lecture's cell, 1 and 2 threads"
 for c in "${cases[@]}"; do
   model="${c%%:*}" layer="${c##*:}"
-  quiet
-  "$py" bench/lecture_cell.py --model-dir "$cache/models/$model" --layer "$layer" --threads 1 2 --reps 5 \
-    >"$run/lecture-$model-L$layer.json" 2>"$run/lecture-$model-L$layer.log"
+  measure "pytorch-$model-L$layer" "$py" bench/lecture_cell.py --model-dir "$cache/models/$model" --layer "$layer" \
+    --threads 1 2 --reps 5 --out "$run/lecture-$model-L$layer.json"
   "$py" -c 'import json, sys; t = json.load(open(sys.argv[1]))["threads"]
 print("[pytorch] %s: full model %.0f ms (1 thread), %.0f ms (2 threads)" % (sys.argv[2], t["1"]["full"]["median_ms"], t["2"]["full"]["median_ms"]), file=sys.stderr)' \
     "$run/lecture-$model-L$layer.json" "$c"
 done
 
-kill "$watch_pid"
-wait "$watch_pid" || true
-trap - EXIT
 step "report"
 seconds=$(( $(date +%s) - start ))
 source_desc="$(git rev-parse --short HEAD)"
@@ -115,8 +119,8 @@ json.dump({"command": e["CMD"], "date": e["DATE"], "seconds": int(e["SECONDS_TAK
            "cpu": e["CPU"], "memory": e["MEM"], "chromium": e["CHROMIUM_VERSION"], "torch": e["TORCH"],
            "transformers": e["TRANSFORMERS"], "node": e["NODE"], "rustc": e["RUSTC"], "source": e["SOURCE"],
            "loadavg": {"before": e["LOAD_BEFORE"], "after": e["LOAD_AFTER"]},
-           "cpu_watch": json.load(open(os.sys.argv[2]))}, open(os.sys.argv[1], "w"), indent=1)' \
-  "$run/meta.json" "$run/cpu.json"
+           "cpu_watch": [dict(json.load(open(p)), phase=os.path.basename(p)[4:-5]) for p in os.sys.argv[2:]]}, open(os.sys.argv[1], "w"), indent=1)' \
+  "$run/meta.json" "$run"/cpu-*.json
 "$py" bench/report.py --run "$run" --models "$cache/models" --meta "$run/meta.json" --out docs/benchmarks.md
 ln -sfn "$run" "$cache/results/latest"
 step "done: docs/benchmarks.md, raw figures in $run"

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use qk_lens::analysis::upper_triangle;
-use qk_lens::plots::figure::{draw_figure, figure_svg, pair_index, Figure, FigureOptions};
+use qk_lens::plots::figure::{draw_figure, figure_svg, pair_index, Figure, FigureOptions, HitMap};
 use qk_lens::plots::to_svg;
 
 #[test]
@@ -63,7 +63,10 @@ fn heatmap_cells_are_found_under_the_pointer() {
         Ok(())
     })
     .unwrap();
-    let grid = grid.expect("a heatmap reports its cells");
+    let grid = match grid.expect("a heatmap reports its cells") {
+        HitMap::Cells(grid) => grid,
+        other => panic!("a heatmap's hit map is its cells, got {other:?}"),
+    };
     assert_eq!(grid.n, 34);
     let (x0, y0) = (grid.top_left.0 as f64, grid.top_left.1 as f64);
     let cell_w = (grid.bottom_right.0 - grid.top_left.0) as f64 / 34.0;
@@ -91,4 +94,36 @@ fn pair_index_follows_the_upper_triangle_order() {
         }
     }
     assert_eq!(pair_index(5, 0, 5), None);
+}
+
+#[test]
+fn scatter_points_are_found_under_the_pointer() {
+    let result = run_model("tiny-gpt2-hub", &experiment_of(&golden("tiny-gpt2-hub.L1"))).unwrap();
+    let options = FigureOptions {
+        lecture_limits: false,
+        highlight: None,
+    };
+    let mut hits = None;
+    to_svg(Figure::RsaScatter.size(3), |area| {
+        hits = draw_figure(area, Figure::RsaScatter, &result, &options)?;
+        Ok(())
+    })
+    .unwrap();
+    let hits = hits.expect("the scatter reports its points");
+    let HitMap::Points { n, points } = &hits else {
+        panic!("points expected")
+    };
+    assert_eq!((*n, points.len()), (34, 561));
+    // The pair with the lowest Q similarity is the leftmost point.
+    let upper = upper_triangle(&result.q.cosine);
+    let lowest = (0..upper.len()).min_by(|&a, &b| upper[a].total_cmp(&upper[b])).unwrap();
+    let leftmost = (0..points.len()).min_by_key(|&p| points[p].0).unwrap();
+    assert_eq!(lowest, leftmost);
+    let (x, y) = points[pair_index(34, 3, 20).unwrap()];
+    assert_eq!(
+        hits.pair_at(x as f64 + 1.0, y as f64 - 1.0),
+        Some((3, 20)),
+        "a point just off-centre is still picked"
+    );
+    assert_eq!(hits.pair_at(-50.0, -50.0), None);
 }

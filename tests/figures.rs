@@ -360,7 +360,7 @@ fn rsa_scatter_has_every_pair_the_score_and_a_dashed_grid() {
         r: r.rsa.r,
         highlight: None,
     };
-    let svg = to_svg((600, 500), |a| draw_rsa_scatter(a, &spec)).unwrap();
+    let svg = to_svg((600, 500), |a| draw_rsa_scatter(a, &spec).map(|_| ())).unwrap();
     save("rsa-scatter.svg", &svg);
     let want = format!("Correlation (RSA score): r = {:.3}", l1_golden()["rsa_r"].as_f64().unwrap());
     assert_eq!(want, "Correlation (RSA score): r = 0.824");
@@ -395,6 +395,7 @@ fn draw_rsa_scatter_err(q: &[f64], k: &[f64]) -> bool {
                 highlight: None,
             },
         )
+        .map(|_| ())
     })
     .is_err()
 }

@@ -87,13 +87,37 @@ fn bars<'a>(name: &'a str, s: &'a SpaceResult, within: &'a [Option<f64>]) -> Sel
     }
 }
 
-/// Draws `figure` of `result`; heatmaps return where their cells are (for hover).
+/// Where a figure's word pairs are on screen, for finding the pair under the pointer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HitMap {
+    Cells(CellGrid),
+    /// Pixel position of each upper-triangle pair (i < j, row-major).
+    Points {
+        n: usize,
+        points: Vec<(i32, i32)>,
+    },
+}
+
+impl HitMap {
+    /// The word pair (i, j), i != j, under pixel (x, y).
+    pub fn pair_at(&self, x: f64, y: f64) -> Option<(usize, usize)> {
+        match self {
+            HitMap::Cells(grid) => grid.cell_at(x, y).filter(|(i, j)| i != j),
+            HitMap::Points { n, points } => {
+                let k = super::rsa_scatter::nearest_point(points, x, y, 8.0)?;
+                (0..*n).flat_map(|i| (i + 1..*n).map(move |j| (i, j))).nth(k)
+            }
+        }
+    }
+}
+
+/// Draws `figure` of `result`; returns where its word pairs are, when it shows them one by one.
 pub fn draw_figure<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     figure: Figure,
     result: &RunResult,
     options: &FigureOptions,
-) -> Result<Option<CellGrid>, String> {
+) -> Result<Option<HitMap>, String> {
     let words: Vec<String> = result.words.iter().map(|w| w.word.clone()).collect();
     let names = result.experiment.category_names();
     let categories: Vec<usize> = result
@@ -117,7 +141,7 @@ pub fn draw_figure<DB: DrawingBackend>(
             range,
             highlight: options.highlight,
         };
-        draw_cosine_heatmap(area, &spec).map(Some)
+        draw_cosine_heatmap(area, &spec).map(|grid| Some(HitMap::Cells(grid)))
     };
     match figure {
         Figure::GroupMask => {
@@ -163,7 +187,7 @@ pub fn draw_figure<DB: DrawingBackend>(
                     highlight: highlight_pair,
                 },
             )
-            .map(|_| None)
+            .map(|points| Some(HitMap::Points { n, points }))
         }
         Figure::RsaPerCategory => {
             let (q, k) = (upper_triangle(&result.q.cosine), upper_triangle(&result.k.cosine));

@@ -8,8 +8,8 @@ use plotters::coord::Shift;
 use plotters::element::ComposedElement;
 use plotters::prelude::*;
 
+use super::drawing_error;
 use super::palette::GRID_GREY;
-use super::{drawing_error, DrawResult};
 
 pub struct RsaScatterSpec<'a> {
     /// Q similarities of the upper-triangle pairs (i < j, row-major).
@@ -106,7 +106,11 @@ pub(crate) fn square<DB: DrawingBackend>(at: (f64, f64), face: RGBAColor, edge: 
     EmptyElement::at(at) + Rectangle::new(corners, face.filled()) + Rectangle::new(corners, edge.stroke_width(1))
 }
 
-pub fn draw_rsa_scatter<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &RsaScatterSpec) -> DrawResult {
+/// Draws the scatter; returns each point's position in the backend's pixels (for hover).
+pub fn draw_rsa_scatter<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    spec: &RsaScatterSpec,
+) -> Result<Vec<(i32, i32)>, String> {
     if spec.q.len() != spec.k.len() {
         return Err(format!(
             "RSA scatter: {} Q values but {} K values",
@@ -128,7 +132,23 @@ pub fn draw_rsa_scatter<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec:
     if let Some(at) = spec.highlight.and_then(|i| Some((*spec.q.get(i)?, *spec.k.get(i)?))) {
         chart.draw_series(std::iter::once(mark::<DB>(at))).map_err(drawing_error)?;
     }
-    Ok(())
+    Ok(spec
+        .q
+        .iter()
+        .zip(spec.k)
+        .map(|(&x, &y)| chart.backend_coord(&(x, y)))
+        .collect())
+}
+
+/// The index of the point nearest to pixel (x, y), if one lies within `radius` pixels.
+pub fn nearest_point(points: &[(i32, i32)], x: f64, y: f64, radius: f64) -> Option<usize> {
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, &(px, py))| (i, (px as f64 - x).powi(2) + (py as f64 - y).powi(2)))
+        .filter(|&(_, d2)| d2 <= radius * radius)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
 }
 
 /// A pair picked elsewhere: a ring around its point.

@@ -256,4 +256,49 @@ describe('the lab in the page', () => {
       await srv.stop();
     }
   });
+
+  test('hovering a heatmap cell or a scatter point names the pair and its similarities', { timeout: 120_000 }, async () => {
+    const srv = await serve();
+    const { context, page, logs } = await openPage(browser);
+    const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
+    try {
+      await withDiagnostics(logs, () => srv.requests, async () => {
+        await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}&run=1`);
+        const res = await result(page);
+        const words = res.words.map((w) => w.word);
+        const check = async (what) => {
+          const text = (await page.textContent('#qk-pair')).trim();
+          const m = /^(\w+) × (\w+): Q (-?\d\.\d{4}), K (-?\d\.\d{4})$/.exec(text);
+          assert.ok(m, `${what}: pair line is ${JSON.stringify(text)}`);
+          const [i, j] = [words.indexOf(m[1]), words.indexOf(m[2])];
+          assert.ok(i >= 0 && j >= 0 && i !== j, `${what}: ${text}`);
+          assert.equal(Number(m[3]), Number(res.q.cosine[i][j].toFixed(4)), `${what}: Q value`);
+          assert.equal(Number(m[4]), Number(res.k.cosine[i][j].toFixed(4)), `${what}: K value`);
+          return text;
+        };
+        await page.locator('#qk-heatmap-q').scrollIntoViewIfNeeded();
+        const heat = await page.locator('#qk-heatmap-q').boundingBox();
+        await page.mouse.move(heat.x + heat.width * 0.62, heat.y + heat.height * 0.35, { steps: 3 });
+        await page.waitForFunction(() => document.querySelector('#qk-pair')?.textContent.includes('×'), null, { timeout: 5000 });
+        const fromHeatmap = await check('heatmap');
+        await page.locator('#qk-rsa-scatter').scrollIntoViewIfNeeded();
+        const scatter = await page.locator('#qk-rsa-scatter').boundingBox();
+        // Sweep the scatter until the pointer lands on a point.
+        let fromScatter = null;
+        for (let fx = 0.3; fx < 0.95 && !fromScatter; fx += 0.02) {
+          for (let fy = 0.2; fy < 0.9 && !fromScatter; fy += 0.05) {
+            await page.mouse.move(scatter.x + scatter.width * fx, scatter.y + scatter.height * fy);
+            await page.waitForTimeout(20);
+            const text = (await page.textContent('#qk-pair')).trim();
+            if (text.includes('×') && text !== fromHeatmap) fromScatter = await check('scatter');
+          }
+        }
+        assert.ok(fromScatter, 'some scatter point names its pair');
+        await screenshot(page, 'hover');
+      });
+    } finally {
+      await context.close();
+      await srv.stop();
+    }
+  });
 });

@@ -10,8 +10,7 @@ use web_sys::{HtmlCanvasElement, HtmlInputElement, MouseEvent};
 use yew::prelude::*;
 
 use crate::export::csv_files;
-use crate::plots::figure::{draw_figure, figure_svg, Figure, FigureOptions};
-use crate::plots::CellGrid;
+use crate::plots::figure::{draw_figure, figure_svg, Figure, FigureOptions, HitMap};
 use crate::result::RunResult;
 use crate::web::download::{save_text, save_url};
 
@@ -31,7 +30,7 @@ fn draw(
     figure: Figure,
     result: &RunResult,
     options: &FigureOptions,
-) -> Result<Option<CellGrid>, String> {
+) -> Result<Option<HitMap>, String> {
     let backend = CanvasBackend::with_canvas_object(canvas.clone()).ok_or("no 2-D canvas context")?;
     let root = backend.into_drawing_area();
     let grid = draw_figure(&root, figure, result, options)?;
@@ -39,18 +38,18 @@ fn draw(
     Ok(grid)
 }
 
-/// The cell under the pointer, from the event's position scaled to the canvas's own pixels.
-fn cell_under(e: &MouseEvent, grid: &CellGrid) -> Option<(usize, usize)> {
+/// The word pair under the pointer, from the event's position scaled to the canvas's pixels.
+fn pair_under(e: &MouseEvent, hits: &HitMap) -> Option<(usize, usize)> {
     let canvas: HtmlCanvasElement = e.target_dyn_into()?;
     let scale = canvas.width() as f64 / canvas.client_width().max(1) as f64;
-    grid.cell_at(e.offset_x() as f64 * scale, e.offset_y() as f64 * scale)
+    hits.pair_at(e.offset_x() as f64 * scale, e.offset_y() as f64 * scale)
 }
 
 #[function_component(Figures)]
 pub fn figures(props: &Props) -> Html {
     let result = props.result.clone();
     let refs = use_memo((), |_| Figure::ALL.map(|f| (f, NodeRef::default())));
-    let grids = use_mut_ref(HashMap::<Figure, CellGrid>::new);
+    let grids = use_mut_ref(HashMap::<Figure, HitMap>::new);
     let lecture_limits = use_state(|| false);
     let highlight = use_state(|| None::<(usize, usize)>);
     let error = use_state(|| None::<String>);
@@ -116,18 +115,18 @@ pub fn figures(props: &Props) -> Html {
                     { " Lecture colour limits (Q 0.60–0.85, K 0.82–0.95)" }</label>
                 <button class="secondary" id="qk-export-csv" onclick={on_csv}>{ "Matrices and vectors (CSV)" }</button>
                 <button class="secondary" id="qk-export-json" onclick={on_json}>{ "Result (JSON)" }</button>
-                <span class="hint" id="qk-pair">{ pair_info.unwrap_or_else(|| "Hover a heatmap cell to mark its word pair everywhere.".into()) }</span>
+                <span class="hint" id="qk-pair">{ pair_info.unwrap_or_else(|| "Hover a heatmap cell or a scatter point to mark its word pair everywhere.".into()) }</span>
             </div>
             if let Some(e) = &*error { <div class="error">{ format!("A figure could not be drawn or saved: {e}") }</div> }
             <div class="figures">
                 { for refs.iter().map(|(figure, node)| {
                     let figure = *figure;
                     let (w, h) = figure.size(n_categories);
-                    let is_grid = matches!(figure, Figure::HeatmapQ | Figure::HeatmapK);
+                    let hoverable = matches!(figure, Figure::HeatmapQ | Figure::HeatmapK | Figure::RsaScatter);
                     let on_move = {
                         let (grids, highlight) = (grids.clone(), highlight.clone());
                         Callback::from(move |e: MouseEvent| {
-                            let cell = grids.borrow().get(&figure).and_then(|g| cell_under(&e, g)).filter(|(i, j)| i != j);
+                            let cell = grids.borrow().get(&figure).and_then(|g| pair_under(&e, g));
                             if cell != *highlight { highlight.set(cell); }
                         })
                     };
@@ -151,7 +150,7 @@ pub fn figures(props: &Props) -> Html {
                     html! {
                         <figure class="figure" id={format!("qk-figure-{}", figure.id())}>
                             <canvas id={format!("qk-{}", figure.id())} ref={node.clone()} width={w.to_string()} height={h.to_string()}
-                                onmousemove={is_grid.then_some(on_move)} onmouseleave={is_grid.then_some(on_leave)}></canvas>
+                                onmousemove={hoverable.then_some(on_move)} onmouseleave={hoverable.then_some(on_leave)}></canvas>
                             <figcaption>
                                 <button class="link" onclick={on_png}>{ "PNG" }</button>
                                 <button class="link" onclick={on_svg}>{ "SVG" }</button>
