@@ -49,6 +49,9 @@ pub fn global_caches() -> Option<web_sys::CacheStorage> {
 /// Fails on network errors and non-2xx statuses, with a hint for the usual ones.
 pub async fn get(url: &str, range: Option<Range<u64>>) -> Result<Response> {
     let init = RequestInit::new();
+    // The app keeps its own cache; the browser's HTTP cache only gets in the way here: for
+    // parallel Range requests on one URL, Chromium's aborts and re-sends them (twice the bytes).
+    init.set_cache(web_sys::RequestCache::NoStore);
     if let Some(r) = &range {
         let headers = Headers::new().map_err(|e| Error::input(url, js_message(&e)))?;
         headers
