@@ -78,7 +78,9 @@ def main():
     ap.add_argument("--meta", required=True)
     args = ap.parse_args()
     meta = json.load(open(args.meta))
-    browser = {(c["model"], c["layer"]): c for c in json.load(open(os.path.join(args.run, "browser.json")))["cases"]}
+    browser = {(c["model"], c["layer"]): c
+               for f in sorted(os.listdir(args.run)) if f.startswith("browser") and f.endswith(".json")
+               for c in json.load(open(os.path.join(args.run, f)))["cases"]}
     native = {(c["model"], c["layer"]): c for c in json.load(open(os.path.join(args.run, "native.json")))["cases"]}
     lecture = {(m, l): json.load(open(os.path.join(args.run, f"lecture-{name(m, l)}.json"))) for m, l in CASES}
 
@@ -226,6 +228,7 @@ Rerun it to replace this file; everything it needs is cached outside git in
 {t_targets}
 """
     notes = []
+    any_repeats = False
     for (m, l), r in rows.items():
         for k in ("cold", "warm"):
             x = r[k]
@@ -235,12 +238,15 @@ Rerun it to replace this file; everything it needs is cached outside git in
                 notes.append(
                     f"- {case(m, l)} {k}: the server sent {mb(x['server_weight_bytes'])} of model.safetensors in "
                     f"{x['server_weight_requests']} requests, the page counts {mb(x['stats']['bytes_downloaded'])} in "
-                    f"{x['stats']['http_requests']}" + (
-                        f"; {repeats} Range requests repeat an earlier one (Chromium aborted and re-sent them: its "
-                        "HTTP cache does this to parallel Range requests on one URL, `bench/range_probe.mjs` shows it "
-                        "without the app; `cache: 'no-store'` on those fetches avoids it)." if repeats else "."))
+                    f"{x['stats']['http_requests']}" + (f"; {repeats} Range requests repeat an earlier one." if repeats else "."))
+                any_repeats = any_repeats or repeats > 0
         if r["cold"]["stats"].get("partial_download") is False:
             notes.append(f"- {case(m, l)}: the page fell back to one full download.")
+    if any_repeats:
+        notes.append("- Repeated Range requests: Chromium aborted requests under way and sent them again. Its HTTP "
+                     "cache does this to parallel Range requests on one URL, with or without QK Lens "
+                     "(`node bench/range_probe.mjs MODEL_DIR` shows it); `cache: 'no-store'` on those fetches "
+                     "avoids it (the app keeps the bytes in Cache Storage anyway).")
     if noisy:
         notes.insert(0, "- **Noisy measurements**: other processes (builds, tests) used over 5 % of the cores during "
                         + ", ".join(noisy) + "; those times are inflated: rerun on a quiet machine.")

@@ -5,12 +5,14 @@ use std::rc::Rc;
 use futures::channel::oneshot;
 use futures::{FutureExt, StreamExt};
 use gloo::worker::Spawnable;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 use yew::UseReducerDispatcher as Dispatcher;
 
 use super::state::{Action, State};
 use crate::error::Result;
 use crate::experiment::Experiment;
-use crate::web::engine::{Engine, EngineEvent, JsonCodec, ModelFiles, RunRequest};
+use crate::web::engine::{Engine, EngineEvent, JsonCodec, ModelFiles, RunRequest, CRASH_CHANNEL};
 use crate::web::fetch::fetch_text;
 use crate::web::params::absolute_url;
 
@@ -19,6 +21,41 @@ const WORKER_LOADER: &str = "worker_loader.js";
 
 fn now_ms() -> f64 {
     js_sys::Date::now()
+}
+
+/// Listens for the panic message of a dying engine worker while a run is under way.
+struct CrashWatch {
+    channel: Option<web_sys::BroadcastChannel>,
+    _on_message: Option<Closure<dyn FnMut(web_sys::MessageEvent)>>,
+    reports: futures::channel::mpsc::UnboundedReceiver<String>,
+}
+
+impl CrashWatch {
+    fn new() -> Self {
+        let (tx, reports) = futures::channel::mpsc::unbounded::<String>();
+        let channel = web_sys::BroadcastChannel::new(CRASH_CHANNEL).ok();
+        let on_message = channel.as_ref().map(|ch| {
+            let f = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+                let _ = tx.unbounded_send(e.data().as_string().unwrap_or_default());
+            });
+            ch.set_onmessage(Some(f.as_ref().unchecked_ref()));
+            f
+        });
+        CrashWatch {
+            channel,
+            _on_message: on_message,
+            reports,
+        }
+    }
+}
+
+impl Drop for CrashWatch {
+    fn drop(&mut self) {
+        if let Some(ch) = &self.channel {
+            ch.set_onmessage(None);
+            ch.close();
+        }
+    }
 }
 
 pub async fn load_experiment(url: &str) -> Result<Experiment> {
@@ -36,12 +73,18 @@ pub async fn run(experiment: Experiment, model: ModelFiles, dispatch: Dispatcher
         .spawn_with_loader(&absolute_url(WORKER_LOADER));
     bridge.send_input(request);
     let mut cancel = cancel.fuse();
+    let mut crashed = CrashWatch::new();
     loop {
         let event = futures::select! {
             event = bridge.next() => event,
             _ = cancel => {
                 drop(bridge);
                 dispatch.dispatch(Action::Cancelled);
+                return;
+            }
+            message = crashed.reports.next() => {
+                let detail = message.unwrap_or_default();
+                dispatch.dispatch(Action::Failed(format!("internal error in the engine (please report it; Run to try again): {detail}")));
                 return;
             }
         };

@@ -3,7 +3,11 @@
 #[cfg(target_arch = "wasm32")]
 fn main() {
     use gloo::worker::Registrable;
-    console_error_panic_hook::set_once();
+    // A panic kills the worker: tell the page on the engine's channel, so it says so.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        qk_lens::web::engine::report_crash(&info.to_string());
+    }));
     qk_lens::web::engine::Engine::registrar()
         .encoding::<qk_lens::web::engine::JsonCodec>()
         .register();

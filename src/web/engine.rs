@@ -187,3 +187,12 @@ fn wasm_memory_bytes() -> u64 {
     let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
     memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as u64
 }
+
+/// Where a dying worker reports its panic (a worker cannot unwind, and the bridge would wait).
+pub const CRASH_CHANNEL: &str = "qk-lens-engine-crash";
+
+pub fn report_crash(message: &str) {
+    if let Ok(channel) = web_sys::BroadcastChannel::new(CRASH_CHANNEL) {
+        let _ = channel.post_message(&JsValue::from_str(message));
+    }
+}

@@ -301,4 +301,28 @@ describe('the lab in the page', () => {
       await srv.stop();
     }
   });
+
+  test("an engine crash reaches the page as a message, and Run works again", { timeout: 120_000 }, async () => {
+    const srv = await serve();
+    const { context, page, logs } = await openPage(browser);
+    const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
+    try {
+      await withDiagnostics(logs, () => srv.requests, async () => {
+        srv.options.delayMs = 1500;
+        await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}`);
+        await page.click('#qk-run');
+        await page.waitForSelector('#qk-cancel');
+        // What the worker's panic hook sends when it dies (the page cannot see a worker unwind).
+        await page.evaluate(() => new BroadcastChannel('qk-lens-engine-crash').postMessage('panicked at src/x.rs:1:1: boom'));
+        await page.waitForSelector('#qk-error');
+        assert.match(await page.textContent('#qk-error'), /internal error in the engine .*boom/);
+        srv.options.delayMs = 0;
+        await page.click('#qk-run');
+        checkResult(await result(page), readJson(path.join(GOLDEN, `${MODEL}.L1.json`)), readJson(path.join(EXPERIMENTS, 'lecture-L1.json')), 1);
+      });
+    } finally {
+      await context.close();
+      await srv.stop();
+    }
+  });
 });
