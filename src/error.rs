@@ -10,6 +10,15 @@ pub enum Error {
     /// A file could not be read (CLI) or fetched (page).
     #[error("{what}: {detail}")]
     Input { what: String, detail: String },
+    /// A download failed: `status` is the HTTP status when there was one; `retryable` says
+    /// whether trying again may help (network faults, 5xx) or not (404, bad answers).
+    #[error("{what}: {detail}")]
+    Fetch {
+        what: String,
+        detail: String,
+        status: Option<u16>,
+        retryable: bool,
+    },
     /// The experiment JSON is malformed or breaks a rule.
     #[error("experiment: {0}")]
     Experiment(String),

@@ -129,7 +129,7 @@ fn app() -> Html {
 async fn load_tokenizer(dispatch: yew::UseReducerDispatcher<State>) {
     let url = crate::web::params::absolute_url("gpt2-tokenizer.json");
     // Without it the editor still works; words are just not checked as they are typed.
-    if let Ok(bytes) = crate::web::fetch::fetch_bytes(&url, |_| {}).await {
+    if let Ok(bytes) = crate::web::fetch::fetch_bytes(&url).await {
         if let Ok(t) = crate::model::Gpt2Tokenizer::from_bytes(&bytes) {
             dispatch.dispatch(Action::TokenizerLoaded(state::TokenizerRef(std::rc::Rc::new(t))));
         }

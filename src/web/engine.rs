@@ -134,7 +134,7 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
     let tokenizer = match (fetch_cached(&model.tokenizer).await, &model.fallback_tokenizer) {
         (Ok((t, _)), _) => t,
         // GPT-2 sizes share one tokenizer: use the site's when the folder has none.
-        (Err(Error::Input { detail, .. }), Some(fallback)) if detail.starts_with("HTTP 404") => fetch_cached(fallback).await?.0,
+        (Err(Error::Fetch { status: Some(404), .. }), Some(fallback)) => fetch_cached(fallback).await?.0,
         (Err(e), _) => return Err(e),
     };
     let prepared = pipeline::prepare(experiment, &config, &tokenizer)?;

@@ -1,13 +1,20 @@
-//! HTTP GET of a model's files with byte progress, errors that say what failed and why.
+//! HTTP GET of a model's files: byte progress, bounded retries with backoff for faults that may
+//! pass (network errors, 5xx, connections cut mid-download: resumed from the last byte received),
+//! and errors that say what failed and why.
 
-use js_sys::{Reflect, Uint8Array};
 use std::ops::Range;
+
+use gloo::timers::future::TimeoutFuture;
+use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-
 use web_sys::{Headers, ReadableStreamDefaultReader, Request, RequestInit, Response};
 
 use crate::error::{Error, Result};
+
+/// Attempts per request before giving up, and the first wait between them (doubled each time).
+pub const MAX_ATTEMPTS: u32 = 5;
+const FIRST_BACKOFF_MS: u32 = 300;
 
 /// Bytes received so far and the total when the server says it (Content-Length).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -21,6 +28,24 @@ fn js_message(v: &JsValue) -> String {
         .map(|e| String::from(e.message()))
         .or_else(|| v.as_string())
         .unwrap_or_else(|| format!("{v:?}"))
+}
+
+fn fetch_error(url: &str, detail: impl Into<String>, status: Option<u16>, retryable: bool) -> Error {
+    Error::Fetch {
+        what: format!("GET {url}"),
+        detail: detail.into(),
+        status,
+        retryable,
+    }
+}
+
+fn retryable(e: &Error) -> bool {
+    matches!(e, Error::Fetch { retryable: true, .. })
+}
+
+/// Waits before attempt `attempt` (1-based retries): 300 ms, 600 ms, 1.2 s, 2.4 s.
+async fn backoff(attempt: u32) {
+    TimeoutFuture::new(FIRST_BACKOFF_MS << (attempt - 1).min(6)).await;
 }
 
 /// `fetch` of the page or of the worker, whichever this code runs in.
@@ -45,8 +70,8 @@ pub fn global_caches() -> Option<web_sys::CacheStorage> {
     }
 }
 
-/// GET `url`, or only `range` of it (a single `bytes=a-b` range: CORS-safelisted, no preflight).
-/// Fails on network errors and non-2xx statuses, with a hint for the usual ones.
+/// One GET of `url`, or only `range` of it (a single `bytes=a-b` range: CORS-safelisted, no
+/// preflight). Fails on network errors and non-2xx statuses, with a hint for the usual ones.
 pub async fn get(url: &str, range: Option<Range<u64>>) -> Result<Response> {
     let init = RequestInit::new();
     // The app keeps its own cache; the browser's HTTP cache only gets in the way here: for
@@ -62,34 +87,29 @@ pub async fn get(url: &str, range: Option<Range<u64>>) -> Result<Response> {
     let request = Request::new_with_str_and_init(url, &init).map_err(|e| Error::input(url, js_message(&e)))?;
     let resp = JsFuture::from(global_fetch(&request)?).await.map_err(|e| {
         // fetch rejects only on network-level failures; the browser hides which one.
-        Error::input(
-            format!("GET {url}"),
-            format!(
-                "network error ({}): offline, blocked by CORS, or the server is down",
-                js_message(&e)
-            ),
-        )
+        let detail = format!(
+            "network error ({}): offline, blocked by CORS, or the server is down",
+            js_message(&e)
+        );
+        fetch_error(url, detail, None, true)
     })?;
     let resp: Response = resp.dyn_into().map_err(|_| Error::input(url, "not a Response"))?;
     if !resp.ok() {
-        let hint = match resp.status() {
+        let status = resp.status();
+        let hint = match status {
             404 => " (not found: check the model URL)",
             401 | 403 => " (access denied)",
-            s if s >= 500 => " (server error: try again later)",
+            s if s >= 500 => " (server error)",
             _ => "",
         };
-        return Err(Error::input(
-            format!("GET {url}"),
-            format!("HTTP {} {}{hint}", resp.status(), resp.status_text()),
+        return Err(fetch_error(
+            url,
+            format!("HTTP {status} {}{hint}", resp.status_text()),
+            Some(status),
+            status >= 500 || status == 429,
         ));
     }
     Ok(resp)
-}
-
-/// Downloads `url` whole, calling `on_progress` as chunks arrive.
-pub async fn fetch_bytes(url: &str, on_progress: impl FnMut(Progress)) -> Result<Vec<u8>> {
-    let resp = get(url, None).await?;
-    Ok(read_body(url, &resp, on_progress).await?.to_vec())
 }
 
 pub fn content_length(resp: &Response) -> Option<u64> {
@@ -100,73 +120,187 @@ pub fn content_length(resp: &Response) -> Option<u64> {
         .and_then(|v| v.parse::<u64>().ok())
 }
 
-/// Reads a response's body into JavaScript memory (not wasm's: large downloads would otherwise
-/// stay in wasm memory for good), calling `on_progress` as chunks arrive; checks Content-Length.
+/// Streams a body into `buf` from `offset` on; returns how many bytes arrived, and the error
+/// that cut the stream short if one did (what arrived is kept either way).
+async fn read_into(
+    url: &str,
+    resp: &Response,
+    buf: &Uint8Array,
+    offset: u64,
+    on_bytes: &mut dyn FnMut(u64),
+) -> (u64, Result<()>) {
+    let Some(body) = resp.body() else { return (0, Ok(())) };
+    let reader: ReadableStreamDefaultReader = match body.get_reader().dyn_into() {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                0,
+                Err(fetch_error(
+                    url,
+                    format!("cannot read the body: {}", js_message(&e.into())),
+                    None,
+                    true,
+                )),
+            )
+        }
+    };
+    let mut got = 0u64;
+    loop {
+        let chunk = match JsFuture::from(reader.read()).await {
+            Ok(c) => c,
+            Err(e) => {
+                return (
+                    got,
+                    Err(fetch_error(
+                        url,
+                        format!("connection lost mid-download: {}", js_message(&e)),
+                        None,
+                        true,
+                    )),
+                )
+            }
+        };
+        if Reflect::get(&chunk, &"done".into()).map(|v| v.is_truthy()).unwrap_or(true) {
+            return (got, Ok(()));
+        }
+        let Ok(value) = Reflect::get(&chunk, &"value".into()) else {
+            return (got, Err(fetch_error(url, "bad chunk", None, true)));
+        };
+        let value: Uint8Array = value.unchecked_into();
+        let n = value.length() as u64;
+        if offset + got + n > buf.length() as u64 {
+            return (
+                got,
+                Err(fetch_error(url, "the server sent more bytes than announced", None, false)),
+            );
+        }
+        buf.set(&value, (offset + got) as u32);
+        got += n;
+        on_bytes(n);
+    }
+}
+
+/// Reads a whole response's body into JavaScript memory (not wasm's: large downloads would
+/// otherwise stay in wasm memory for good), calling `on_progress` as chunks arrive.
 pub async fn read_body(url: &str, resp: &Response, mut on_progress: impl FnMut(Progress)) -> Result<Uint8Array> {
     let total = content_length(resp);
-    let fail = |what: &str, e: JsValue| Error::input(format!("GET {url}"), format!("{what}: {}", js_message(&e)));
-    let Some(body) = resp.body() else {
-        return Ok(Uint8Array::new_with_length(0));
-    };
-    let reader: ReadableStreamDefaultReader = body
-        .get_reader()
-        .dyn_into()
-        .map_err(|e| fail("cannot read the body", e.into()))?;
-    // Chunks are copied into one buffer of the announced size, or kept and joined at the end.
-    let mut buffer = total.map(|t| Uint8Array::new_with_length(t as u32));
-    let chunks = js_sys::Array::new();
-    let mut done_bytes: u64 = 0;
-    on_progress(Progress { done: 0, total });
-    loop {
-        let chunk = JsFuture::from(reader.read())
-            .await
-            .map_err(|e| fail("connection lost mid-download", e))?;
-        if Reflect::get(&chunk, &"done".into()).map(|v| v.is_truthy()).unwrap_or(true) {
-            break;
-        }
-        let value: Uint8Array = Reflect::get(&chunk, &"value".into())
-            .map_err(|e| fail("bad chunk", e))?
-            .unchecked_into();
-        let n = value.length() as u64;
-        match &buffer {
-            Some(buf) if done_bytes + n <= buf.length() as u64 => buf.set(&value, done_bytes as u32),
-            Some(_) => {
-                return Err(Error::input(
-                    format!("GET {url}"),
-                    "the server sent more bytes than its Content-Length",
-                ))
+    let mut done = 0u64;
+    on_progress(Progress { done, total });
+    match total {
+        Some(t) => {
+            let buf = Uint8Array::new_with_length(t as u32);
+            let (got, outcome) = read_into(url, resp, &buf, 0, &mut |n| {
+                done += n;
+                on_progress(Progress { done, total });
+            })
+            .await;
+            outcome?;
+            if got != t {
+                return Err(fetch_error(
+                    url,
+                    format!("download incomplete: {got} of {t} bytes"),
+                    None,
+                    true,
+                ));
             }
-            None => {
-                chunks.push(&value);
-            }
+            Ok(buf)
         }
-        done_bytes += n;
-        on_progress(Progress { done: done_bytes, total });
-    }
-    if let Some(t) = total {
-        if t != done_bytes {
-            return Err(Error::input(
-                format!("GET {url}"),
-                format!("download incomplete: {done_bytes} of {t} bytes"),
-            ));
-        }
-    }
-    Ok(match buffer.take() {
-        Some(buf) => buf,
         None => {
-            let joined = Uint8Array::new_with_length(done_bytes as u32);
-            let mut at = 0u32;
-            for c in chunks.iter() {
-                let c: Uint8Array = c.unchecked_into();
-                joined.set(&c, at);
-                at += c.length();
-            }
-            joined
+            // No announced size: read into a growing list of chunks, then join them.
+            let bytes = JsFuture::from(
+                resp.array_buffer()
+                    .map_err(|e| fetch_error(url, js_message(&e), None, true))?,
+            )
+            .await
+            .map_err(|e| fetch_error(url, format!("connection lost mid-download: {}", js_message(&e)), None, true))?;
+            let buf = Uint8Array::new(&bytes);
+            on_progress(Progress {
+                done: buf.length() as u64,
+                total: Some(buf.length() as u64),
+            });
+            Ok(buf)
         }
-    })
+    }
+}
+
+/// Runs `step` again after faults that may pass, with backoff, at most [`MAX_ATTEMPTS`] times.
+pub async fn with_retries<T, Fut: std::future::Future<Output = Result<T>>>(mut step: impl FnMut() -> Fut) -> Result<T> {
+    let mut attempt = 0;
+    loop {
+        match step().await {
+            Err(e) if retryable(&e) && attempt + 1 < MAX_ATTEMPTS => {
+                attempt += 1;
+                backoff(attempt).await;
+            }
+            Err(e) if retryable(&e) => return Err(gave_up(e, MAX_ATTEMPTS)),
+            other => return other,
+        }
+    }
+}
+
+/// Downloads `url` whole, retrying faults that may pass (from scratch: small files).
+pub async fn fetch_whole(url: &str) -> Result<Uint8Array> {
+    with_retries(|| async { read_body(url, &get(url, None).await?, |_| {}).await }).await
+}
+
+fn gave_up(e: Error, attempts: u32) -> Error {
+    match e {
+        Error::Fetch {
+            what, detail, status, ..
+        } => Error::Fetch {
+            what,
+            detail: format!("{detail} (gave up after {attempts} attempts; Run to try again)"),
+            status,
+            retryable: false,
+        },
+        other => other,
+    }
+}
+
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>> {
+    Ok(fetch_whole(url).await?.to_vec())
 }
 
 pub async fn fetch_text(url: &str) -> Result<String> {
-    let bytes = fetch_bytes(url, |_| {}).await?;
-    String::from_utf8(bytes).map_err(|_| Error::input(format!("GET {url}"), "not UTF-8 text"))
+    String::from_utf8(fetch_bytes(url).await?).map_err(|_| Error::input(format!("GET {url}"), "not UTF-8 text"))
+}
+
+/// What a Range request brought: the bytes asked for, or a 200 answer with the whole file.
+pub enum RangeAnswer {
+    Bytes(Uint8Array),
+    WholeFile(Response),
+}
+
+/// Fetches `range` of `url`; a connection cut mid-way resumes from the last byte received and
+/// faults that may pass are retried with backoff, at most [`MAX_ATTEMPTS`] times in all.
+pub async fn fetch_range(url: &str, range: Range<u64>, on_bytes: &mut dyn FnMut(u64)) -> Result<RangeAnswer> {
+    let len = range.end - range.start;
+    let buf = Uint8Array::new_with_length(len as u32);
+    let (mut got, mut attempt) = (0u64, 0u32);
+    loop {
+        let error = match get(url, Some(range.start + got..range.end)).await {
+            // The server ignores Range: hand its whole-file answer back (only before any bytes
+            // arrived; after a resume a 200 means the file cannot be resumed).
+            Ok(resp) if resp.status() == 200 && got == 0 => return Ok(RangeAnswer::WholeFile(resp)),
+            Ok(resp) if resp.status() == 200 => fetch_error(url, "the server stopped honouring Range requests", Some(200), false),
+            Ok(resp) => {
+                let (n, outcome) = read_into(url, &resp, &buf, got, on_bytes).await;
+                got += n;
+                match outcome {
+                    Ok(()) if got == len => return Ok(RangeAnswer::Bytes(buf)),
+                    Ok(()) => fetch_error(url, format!("asked for bytes {range:?}, got {got} of {len}"), None, true),
+                    Err(e) => e,
+                }
+            }
+            Err(e) => e,
+        };
+        attempt += 1;
+        if !retryable(&error) {
+            return Err(error);
+        }
+        if attempt >= MAX_ATTEMPTS {
+            return Err(gave_up(error, MAX_ATTEMPTS));
+        }
+        backoff(attempt).await;
+    }
 }

@@ -17,7 +17,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, Response};
 
-use super::fetch::{get, read_body, Progress};
+use super::fetch::{fetch_range, fetch_whole, get, read_body, with_retries, Progress, RangeAnswer};
 use crate::error::{Error, Result};
 use crate::model::plan::{coalesce, plan, FetchedRanges, Header, Need, Part};
 
@@ -53,8 +53,8 @@ impl Part for JsBytes {
 /// The weights' bytes: the planned pieces, or the whole file from a server without Range.
 pub type WeightBytes = FetchedRanges<JsBytes>;
 
-/// What a Range request brought: the bytes asked for, or a 200 answer with the whole file.
-enum Answer<T> {
+/// A step that may find the server ignoring Range: its result, or the 200 answer to read whole.
+enum Answered<T> {
     Range(T),
     WholeFile(Response),
 }
@@ -93,27 +93,6 @@ async fn cache_put(cache: &Cache, key: &str, bytes: &Uint8Array) {
     }
 }
 
-/// Fetches `range` with a Range request, checking that exactly those bytes came back.
-async fn fetch_range(url: &str, range: Range<u64>, on_bytes: &mut dyn FnMut(u64)) -> Result<Answer<Uint8Array>> {
-    let resp = get(url, Some(range.clone())).await?;
-    if resp.status() == 200 {
-        return Ok(Answer::WholeFile(resp));
-    }
-    let mut last = 0;
-    let bytes = read_body(url, &resp, |p: Progress| {
-        on_bytes(p.done - last);
-        last = p.done;
-    })
-    .await?;
-    if bytes.length() as u64 != range.end - range.start {
-        return Err(Error::input(
-            format!("GET {url}"),
-            format!("asked for bytes {range:?}, got {} bytes", bytes.length()),
-        ));
-    }
-    Ok(Answer::Range(bytes))
-}
-
 /// Total file length from a 206's `Content-Range: bytes a-b/TOTAL`.
 fn total_from_content_range(resp: &Response) -> Option<u64> {
     resp.headers()
@@ -127,7 +106,7 @@ fn total_from_content_range(resp: &Response) -> Option<u64> {
 }
 
 /// Reads the header: from the cache, else by two Range requests (length, then JSON).
-async fn load_header(url: &str, cache: Option<&Cache>, stats: &mut DownloadStats) -> Result<Answer<Header>> {
+async fn load_header(url: &str, cache: Option<&Cache>, stats: &mut DownloadStats) -> Result<Answered<Header>> {
     let key = cache_key(url, "header");
     // Cached as 8 bytes of file length + the JSON, so it parses without the network.
     if let Some(entry) = match cache {
@@ -137,20 +116,29 @@ async fn load_header(url: &str, cache: Option<&Cache>, stats: &mut DownloadStats
         if entry.len() > 8 {
             let file_len = u64::from_le_bytes(entry[..8].try_into().expect("8 bytes"));
             if let Ok(h) = Header::parse(&entry[8..], file_len) {
-                return Ok(Answer::Range(h));
+                return Ok(Answered::Range(h));
             }
         }
     }
-    let resp = get(url, Some(0..8)).await?;
-    if resp.status() == 200 {
-        return Ok(Answer::WholeFile(resp));
-    }
-    let file_len = total_from_content_range(&resp)
-        .ok_or_else(|| Error::input(format!("GET {url}"), "the server's 206 answer has no Content-Range total"))?;
-    let n = Header::json_len(&read_body(url, &resp, |_| {}).await?.to_vec())?;
+    // The first 8 bytes give the header's length; the answer's Content-Range, the file's.
+    let probe = with_retries(|| async {
+        let resp = get(url, Some(0..8)).await?;
+        if resp.status() == 200 {
+            return Ok(Err(resp));
+        }
+        let file_len = total_from_content_range(&resp)
+            .ok_or_else(|| Error::input(format!("GET {url}"), "the server's 206 answer has no Content-Range total"))?;
+        Ok(Ok((file_len, read_body(url, &resp, |_| {}).await?.to_vec())))
+    })
+    .await?;
+    let (file_len, first) = match probe {
+        Ok(p) => p,
+        Err(resp) => return Ok(Answered::WholeFile(resp)),
+    };
+    let n = Header::json_len(&first)?;
     let json = match fetch_range(url, 8..8 + n, &mut |_| {}).await? {
-        Answer::Range(json) => json.to_vec(),
-        Answer::WholeFile(resp) => return Ok(Answer::WholeFile(resp)),
+        RangeAnswer::Bytes(json) => json.to_vec(),
+        RangeAnswer::WholeFile(resp) => return Ok(Answered::WholeFile(resp)),
     };
     stats.requests += 2;
     stats.bytes_downloaded += 8 + n;
@@ -160,7 +148,7 @@ async fn load_header(url: &str, cache: Option<&Cache>, stats: &mut DownloadStats
         entry.extend_from_slice(&json);
         cache_put(cache, &key, &Uint8Array::from(entry.as_slice())).await;
     }
-    Ok(Answer::Range(header))
+    Ok(Answered::Range(header))
 }
 
 /// A small file (config.json, tokenizer.json) from the cache, else downloaded and cached once
@@ -174,8 +162,7 @@ pub async fn fetch_cached(url: &str) -> Result<(Vec<u8>, bool)> {
     } {
         return Ok((bytes.to_vec(), true));
     }
-    let resp = get(url, None).await?;
-    let bytes = read_body(url, &resp, |_| {}).await?;
+    let bytes = fetch_whole(url).await?;
     if let Some(c) = &cache {
         cache_put(c, &key, &bytes).await;
     }
@@ -194,8 +181,8 @@ pub async fn load_weight_bytes(
         ..Default::default()
     };
     let header = match load_header(url, cache.as_ref(), &mut stats).await? {
-        Answer::Range(h) => h,
-        Answer::WholeFile(resp) => return whole_file(url, resp, stats, on_progress).await,
+        Answered::Range(h) => h,
+        Answered::WholeFile(resp) => return whole_file(url, resp, stats, on_progress).await,
     };
     stats.file_bytes = header.file_len();
     let mut parts: Vec<(u64, JsBytes)> = Vec::new();
@@ -225,7 +212,7 @@ pub async fn load_weight_bytes(
         done: 0,
         total: Some(total),
     });
-    let answers: Vec<Result<(Range<u64>, Answer<Uint8Array>)>> = stream::iter(ranges)
+    let answers: Vec<Result<(Range<u64>, RangeAnswer)>> = stream::iter(ranges)
         .map(|range| {
             let (done, progress) = (&done, &progress);
             async move {
@@ -248,8 +235,8 @@ pub async fn load_weight_bytes(
     let mut first_error = None;
     for answer in answers {
         let (range, bytes) = match answer {
-            Ok((range, Answer::Range(bytes))) => (range, bytes),
-            Ok((_, Answer::WholeFile(resp))) => return whole_file(url, resp, stats, on_progress).await,
+            Ok((range, RangeAnswer::Bytes(bytes))) => (range, bytes),
+            Ok((_, RangeAnswer::WholeFile(resp))) => return whole_file(url, resp, stats, on_progress).await,
             Err(e) => {
                 first_error.get_or_insert(e);
                 continue;
@@ -278,7 +265,16 @@ async fn whole_file(
     mut stats: DownloadStats,
     on_progress: impl FnMut(Progress),
 ) -> Result<(Header, WeightBytes, DownloadStats)> {
-    let bytes = read_body(url, &resp, on_progress).await?;
+    let progress = RefCell::new(on_progress);
+    let report = |p: Progress| (progress.borrow_mut())(p);
+    let bytes = match read_body(url, &resp, report).await {
+        Ok(b) => b,
+        // Cut off: a server without Range cannot resume, so download it again from the start.
+        Err(Error::Fetch { retryable: true, .. }) => {
+            with_retries(|| async { read_body(url, &get(url, None).await?, report).await }).await?
+        }
+        Err(e) => return Err(e),
+    };
     let n = Header::json_len(&bytes.subarray(0, 8.min(bytes.length())).to_vec())?;
     let json = bytes
         .subarray(8.min(bytes.length()), (8 + n).min(bytes.length() as u64) as u32)

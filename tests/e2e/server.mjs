@@ -106,8 +106,17 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
 
   const requests = [];
   // Faults a test can switch on: ignoreRange answers every GET with the whole file (200).
-  // delayMs holds every answer under a mount (the model folders) back that long: a slow server.
-  const options = { ignoreRange: false, delayMs: 0 };
+  // Faults for answers under a mount (the model folders):
+  //   delayMs: hold every answer back that long (a slow server);
+  //   fail: { status, times, path }: answer `status` to the next `times` requests whose path ends with `path`;
+  //   drop: { afterBytes, times, path }: cut the connection after `afterBytes` body bytes, `times`
+  //     times (answers shorter than that are not cut).
+  const options = { ignoreRange: false, delayMs: 0, fail: null, drop: null };
+  const take = (fault, urlPath) => {
+    if (!fault || fault.times <= 0 || (fault.path && !urlPath.endsWith(fault.path))) return false;
+    fault.times -= 1;
+    return true;
+  };
 
   const server = http.createServer(async (req, res) => {
     const rec = {
@@ -154,9 +163,14 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
         return finish(405, { Allow: 'GET, HEAD, OPTIONS' }, '405 method not allowed\n');
       }
       const r = resolvePath(urlPath, mountList);
-      if (options.delayMs && r.dir !== mountList[mountList.length - 1].dir) {
+      const underMount = r.dir !== mountList[mountList.length - 1].dir;
+      if (options.delayMs && underMount) {
         await new Promise((resolve) => setTimeout(resolve, options.delayMs));
       }
+      if (underMount && req.method === 'GET' && take(options.fail, urlPath)) {
+        return finish(options.fail.status, {}, `${options.fail.status} injected fault\n`);
+      }
+
       if (r.status) return finish(r.status, {}, `${r.status} ${r.status === 404 ? 'not found' : 'forbidden'}\n`);
       let file = r.file;
       let st;
@@ -201,6 +215,22 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
       rec.status = status;
       res.writeHead(status, { ...COMMON_HEADERS, ...headers });
       if (req.method === 'HEAD' || length === 0) return res.end();
+      // Only answers longer than the cut point are cut (and count against `times`).
+      const cuttable = underMount && req.method === 'GET' && options.drop && length > options.drop.afterBytes;
+      const dropAfter = cuttable && take(options.drop, urlPath) ? options.drop.afterBytes : null;
+      if (dropAfter !== null) {
+        // Send the first `dropAfter` bytes of the body, then cut the connection mid-body.
+        rec.dropped = true;
+        const part = fs.createReadStream(file, { start, end: start + dropAfter - 1 });
+        part.on('data', (chunk) => {
+          rec.bytes += chunk.length;
+        });
+        // Cut a moment after the last byte, so the client has taken what arrived (a browser
+        // drops body bytes still queued when the stream errors).
+        part.on('end', () => setTimeout(() => res.socket?.destroy(), 300));
+        part.pipe(res, { end: false });
+        return;
+      }
       const stream = fs.createReadStream(file, { start, end });
       stream.on('data', (chunk) => {
         rec.bytes += chunk.length;

@@ -1,0 +1,125 @@
+// Network faults in the page, against a fault-injecting server on 127.0.0.1: every fault ends in
+// the right result or a clear message, and a retry after the fault gives the right result.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { startServer } from './server.mjs';
+import { DIST, EXPERIMENTS, GOLDEN, MODELS, RESULT_TIMEOUT_MS, checkResult, launchBrowser, openPage, readJson, screenshot, waitForOutcome, withDiagnostics } from './harness.mjs';
+
+const MODEL = 'tiny-gpt2-hub';
+const experiment = readJson(path.join(EXPERIMENTS, 'lecture-L3.json'));
+const golden = readJson(path.join(GOLDEN, `${MODEL}.L3.json`));
+const pageUrl = (srv) => `${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(experiment))}`;
+
+describe('network faults', () => {
+  let browser;
+  let srv;
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  /** Opens a fresh page on a fresh server, runs `body(page)`, closes both. */
+  async function withPage(body) {
+    srv = await startServer({ root: DIST, mounts: { '/models/': MODELS } });
+    const { context, page, logs } = await openPage(browser);
+    try {
+      await withDiagnostics(logs, () => srv.requests, () => body(page));
+    } finally {
+      await context.close();
+      await srv.stop();
+    }
+  }
+
+  async function run(page) {
+    await page.click('#qk-run');
+    return waitForOutcome(page, RESULT_TIMEOUT_MS);
+  }
+
+  function expectResult(outcome) {
+    assert.equal(outcome.kind, 'result', outcome.text);
+    checkResult(JSON.parse(outcome.text), golden, experiment, 3);
+  }
+
+  test('connections cut mid-download resume from the last byte received', { timeout: 120_000 }, async () => {
+    await withPage(async (page) => {
+      await page.goto(pageUrl(srv));
+      srv.options.drop = { afterBytes: 300_000, times: 1, path: 'model.safetensors' };
+      expectResult(await run(page));
+      const weights = srv.requests.filter((r) => r.path.endsWith('model.safetensors'));
+      const cut = weights.filter((r) => r.dropped);
+      assert.equal(cut.length, 1, 'a connection was cut');
+      // Each cut range was asked for again from where it stopped, not from its start.
+      for (const c of cut) {
+        const start = Number(/bytes=(\d+)-/.exec(c.range)[1]);
+        const resumed = weights.find((r) => r.time >= c.time && r !== c && r.range && Number(/bytes=(\d+)-/.exec(r.range)[1]) === start + 300_000);
+        assert.ok(resumed, `range ${c.range} resumed at ${start + 300_000}`);
+      }
+    });
+  });
+
+  test('server errors (500) are retried with backoff', { timeout: 120_000 }, async () => {
+    await withPage(async (page) => {
+      await page.goto(pageUrl(srv));
+      srv.options.fail = { status: 500, times: 2, path: 'model.safetensors' };
+      expectResult(await run(page));
+      assert.equal(srv.requests.filter((r) => r.status === 500).length, 2);
+    });
+  });
+
+  test('a server that keeps failing gets a clear message; Run after the fault works', { timeout: 120_000 }, async () => {
+    await withPage(async (page) => {
+      await page.goto(pageUrl(srv));
+      srv.options.fail = { status: 503, times: 1000, path: 'config.json' };
+      const outcome = await run(page);
+      await screenshot(page, 'fault-503');
+      assert.equal(outcome.kind, 'error', outcome.text);
+      assert.match(outcome.text, /config\.json: HTTP 503 .*gave up after 5 attempts/);
+      srv.options.fail = null;
+      expectResult(await run(page));
+    });
+  });
+
+  test('going offline mid-download says so; back online, Run finishes from what was kept', { timeout: 120_000 }, async () => {
+    await withPage(async (page) => {
+      await page.goto(pageUrl(srv));
+      srv.options.delayMs = 800;
+      await page.click('#qk-run');
+      await page.waitForSelector('#qk-cancel');
+      await page.waitForTimeout(1200);
+      await page.context().setOffline(true);
+      const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+      assert.equal(outcome.kind, 'error', outcome.text);
+      assert.match(outcome.text, /network error|connection lost/);
+      await page.context().setOffline(false);
+      srv.options.delayMs = 0;
+      expectResult(await run(page));
+    });
+  });
+
+  test('a corrupt cache entry is detected and fetched again', { timeout: 120_000 }, async () => {
+    await withPage(async (page) => {
+      await page.goto(pageUrl(srv));
+      expectResult(await run(page));
+      // Truncate one cached piece, as a full or damaged disk might leave it.
+      const key = await page.evaluate(async () => {
+        const cache = await caches.open('qk-lens-weights-v1');
+        const keys = (await cache.keys()).map((k) => k.url).filter((u) => u.includes('qk-bytes='));
+        const victim = keys.find((u) => u.includes('model.safetensors'));
+        await cache.put(victim, new Response(new Uint8Array(3)));
+        return victim;
+      });
+      const range = /qk-bytes=(\d+)-(\d+)/.exec(key);
+      const before = srv.requests.length;
+      await page.reload();
+      expectResult(await run(page));
+      const again = srv.requests.slice(before).filter((r) => r.path.endsWith('model.safetensors'));
+      assert.ok(again.length >= 1, 'the damaged piece was downloaded again');
+      assert.ok(again.every((r) => r.status === 206), JSON.stringify(again));
+      assert.ok(again.some((r) => Number(/bytes=(\d+)-/.exec(r.range)[1]) <= Number(range[1])), `a request covers ${range[0]}`);
+    });
+  });
+});
