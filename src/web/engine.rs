@@ -164,6 +164,12 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
     yield_now().await;
     let t_analysis = now_ms();
     let mut result = prepared.analyse(&capture)?;
+    if download.not_cached > 0 {
+        result.notes.push(format!(
+            "the browser's storage is full: {} downloaded pieces could not be kept, so the next visit downloads them again (free space in the storage panel)",
+            download.not_cached
+        ));
+    }
     let t_end = now_ms();
     result.stats = Some(RunStats {
         model_file_bytes: Some(download.file_bytes),

@@ -36,6 +36,8 @@ pub struct DownloadStats {
     pub requests: u32,
     /// False when the server ignored Range and the whole file came down.
     pub partial: bool,
+    /// Pieces the browser refused to store (storage full): kept in memory for this run only.
+    pub not_cached: u32,
 }
 
 /// A downloaded range, kept in JavaScript memory.
@@ -86,10 +88,12 @@ async fn cache_get(cache: &Cache, key: &str) -> Option<Uint8Array> {
     Some(Uint8Array::new(&buf))
 }
 
-async fn cache_put(cache: &Cache, key: &str, bytes: &Uint8Array) {
-    if let Ok(resp) = Response::new_with_opt_buffer_source(Some(bytes)) {
-        // A full cache only costs a re-download next time.
-        let _ = JsFuture::from(cache.put_with_str(key, &resp)).await;
+/// Stores `bytes` under `key`; false when the browser refused (storage full, quota exceeded):
+/// the run goes on from memory, and only the next visit downloads again.
+async fn cache_put(cache: &Cache, key: &str, bytes: &Uint8Array) -> bool {
+    match Response::new_with_opt_buffer_source(Some(bytes)) {
+        Ok(resp) => JsFuture::from(cache.put_with_str(key, &resp)).await.is_ok(),
+        Err(_) => false,
     }
 }
 
@@ -247,7 +251,9 @@ pub async fn load_weight_bytes(
         if let Some(c) = &cache {
             for piece in missing.iter().filter(|p| p.start >= range.start && p.end <= range.end) {
                 let slice = bytes.subarray((piece.start - range.start) as u32, (piece.end - range.start) as u32);
-                cache_put(c, &range_key(url, piece), &slice).await;
+                if !cache_put(c, &range_key(url, piece), &slice).await {
+                    stats.not_cached += 1;
+                }
             }
         }
         parts.push((range.start, JsBytes(bytes)));

@@ -122,4 +122,61 @@ describe('network faults', () => {
       assert.ok(again.some((r) => Number(/bytes=(\d+)-/.exec(r.range)[1]) <= Number(range[1])), `a request covers ${range[0]}`);
     });
   });
+
+  test('the site works from a sub-path of a static host (relative URLs)', { timeout: 120_000 }, async () => {
+    srv = await startServer({ root: MODELS, mounts: { '/some/folder/qk/': DIST, '/models/': MODELS } });
+    const { context, page, logs } = await openPage(browser);
+    try {
+      await withDiagnostics(logs, () => srv.requests, async () => {
+        await page.goto(`${srv.url}/some/folder/qk/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(experiment))}&run=1`);
+        expectResult(await waitForOutcome(page, RESULT_TIMEOUT_MS));
+        assert.ok(srv.requests.some((r) => r.path === '/some/folder/qk/worker_bg.wasm'), 'the worker came from the sub-path');
+        assert.match(await page.textContent('#qk-storage'), /This site uses .* of .* the browser allows it/);
+      });
+    } finally {
+      await context.close();
+      await srv.stop();
+    }
+  });
+
+  test('hostile names in a share link are shown as text, never as markup', { timeout: 120_000 }, async () => {
+    await withPage(async (page) => {
+      const evil = '<img src=x onerror="window.__pwned=1">';
+      const exp = { layer: 1, categories: [{ name: evil, words: ['galaxy', '<b>moon</b>'] }, { name: 'fruit', words: ['pear', 'apple'] }] };
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(exp))}&run=1`);
+      const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+      assert.equal(outcome.kind, 'result', outcome.text);
+      assert.equal(await page.inputValue('.category[data-category="0"] input.name'), evil);
+      assert.equal(await page.evaluate(() => document.querySelectorAll('main img, main b').length), 0, 'no element made from the names');
+      assert.equal(await page.evaluate(() => window.__pwned), undefined);
+      assert.match(await page.textContent('#qk-summary'), /<img src=x onerror=/);
+      assert.equal(JSON.parse(outcome.text).words[1].word, '<b>moon</b>');
+    });
+  });
+
+  test('a malformed share link says what is wrong and keeps the default experiment', { timeout: 60_000 }, async () => {
+    await withPage(async (page) => {
+      await page.goto(`${srv.url}/?exp=${encodeURIComponent('{"categories": [{"name": 5}]}')}&run=1`);
+      const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+      assert.equal(outcome.kind, 'error', outcome.text);
+      assert.match(outcome.text, /the experiment could not be loaded: experiment: invalid JSON/);
+      assert.equal(await page.inputValue('.category[data-category="0"] input.name'), 'space');
+    });
+  });
+
+  test('500+ words run and draw', { timeout: 240_000 }, async (t) => {
+    await withPage(async (page) => {
+      const words = Array.from({ length: 520 }, (_, i) => `w${i}`);
+      const exp = { layer: 1, categories: [{ name: 'a', words: words.slice(0, 260) }, { name: 'b', words: words.slice(260) }] };
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(exp))}`);
+      const started = Date.now();
+      await page.click('#qk-run');
+      const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+      assert.equal(outcome.kind, 'result', outcome.text);
+      const res = JSON.parse(outcome.text);
+      assert.equal(res.words.length, 520);
+      assert.equal(res.q.cosine.length, 520);
+      t.diagnostic(`520 words: result and figures in ${Date.now() - started} ms; page stats ${JSON.stringify({ forward: res.stats.forward_ms, total: res.stats.total_ms })}`);
+    });
+  });
 });

@@ -1,5 +1,6 @@
 //! What the browser keeps for offline use: model pieces per file and their size; free it.
 
+use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
 use crate::presets::human_bytes;
@@ -11,9 +12,33 @@ pub struct Props {
     pub generation: u64,
 }
 
+/// Usage and quota of this site's storage, and whether the browser keeps it under pressure.
+async fn storage_line(ask_persist: bool) -> Option<String> {
+    let storage = web_sys::window()?.navigator().storage();
+    let persisted = if ask_persist {
+        // Asked once something is stored: the browser then does not evict it under pressure.
+        JsFuture::from(storage.persist().ok()?).await.ok()?.as_bool()
+    } else {
+        JsFuture::from(storage.persisted().ok()?).await.ok()?.as_bool()
+    };
+    let estimate = JsFuture::from(storage.estimate().ok()?).await.ok()?;
+    let num = |k: &str| js_sys::Reflect::get(&estimate, &k.into()).ok()?.as_f64();
+    let (usage, quota) = (num("usage")?, num("quota")?);
+    Some(format!(
+        "This site uses {} of {} the browser allows it{}.",
+        human_bytes(usage as u64),
+        human_bytes(quota as u64),
+        match persisted {
+            Some(true) => "; stored models are kept (persistent storage)",
+            _ => "; the browser may evict stored models when space runs low",
+        }
+    ))
+}
+
 #[function_component(CachePanel)]
 pub fn cache_panel(props: &Props) -> Html {
     let files = use_state(|| None::<Result<Vec<CachedFile>, String>>);
+    let storage = use_state(|| None::<String>);
     let refresh = {
         let files = files.clone();
         Callback::from(move |_: ()| {
@@ -22,9 +47,11 @@ pub fn cache_panel(props: &Props) -> Html {
         })
     };
     {
-        let refresh = refresh.clone();
-        use_effect_with(props.generation, move |_| {
+        let (refresh, storage) = (refresh.clone(), storage.clone());
+        use_effect_with(props.generation, move |generation| {
             refresh.emit(());
+            let ask_persist = *generation != 0;
+            yew::platform::spawn_local(async move { storage.set(storage_line(ask_persist).await) });
             || ()
         });
     }
@@ -61,6 +88,7 @@ pub fn cache_panel(props: &Props) -> Html {
         <details class="panel cache-panel">
             <summary>{ "Stored in this browser (works offline)" }</summary>
             { body }
+            if let Some(line) = &*storage { <p class="hint" id="qk-storage">{ line }</p> }
         </details>
     }
 }
