@@ -11,10 +11,10 @@
 #   dist/      the site built from this work tree (trunk build --release), so dist/ is left alone
 #   results/   one folder per run (results/latest -> the newest) with every raw measurement
 # Environment: QK_BENCH_CACHE (above); QK_BENCH_DIST=DIR to serve an already built site instead of
-# building one; QK_BENCH_QUIET_WAIT=SECONDS: how long to wait for other processes to leave the
-# cores alone before each measurement (default 300); QK_BENCH_RETRIES=N: how often to repeat a
-# measurement that other processes disturbed (default 2; the report says how busy the machine
-# was); CHROMIUM=/path/to/chromium (default /usr/bin/chromium).
+# building one; QK_BENCH_QUIET_WAIT=SECONDS: how long, in all, to wait for other processes to
+# leave the cores alone before measurements (default 600); QK_BENCH_RETRIES=N: how often to repeat
+# a measurement that other processes disturbed (default 2; the report says how busy the machine
+# was and marks the figures and targets that are unreliable); CHROMIUM=/path/to/chromium.
 # Installs the build tools and Chromium when missing (scripts/install-tools.sh test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,11 +61,14 @@ else
   trunk build --release --offline --dist "$dist"
 fi
 
-# A busy machine inflates every time. Before each measurement, wait (at most QK_BENCH_QUIET_WAIT s)
-# until other processes leave the cores alone for 5 s; during it, count the CPU they use
-# (cpu-NAME.json, summed in the report). The benchmark's own processes carry QK_BENCH_RUN_ID.
+# A busy machine inflates every time. Before each measurement, wait until other processes leave
+# the cores alone for 5 s (QK_BENCH_QUIET_WAIT s of waiting in all, default 600); during it, count
+# the CPU they use (cpu-NAME.json, summed in the report; a disturbed measurement is repeated
+# while waiting time is left). The benchmark's own processes carry QK_BENCH_RUN_ID.
 export QK_BENCH_RUN_ID="$$-$start"
-quiet() { "$py" bench/cpu_watch.py --wait-quiet "${QK_BENCH_QUIET_WAIT:-300}"; }
+quiet_deadline=$(( $(date +%s) + ${QK_BENCH_QUIET_WAIT:-600} ))
+quiet_left() { local n=$(( quiet_deadline - $(date +%s) )); echo $(( n > 0 ? n : 0 )); }
+quiet() { "$py" bench/cpu_watch.py --wait-quiet "$(quiet_left)"; }
 watch_pid=""
 trap '[ -z "$watch_pid" ] || kill "$watch_pid" 2>/dev/null || true' EXIT
 # measure NAME COMMAND...: runs COMMAND; runs it again (at most QK_BENCH_RETRIES more times, default
@@ -85,7 +88,7 @@ measure() {
     share="$("$py" -c 'import json, os, sys; w = json.load(open(sys.argv[1]))
 print(round(100 * w["foreign_cpu_seconds"] / max(w["seconds"], 1e-9) / os.cpu_count()))' "$run/cpu-$name.json")"
     attempt=$((attempt + 1))
-    if [ "$share" -le 5 ] || [ "$attempt" -gt "${QK_BENCH_RETRIES:-2}" ]; then
+    if [ "$share" -le 5 ] || [ "$attempt" -gt "${QK_BENCH_RETRIES:-2}" ] || [ "$(quiet_left)" -eq 0 ]; then
       break
     fi
     echo "[cpu] other processes used $share % of the cores during $name: measuring it again" >&2

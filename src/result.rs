@@ -3,7 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{self, cosine_matrix, upper_triangle, Grouping, Histogram, HISTOGRAM_BINS};
+use crate::analysis::pca::{pca_2d, Pca};
+use crate::analysis::report::{statistics, ExtendedOptions, Statistics};
+use crate::analysis::stats::Permutations;
+use crate::analysis::sweep::{head_summaries, layer_summaries, qk_heads, HeadSummary, LayerSummary, LayerVectors, QkHead};
+use crate::analysis::vectors::cosine_rows;
+use crate::analysis::{self, cosine_matrix, upper_triangle, Grouping, Histogram, Matrix, HISTOGRAM_BINS};
 use crate::error::Result;
 use crate::experiment::Experiment;
 use crate::model::{Capture, Gpt2Config, Prompts};
@@ -25,6 +30,47 @@ pub struct RunResult {
     /// How the run went (bytes, times, memory), where the runner measured it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<RunStats>,
+    // Beyond the lecture (CLI flags; each absent unless asked for): see [`ExtendedOptions`].
+    /// V at the analysed layer, analysed like Q and K (`--v`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v: Option<SpaceResult>,
+    /// Q, K (and V) and RSA of mean-centred vectors at the analysed layer (`--center`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub centered: Option<CenteredResult>,
+    /// Selectivity of Q, K, V and RSA of Q vs K at every layer (`--all-layers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<LayerSummary>>,
+    /// The same per layer and head (`--heads`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heads: Option<Vec<HeadSummary>>,
+    /// Q·K cross matrices of the analysed layer's heads (`--qk`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qk: Option<Vec<QkHead>>,
+    /// 2-D PCA maps of the analysed layer's Q, K and V (`--pca`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pca: Option<PcaResult>,
+    /// Permutation p-values and bootstrap intervals (`--permutations N`, `--seed S`, `--stats`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistics: Option<Statistics>,
+    /// The options the extended analyses ran with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<ExtendedOptions>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CenteredResult {
+    pub q: SpaceResult,
+    pub k: SpaceResult,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v: Option<SpaceResult>,
+    pub rsa: RsaResult,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PcaResult {
+    pub q: Option<Pca>,
+    pub k: Option<Pca>,
+    pub v: Option<Pca>,
 }
 
 /// Measurements of a run; each is absent where the runner could not measure it.
@@ -123,9 +169,12 @@ pub struct CategoryR {
 }
 
 fn space(vectors: &[Vec<f32>], grouping: &Grouping, names: &[String]) -> Result<SpaceResult> {
-    let cosine = cosine_matrix(vectors)?;
+    Ok(space_of(cosine_matrix(vectors)?, vectors.to_vec(), grouping, names))
+}
+
+fn space_of(cosine: Matrix, vectors: Vec<Vec<f32>>, grouping: &Grouping, names: &[String]) -> SpaceResult {
     let sel = analysis::selectivity::selectivity(&cosine, grouping);
-    Ok(SpaceResult {
+    SpaceResult {
         histogram: Histogram::new(&upper_triangle(&cosine), HISTOGRAM_BINS),
         selectivity: sel.index,
         within_mean: sel.within,
@@ -149,8 +198,25 @@ fn space(vectors: &[Vec<f32>], grouping: &Grouping, names: &[String]) -> Result<
             })
             .collect(),
         cosine,
-        vectors: vectors.to_vec(),
-    })
+        vectors,
+    }
+}
+
+fn rsa_of(q: &Matrix, k: &Matrix, grouping: &Grouping, names: &[String]) -> RsaResult {
+    let rsa = analysis::rsa::rsa(q, k, grouping);
+    RsaResult {
+        r: rsa.r,
+        per_category: rsa
+            .per_category
+            .iter()
+            .enumerate()
+            .map(|(c, &(r, pairs))| CategoryR {
+                category: names[c].clone(),
+                r,
+                pairs,
+            })
+            .collect(),
+    }
 }
 
 impl RunResult {
@@ -211,24 +277,89 @@ impl RunResult {
                     single_token: p.single_token,
                 })
                 .collect(),
-            rsa: RsaResult {
-                r: rsa.r,
-                per_category: rsa
-                    .per_category
-                    .iter()
-                    .enumerate()
-                    .map(|(c, &(r, pairs))| CategoryR {
-                        category: names[c].clone(),
-                        r,
-                        pairs,
-                    })
-                    .collect(),
-            },
+            rsa: rsa_of(&q.cosine, &k.cosine, &grouping, &names),
             q,
             k,
             notes,
             stats: None,
+            v: None,
+            centered: None,
+            layers: None,
+            heads: None,
+            qk: None,
+            pca: None,
+            statistics: None,
+            options: None,
         })
+    }
+
+    /// Adds the analyses `options` asks for. `captures` holds the analysed layer's capture and,
+    /// for the layer sweep, every layer's (in layer order).
+    pub fn add_extended(
+        &mut self,
+        prompts: &Prompts,
+        captures: &[Capture],
+        n_head: usize,
+        options: &ExtendedOptions,
+    ) -> Result<()> {
+        let names = self.experiment.category_names();
+        let grouping = Grouping::new(prompts.labels.clone(), names.len());
+        let top = captures
+            .iter()
+            .find(|c| c.layer == self.layer)
+            .ok_or_else(|| crate::Error::Analysis(format!("layer {} was not captured", self.layer)))?;
+        let centre = options.center;
+        let vectors = |c: &Capture| LayerVectors::new(c.layer, &c.q, &c.k, &c.v, centre);
+        let here = vectors(top);
+        if options.v {
+            self.v = Some(space(&top.v, &grouping, &names)?);
+        }
+        if centre {
+            let f32s = |x: &[Vec<f64>]| x.iter().map(|r| r.iter().map(|&v| v as f32).collect()).collect();
+            let (cq, ck) = (cosine_rows(&here.q)?, cosine_rows(&here.k)?);
+            self.centered = Some(CenteredResult {
+                rsa: rsa_of(&cq, &ck, &grouping, &names),
+                q: space_of(cq, f32s(&here.q), &grouping, &names),
+                k: space_of(ck, f32s(&here.k), &grouping, &names),
+                v: match options.v {
+                    true => Some(space_of(cosine_rows(&here.v)?, f32s(&here.v), &grouping, &names)),
+                    false => None,
+                },
+            });
+        }
+        let stat = options.statistics.as_ref();
+        let perms = stat.map(|s| Permutations::new(grouping.len(), s.permutations, s.seed));
+        let swept: Vec<LayerVectors> = match options.all_layers {
+            true => captures.iter().map(vectors).collect(),
+            false => vec![here.clone()],
+        };
+        if options.all_layers {
+            self.layers = Some(layer_summaries(&swept, &grouping, perms.as_ref())?);
+        }
+        if options.heads {
+            self.heads = Some(head_summaries(&swept, n_head, &grouping, perms.as_ref())?);
+        }
+        if options.qk {
+            let raw = LayerVectors::new(top.layer, &top.q, &top.k, &top.v, false);
+            self.qk = Some(qk_heads(&raw, n_head, &grouping)?);
+        }
+        if options.pca {
+            self.pca = Some(PcaResult {
+                q: pca_2d(&here.q),
+                k: pca_2d(&here.k),
+                v: pca_2d(&here.v),
+            });
+        }
+        if stat.is_some() && (options.all_layers || options.heads) {
+            self.notes
+                .push("the p-values of \"layers\" and \"heads\" are per test, not corrected for multiple comparisons".into());
+        }
+        if let Some(s) = stat {
+            let (cq, ck, cv) = (cosine_rows(&here.q)?, cosine_rows(&here.k)?, cosine_rows(&here.v)?);
+            self.statistics = Some(statistics(self.layer, centre, [&cq, &ck, &cv], &grouping, s));
+        }
+        self.options = Some(options.clone());
+        Ok(())
     }
 
     pub fn to_json(&self) -> String {

@@ -1,10 +1,18 @@
 //! The lecture's arithmetic, pure and in f64: cosine matrices, category selectivity, RSA and
-//! histograms. Nothing here knows about models or the web.
+//! histograms; and beyond the lecture: layer and head sweeps, V, Q·K, PCA, and permutation and
+//! bootstrap statistics. Nothing here knows about models or the web.
 
+pub mod bootstrap;
 pub mod cosine;
 pub mod histogram;
+pub mod pca;
+pub mod report;
+pub mod rng;
 pub mod rsa;
 pub mod selectivity;
+pub mod stats;
+pub mod sweep;
+pub mod vectors;
 
 pub use cosine::{cosine_matrix, Matrix};
 pub use histogram::Histogram;

@@ -1,5 +1,7 @@
 //! Native command line over the same core as the page:
-//! `qk-lens run EXPERIMENT.json --model-dir DIR [--layer L] [--out RESULT.json]`.
+//! `qk-lens run EXPERIMENT.json --model-dir DIR [--layer L] [--out RESULT.json]`, and beyond the
+//! lecture `[--all-layers] [--heads] [--v] [--qk] [--center] [--pca] [--stats]
+//! [--permutations N] [--bootstrap B] [--seed S]`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,7 +9,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use std::time::Instant;
 
+use qk_lens::analysis::report::{ExtendedOptions, StatOptions};
+use qk_lens::model::gpt2::capture_all_layers;
 use qk_lens::model::plan::{Header, WholeFile};
+use qk_lens::model::{capture_last_token, LayerWeights};
 use qk_lens::pipeline;
 use qk_lens::result::RunStats;
 use qk_lens::{Error, Experiment, Result};
@@ -41,14 +46,84 @@ enum Command {
         /// Where to write the result JSON (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        extended: Extended,
     },
+}
+
+/// Analyses beyond the lecture; each adds its own keys to the result (absent without the flag).
+#[derive(clap::Args, Clone, Debug, Default)]
+struct Extended {
+    /// Layer sweep: Q, K and V of every layer from one forward pass; adds "layers".
+    #[arg(long)]
+    all_layers: bool,
+    /// Per-head selectivity and RSA (every swept layer, else the analysed one); adds "heads".
+    #[arg(long)]
+    heads: bool,
+    /// Analyse V beside Q and K at the analysed layer; adds "v".
+    #[arg(long = "v")]
+    v: bool,
+    /// Q·K cross matrices q_i·k_j/sqrt(d_head) of the analysed layer's heads; adds "qk".
+    #[arg(long)]
+    qk: bool,
+    /// Mean-centre the vectors before cosine; adds "centered" (and centres layers, heads, pca, statistics).
+    #[arg(long)]
+    center: bool,
+    /// 2-D PCA maps of Q, K and V at the analysed layer; adds "pca".
+    #[arg(long)]
+    pca: bool,
+    /// Permutation tests and bootstrap intervals with the defaults (1000, seed 0); adds "statistics".
+    #[arg(long)]
+    stats: bool,
+    /// Permutations per test (implies --stats; default 1000).
+    #[arg(long, value_name = "N")]
+    permutations: Option<usize>,
+    /// Bootstrap resamples (implies --stats; default: the number of permutations).
+    #[arg(long, value_name = "B")]
+    bootstrap: Option<usize>,
+    /// Seed of the permutations and the bootstrap (implies --stats; default 0).
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+}
+
+impl Extended {
+    fn options(&self) -> Result<Option<ExtendedOptions>> {
+        let stats = self.stats || self.permutations.is_some() || self.bootstrap.is_some() || self.seed.is_some();
+        let any = stats || self.all_layers || self.heads || self.v || self.qk || self.center || self.pca;
+        if !any {
+            return Ok(None);
+        }
+        if self.permutations == Some(0) {
+            return Err(Error::input("--permutations", "needs at least 1 permutation"));
+        }
+        let statistics = stats.then(|| {
+            let d = StatOptions::default();
+            let permutations = self.permutations.unwrap_or(d.permutations);
+            StatOptions {
+                permutations,
+                bootstrap: self.bootstrap.unwrap_or(permutations),
+                seed: self.seed.unwrap_or(d.seed),
+                ..d
+            }
+        });
+        Ok(Some(ExtendedOptions {
+            all_layers: self.all_layers,
+            heads: self.heads,
+            v: self.v,
+            qk: self.qk,
+            center: self.center,
+            pca: self.pca,
+            statistics,
+        }))
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::input(path.display().to_string(), e))
 }
 
-fn run(experiment: &Path, model_dir: &Path, layer: Option<usize>, out: Option<&Path>) -> Result<()> {
+fn run(experiment: &Path, model_dir: &Path, layer: Option<usize>, out: Option<&Path>, extended: &Extended) -> Result<()> {
+    let options = extended.options()?;
     let text =
         String::from_utf8(read(experiment)?).map_err(|_| Error::input(experiment.display().to_string(), "not UTF-8 text"))?;
     let mut exp = Experiment::from_json(&text)?;
@@ -78,12 +153,35 @@ fn run(experiment: &Path, model_dir: &Path, layer: Option<usize>, out: Option<&P
     let prepared = pipeline::prepare(&exp, &config, &tokenizer)?;
     let header = Header::from_file(&weights)?;
     let t_load = Instant::now();
-    let layer_weights = prepared.load_weights(&header, &WholeFile(&weights))?;
+    let all_layers = options.as_ref().is_some_and(|o| o.all_layers);
+    let layer_weights = match all_layers {
+        // The sweep runs to the top layer: every layer's c_attn is captured on the way up.
+        true => {
+            let top = prepared.config.n_layer.saturating_sub(1);
+            let ids = prepared.prompts.token_ids();
+            LayerWeights::load(&header, &WholeFile(&weights), &prepared.config, top, &ids)?
+        }
+        false => prepared.load_weights(&header, &WholeFile(&weights))?,
+    };
     let t_forward = Instant::now();
-    let capture = prepared.capture(&layer_weights)?;
+    let captures = match all_layers {
+        true => capture_all_layers(&layer_weights, &prepared.config, &prepared.prompts.token_ids())?,
+        false => vec![capture_last_token(
+            &layer_weights,
+            &prepared.config,
+            &prepared.prompts.token_ids(),
+        )?],
+    };
     drop(layer_weights);
     let t_analysis = Instant::now();
-    let mut result = prepared.analyse(&capture)?;
+    let capture = captures
+        .iter()
+        .find(|c| c.layer == exp.layer)
+        .ok_or_else(|| Error::Model(format!("layer {} was not captured", exp.layer)))?;
+    let mut result = prepared.analyse(capture)?;
+    if let Some(options) = &options {
+        result.add_extended(&prepared.prompts, &captures, prepared.config.n_head, options)?;
+    }
     let ms = |a: Instant, b: Instant| Some((b - a).as_secs_f64() * 1e3);
     let end = Instant::now();
     result.stats = Some(RunStats {
@@ -127,7 +225,8 @@ fn main() -> ExitCode {
             model_dir,
             layer,
             out,
-        } => run(experiment, model_dir, *layer, out.as_deref()),
+            extended,
+        } => run(experiment, model_dir, *layer, out.as_deref(), extended),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,6 +38,13 @@ pub struct Gpt2Config {
     pub scale_attn_weights: bool,
 }
 
+/// Bounds on a config's sizes, far above any GPT-2 (gpt2-xl: 48 layers, width 1600, 50257
+/// tokens, 1024 positions) and far below overflow: every size computed from them (3 x n_embd,
+/// n_embd x n_inner, byte lengths) fits, and a config cannot make the engine list millions of
+/// blocks to load (the byte plan has one entry per tensor of every block below the layer).
+pub const MAX_SIZE: usize = 1 << 24;
+pub const MAX_LAYERS: usize = 1 << 12;
+
 fn default_eps() -> f64 {
     1e-5
 }
@@ -71,6 +78,25 @@ impl Gpt2Config {
         let bad = |m: String| Err(Error::Config(m));
         if self.n_embd == 0 || self.n_head == 0 || self.n_layer == 0 || self.vocab_size == 0 || self.n_positions == 0 {
             return bad("n_embd, n_head, n_layer, vocab_size and n_positions must be positive".into());
+        }
+        let sizes = [
+            ("n_embd", self.n_embd),
+            ("n_head", self.n_head),
+            ("vocab_size", self.vocab_size),
+            ("n_positions", self.n_positions),
+            ("n_inner", self.n_inner.unwrap_or(1)),
+        ];
+        if let Some((name, n)) = sizes.iter().find(|(_, n)| *n > MAX_SIZE) {
+            return bad(format!("{name} {n} is larger than any GPT-2 (at most {MAX_SIZE})"));
+        }
+        if self.n_layer > MAX_LAYERS {
+            return bad(format!(
+                "n_layer {} is larger than any GPT-2 (at most {MAX_LAYERS})",
+                self.n_layer
+            ));
+        }
+        if self.n_inner == Some(0) {
+            return bad("n_inner must be positive".into());
         }
         if !self.n_embd.is_multiple_of(self.n_head) {
             return bad(format!("n_embd {} is not a multiple of n_head {}", self.n_embd, self.n_head));

@@ -32,22 +32,37 @@ impl Capture {
 /// lecture, `The next word is`) is run once and its keys and values reused for every prompt's own
 /// tokens: causal attention makes this exact.
 pub fn capture_last_token(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Capture> {
+    let mut layers = capture(weights, config, prompts, false)?;
+    Ok(layers.pop().expect("the top layer is always captured"))
+}
+
+/// The layer sweep: Q, K and V at every prompt's last token for every layer 0..=L (L =
+/// `weights.layer`), from one forward pass with the same prefix reuse as [`capture_last_token`].
+/// Each block's c_attn output is already computed on the way up, so the sweep costs one run to L.
+/// Element l of the result is layer l.
+pub fn capture_all_layers(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Vec<Capture>> {
+    capture(weights, config, prompts, true)
+}
+
+fn capture(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>], all: bool) -> Result<Vec<Capture>> {
     let prefix_len = shared_prefix_len(prompts);
     if prefix_len == 0 {
-        return capture_without_prefix(weights, config, prompts);
+        let whole: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+        return capture_groups(weights, config, &whole, 0, None, all);
     }
     let prefix = &prompts[0][..prefix_len];
     let x = embed(weights, &[prefix], 0)?;
-    let (_, past) = run_blocks(weights, config, x, None)?;
+    let (_, past) = run_blocks(weights, config, x, None, None)?;
     let suffixes: Vec<&[u32]> = prompts.iter().map(|p| &p[prefix_len..]).collect();
-    capture_groups(weights, config, &suffixes, prefix_len, Some(&past))
+    capture_groups(weights, config, &suffixes, prefix_len, Some(&past), all)
 }
 
 /// The same capture without reusing a shared prefix: every prompt runs whole (for tests and
 /// as the reference the prefix reuse must equal).
 pub fn capture_without_prefix(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Capture> {
     let whole: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
-    capture_groups(weights, config, &whole, 0, None)
+    let mut layers = capture_groups(weights, config, &whole, 0, None, false)?;
+    Ok(layers.pop().expect("the top layer is always captured"))
 }
 
 /// Length of the token prefix all prompts share, leaving every prompt at least one own token.
@@ -63,22 +78,28 @@ pub fn shared_prefix_len(prompts: &[Vec<u32>]) -> usize {
 /// Keys and values of every block for positions already run, each [1, n_head, t, d_head].
 type PastKv = Vec<(Tensor, Tensor)>;
 
-/// Runs token sequences that start at position `start` (after `past`), batched by length.
+/// Runs token sequences that start at position `start` (after `past`), batched by length; returns
+/// the captures of layers 0..=L when `all`, else of layer L only.
 fn capture_groups(
     weights: &LayerWeights,
     config: &Gpt2Config,
     seqs: &[&[u32]],
     start: usize,
     past: Option<&PastKv>,
-) -> Result<Capture> {
+    all: bool,
+) -> Result<Vec<Capture>> {
     let c = config.n_embd;
     let n = seqs.len();
-    let mut out = Capture {
-        layer: weights.layer,
-        q: vec![Vec::new(); n],
-        k: vec![Vec::new(); n],
-        v: vec![Vec::new(); n],
-    };
+    let top = weights.layer;
+    let first = if all { 0 } else { top };
+    let mut out: Vec<Capture> = (first..=top)
+        .map(|layer| Capture {
+            layer,
+            q: vec![Vec::new(); n],
+            k: vec![Vec::new(); n],
+            v: vec![Vec::new(); n],
+        })
+        .collect();
     // One batch per length: no padding ever enters attention.
     let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, s) in seqs.iter().enumerate() {
@@ -91,15 +112,18 @@ fn capture_groups(
     for (len, members) in by_len {
         let batch: Vec<&[u32]> = members.iter().map(|&i| seqs[i]).collect();
         let x = embed(weights, &batch, start)?;
-        let (x, _) = run_blocks(weights, config, x, past)?;
+        let mut taps = Vec::new();
+        let (x, _) = run_blocks(weights, config, x, past, all.then_some(&mut taps))?;
         // Block L: only the last position's ln_1 and c_attn are needed.
         let last = x.narrow(1, len - 1, 1)?;
-        let qkv = conv1d(&layer_norm(&last, &weights.top_ln_1, eps)?, &weights.top_c_attn)?.squeeze(1)?;
-        let qkv: Vec<Vec<f32>> = qkv.to_vec2()?;
-        for (row, &i) in qkv.into_iter().zip(&members) {
-            out.q[i] = row[..c].to_vec();
-            out.k[i] = row[c..2 * c].to_vec();
-            out.v[i] = row[2 * c..].to_vec();
+        taps.push(conv1d(&layer_norm(&last, &weights.top_ln_1, eps)?, &weights.top_c_attn)?);
+        for (capture, qkv) in out.iter_mut().zip(taps) {
+            let qkv: Vec<Vec<f32>> = qkv.squeeze(1)?.to_vec2()?;
+            for (row, &i) in qkv.into_iter().zip(&members) {
+                capture.q[i] = row[..c].to_vec();
+                capture.k[i] = row[c..2 * c].to_vec();
+                capture.v[i] = row[2 * c..].to_vec();
+            }
         }
     }
     Ok(out)
@@ -117,8 +141,16 @@ fn embed(weights: &LayerWeights, seqs: &[&[u32]], start: usize) -> Result<Tensor
 }
 
 /// Blocks 0..L over x [b, t, C] that follows `past` positions; returns the residual stream and
-/// each block's keys and values of these positions (batch 1 only is ever reused).
-fn run_blocks(weights: &LayerWeights, config: &Gpt2Config, mut x: Tensor, past: Option<&PastKv>) -> Result<(Tensor, PastKv)> {
+/// each block's keys and values of these positions (batch 1 only is ever reused). With `taps`,
+/// each block's c_attn output at the last position ([b, 1, 3C]) is pushed there, block by block,
+/// equal bit for bit to what a capture stopping at that block computes.
+fn run_blocks(
+    weights: &LayerWeights,
+    config: &Gpt2Config,
+    mut x: Tensor,
+    past: Option<&PastKv>,
+    mut taps: Option<&mut Vec<Tensor>>,
+) -> Result<(Tensor, PastKv)> {
     let act = config.activation()?;
     let eps = config.layer_norm_epsilon as f32;
     let t = x.dim(1)?;
@@ -132,6 +164,14 @@ fn run_blocks(weights: &LayerWeights, config: &Gpt2Config, mut x: Tensor, past: 
     for (l, block) in weights.blocks.iter().enumerate() {
         let a = layer_norm(&x, &block.ln_1, eps)?;
         let qkv = conv1d(&a, &block.c_attn)?;
+        if let Some(taps) = taps.as_deref_mut() {
+            // The last position as a run that stops at this block computes it (bit for bit):
+            // with one position that is this very c_attn output, else ln_1 + c_attn of it alone.
+            taps.push(match t {
+                1 => qkv.clone(),
+                _ => conv1d(&layer_norm(&x.narrow(1, t - 1, 1)?, &block.ln_1, eps)?, &block.c_attn)?,
+            });
+        }
         let (attn, kv) = attention(&qkv, &mask, config, past.map(|kv| &kv[l]))?;
         kept.push(kv);
         x = (x + conv1d(&attn, &block.c_proj)?)?;

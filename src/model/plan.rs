@@ -57,8 +57,9 @@ impl Header {
     pub fn parse(json: &[u8], file_len: u64) -> Result<Self> {
         let meta: Metadata = serde_json::from_slice(json).map_err(|e| bad(&format!("invalid header: {e}")))?;
         let data_start = 8 + json.len() as u64;
-        let end = data_start + meta.data_len() as u64;
-        if end != file_len {
+        // In u128: offsets near 2^64 (each tensor may claim up to 2^61 bytes) must not wrap.
+        let end = data_start as u128 + meta.data_len() as u128;
+        if end != file_len as u128 {
             return Err(bad(&format!(
                 "the header describes {end} bytes but the file has {file_len}: truncated or inconsistent"
             )));
@@ -201,7 +202,8 @@ pub fn plan(header: &Header, needs: &[Need]) -> Result<Vec<Piece>> {
             }
             Need::Rows { name, shape, rows } => {
                 let loc = header.locate(name, shape)?;
-                let row_bytes = (shape[1] * loc.dtype.bitsize() / 8) as u64;
+                // With no rows (shape[0] == 0) the tensor is empty whatever shape[1] says.
+                let row_bytes = (loc.end - loc.start).checked_div(shape[0] as u64).unwrap_or(0);
                 for &r in rows {
                     if r >= shape[0] {
                         return Err(bad(&format!(
@@ -229,7 +231,7 @@ pub fn coalesce(ranges: impl IntoIterator<Item = Range<u64>>, max_gap: u64) -> V
     let mut out: Vec<Range<u64>> = Vec::new();
     for r in ranges {
         match out.last_mut() {
-            Some(last) if r.start <= last.end + max_gap => last.end = last.end.max(r.end),
+            Some(last) if r.start <= last.end.saturating_add(max_gap) => last.end = last.end.max(r.end),
             _ => out.push(r),
         }
     }
@@ -294,7 +296,7 @@ impl<P: Part> ByteSource for FetchedRanges<P> {
         self.parts[..i]
             .iter()
             .rev()
-            .find(|(start, part)| range.end <= start + part.len())
+            .find(|(start, part)| range.start <= range.end && range.end - start <= part.len())
             .map(|(start, part)| part.slice((range.start - start) as usize, (range.end - start) as usize))
             .ok_or_else(|| bad(&format!("bytes {range:?} were not fetched")))
     }

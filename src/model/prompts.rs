@@ -11,6 +11,10 @@ pub struct Gpt2Tokenizer {
 
 impl Gpt2Tokenizer {
     pub fn from_bytes(json: &[u8]) -> Result<Self> {
+        // tokenizers panics (`expect("Helper")` in its decoder) on some JSON errors, e.g. a file
+        // cut inside "decoder"; a panic kills the page's engine, so the JSON is checked first.
+        serde_json::from_slice::<serde_json::Value>(json)
+            .map_err(|e| Error::Tokenizer(format!("cannot load tokenizer.json: invalid JSON: {e}")))?;
         let inner =
             tokenizers::Tokenizer::from_bytes(json).map_err(|e| Error::Tokenizer(format!("cannot load tokenizer.json: {e}")))?;
         Ok(Self { inner })
@@ -63,7 +67,14 @@ fn word_span<'a>(prompt: &'a [u32], prefix: &[u32], suffix: &[u32]) -> Option<&'
 impl Prompts {
     pub fn new(experiment: &Experiment, tokenizer: &Gpt2Tokenizer) -> Result<Self> {
         let space = if experiment.word_follows_space() { " " } else { "" };
-        let at = experiment.template.find(WORD_PLACEHOLDER).unwrap_or(0);
+        // Validation requires the placeholder, but this is public: without one, slicing the
+        // template after it would panic.
+        let Some(at) = experiment.template.find(WORD_PLACEHOLDER) else {
+            return Err(Error::Experiment(format!(
+                "template {:?} has no {WORD_PLACEHOLDER} placeholder",
+                experiment.template
+            )));
+        };
         // GPT-2 folds the space before a word into the word's token, so the prefix is encoded
         // without its trailing whitespace to find where the word's tokens start.
         let prefix_ids = tokenizer.encode(experiment.template[..at].trim_end())?;
