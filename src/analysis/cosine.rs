@@ -6,11 +6,11 @@ use crate::error::{Error, Result};
 pub type Matrix = Vec<Vec<f64>>;
 
 /// Rows scaled to unit length; a zero row has no direction and is an error naming its index.
-pub fn normalise_rows(rows: &[Vec<f32>]) -> Result<Vec<Vec<f64>>> {
+pub fn normalise_rows<T: Copy + Into<f64>>(rows: &[Vec<T>]) -> Result<Vec<Vec<f64>>> {
     rows.iter()
         .enumerate()
         .map(|(i, r)| {
-            let v: Vec<f64> = r.iter().map(|&x| x as f64).collect();
+            let v: Vec<f64> = r.iter().map(|&x| x.into()).collect();
             let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
             if norm.is_nan() || norm <= 0.0 || !norm.is_finite() {
                 return Err(Error::Analysis(format!(
@@ -23,7 +23,8 @@ pub fn normalise_rows(rows: &[Vec<f32>]) -> Result<Vec<Vec<f64>>> {
         .collect()
 }
 
-pub fn cosine_matrix(rows: &[Vec<f32>]) -> Result<Matrix> {
+/// Cosine similarity of rows (f32 as captured, or f64 after centring or splitting into heads).
+pub fn cosine_matrix<T: Copy + Into<f64>>(rows: &[Vec<T>]) -> Result<Matrix> {
     let unit = normalise_rows(rows)?;
     let n = unit.len();
     let mut c = vec![vec![0.0; n]; n];

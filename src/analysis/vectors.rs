@@ -39,33 +39,10 @@ pub fn split_heads(rows: &[Vec<f64>], n_head: usize) -> Result<Vec<Vec<Vec<f64>>
         .collect())
 }
 
-/// Cosine similarity of f64 rows, computed as [`super::cosine_matrix`] does (so equal to it bit
-/// for bit on rows converted from f32). A zero row is an error naming its index.
+/// Cosine similarity of f64 rows: [`super::cosine_matrix`] (bit for bit the same on rows
+/// converted from f32). A zero row is an error naming its index.
 pub fn cosine_rows(rows: &[Vec<f64>]) -> Result<Matrix> {
-    let unit: Vec<Vec<f64>> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if norm.is_nan() || norm <= 0.0 || !norm.is_finite() {
-                return Err(Error::Analysis(format!(
-                    "vector #{} has norm {norm}: its cosine similarity is undefined",
-                    i + 1
-                )));
-            }
-            Ok(v.iter().map(|x| x / norm).collect())
-        })
-        .collect::<Result<_>>()?;
-    let n = unit.len();
-    let mut c = vec![vec![0.0; n]; n];
-    for i in 0..n {
-        for j in i..n {
-            let d: f64 = unit[i].iter().zip(&unit[j]).map(|(a, b)| a * b).sum();
-            c[i][j] = d;
-            c[j][i] = d;
-        }
-    }
-    Ok(c)
+    super::cosine_matrix(rows)
 }
 
 /// The Q·K cross matrix of one head: scores[i][j] = q_i · k_j / sqrt(d_head), the attention

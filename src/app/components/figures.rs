@@ -2,7 +2,6 @@
 //! render to SVG. Hovering a heatmap cell marks that word pair in every figure.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
@@ -14,16 +13,7 @@ use crate::plots::figure::{draw_figure, figure_svg, Figure, FigureOptions, HitMa
 use crate::result::RunResult;
 use crate::web::download::{save_text, save_url};
 
-#[derive(Properties, Clone)]
-pub struct Props {
-    pub result: Rc<RunResult>,
-}
-
-impl PartialEq for Props {
-    fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.result, &other.result)
-    }
-}
+use super::ResultProps as Props;
 
 fn draw(
     canvas: &HtmlCanvasElement,

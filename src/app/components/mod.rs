@@ -19,3 +19,16 @@ pub use summary::Summary;
 pub(crate) fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "—".into())
 }
+
+/// Props of the views of one result: equal when they show the same run (a new run is a new Rc),
+/// so a view is not redrawn for nothing.
+#[derive(yew::Properties, Clone)]
+pub struct ResultProps {
+    pub result: std::rc::Rc<crate::result::RunResult>,
+}
+
+impl PartialEq for ResultProps {
+    fn eq(&self, other: &Self) -> bool {
+        std::rc::Rc::ptr_eq(&self.result, &other.result)
+    }
+}

@@ -1,22 +1,10 @@
 //! The lecture's numbers: selectivity of Q and K (with the means behind them) and RSA r.
 
-use std::rc::Rc;
-
 use yew::prelude::*;
 
 use super::fmt_opt;
-use crate::result::RunResult;
 
-#[derive(Properties, Clone)]
-pub struct Props {
-    pub result: Rc<RunResult>,
-}
-
-impl PartialEq for Props {
-    fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.result, &other.result)
-    }
-}
+use super::ResultProps as Props;
 
 #[function_component(Summary)]
 pub fn summary(props: &Props) -> Html {
