@@ -75,7 +75,8 @@ fn experiment(categories: Value) -> String {
     json!({"model": "fixture", "layer": 1, "categories": categories}).to_string()
 }
 
-const TWO: &str = r#"[{"name": "space", "words": ["galaxy", "moon", "star"]}, {"name": "fruit", "words": ["pear", "apple", "lime"]}]"#;
+const TWO: &str =
+    r#"[{"name": "space", "words": ["galaxy", "moon", "star"]}, {"name": "fruit", "words": ["pear", "apple", "lime"]}]"#;
 
 fn two_categories() -> Value {
     serde_json::from_str(TWO).unwrap()
@@ -96,7 +97,11 @@ fn single_category_has_no_selectivity() {
     let cats = json!([{"name": "space", "words": ["galaxy", "moon", "star", "comet"]}]);
     let (r, err) = run_ok(&qk(&tmp, &experiment(cats), &tmp.model(&[])));
     for space in ["q", "k"] {
-        assert!(r[space]["selectivity"].is_null() && r[space]["across_mean"].is_null(), "{}", r[space]);
+        assert!(
+            r[space]["selectivity"].is_null() && r[space]["across_mean"].is_null(),
+            "{}",
+            r[space]
+        );
         assert!(r[space]["within_mean"].is_number());
     }
     assert!(r["rsa"]["r"].is_number());
@@ -152,7 +157,11 @@ fn config_sizes_beyond_any_gpt2() {
     let mut config: Value = serde_json::from_slice(&hub_file("config.json")).unwrap();
     config["n_embd"] = json!(6148914691236517206u64);
     config["n_head"] = json!(1);
-    let out = qk(&tmp, &experiment(two_categories()), &tmp.model(&[("config.json", config.to_string().as_bytes())]));
+    let out = qk(
+        &tmp,
+        &experiment(two_categories()),
+        &tmp.model(&[("config.json", config.to_string().as_bytes())]),
+    );
     let want = "error: config.json: n_embd 6148914691236517206 is larger than any GPT-2 (at most 16777216)";
     assert_error(&out, want);
 }
@@ -172,12 +181,20 @@ fn overlapping_or_out_of_bounds_offsets() {
     let overlapping = json!({"wte.weight": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
                              "wpe.weight": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}});
     let file = one_tensor_file(overlapping, 12);
-    let out = qk(&tmp, &experiment(two_categories()), &tmp.model(&[("model.safetensors", &file)]));
+    let out = qk(
+        &tmp,
+        &experiment(two_categories()),
+        &tmp.model(&[("model.safetensors", &file)]),
+    );
     let want = "error: model.safetensors: invalid header: invalid offset for tensor `wpe.weight`";
     assert_error(&out, want);
     let beyond = json!({"wte.weight": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}});
     let file = one_tensor_file(beyond, 4);
-    let out = qk(&tmp, &experiment(two_categories()), &tmp.model(&[("model.safetensors", &file)]));
+    let out = qk(
+        &tmp,
+        &experiment(two_categories()),
+        &tmp.model(&[("model.safetensors", &file)]),
+    );
     let want = "error: model.safetensors: the header describes 79 bytes but the file has 75: truncated or inconsistent";
     assert_error(&out, want);
 }
@@ -185,8 +202,15 @@ fn overlapping_or_out_of_bounds_offsets() {
 #[test]
 fn unknown_dtype() {
     let tmp = Tmp::new("dtype");
-    let file = one_tensor_file(json!({"wte.weight": {"dtype": "F99", "shape": [2], "data_offsets": [0, 8]}}), 8);
-    let out = qk(&tmp, &experiment(two_categories()), &tmp.model(&[("model.safetensors", &file)]));
+    let file = one_tensor_file(
+        json!({"wte.weight": {"dtype": "F99", "shape": [2], "data_offsets": [0, 8]}}),
+        8,
+    );
+    let out = qk(
+        &tmp,
+        &experiment(two_categories()),
+        &tmp.model(&[("model.safetensors", &file)]),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     let want = "error: model.safetensors: invalid header: unknown variant `F99`, expected one of `BOOL`, `F4`";
@@ -205,7 +229,10 @@ fn zero_vector() {
     }
     let exp = experiment(two_categories()).replace("\"layer\":1", "\"layer\":0");
     let out = qk(&tmp, &exp, &tmp.model(&[("model.safetensors", &file)]));
-    assert_error(&out, "error: analysis: vector #1 has norm 0: its cosine similarity is undefined");
+    assert_error(
+        &out,
+        "error: analysis: vector #1 has norm 0: its cosine similarity is undefined",
+    );
 }
 
 /// A tokenizer.json cut short (a partial copy): an error, where tokenizers used to panic.
@@ -214,7 +241,11 @@ fn tokenizer_json_cut_short() {
     let tmp = Tmp::new("tokenizer");
     let full = hub_file("tokenizer.json");
     let at = full.windows(10).position(|w| w == b"\"decoder\":").unwrap() + 20;
-    let out = qk(&tmp, &experiment(two_categories()), &tmp.model(&[("tokenizer.json", &full[..at])]));
+    let out = qk(
+        &tmp,
+        &experiment(two_categories()),
+        &tmp.model(&[("tokenizer.json", &full[..at])]),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let want = "error: tokenizer: cannot load tokenizer.json: invalid JSON: EOF while parsing";

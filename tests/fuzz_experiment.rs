@@ -4,26 +4,17 @@
 //! names (HTML, script, quotes, control and bidi characters) are kept verbatim as data; huge
 //! inputs are answered quickly. Cases: PROPTEST_CASES (default 256).
 
+mod fuzz_common;
+
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use qk_lens::experiment::{model_base_url, parse_words, Category, Experiment};
 use qk_lens::Error;
 use serde_json::{json, Value};
 
 fn config(cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    let file = "proptest-regressions/fuzz_experiment.txt";
-    let persistence = Some(Box::new(FileFailurePersistence::Direct(file)) as _);
-    ProptestConfig {
-        cases,
-        failure_persistence: persistence,
-        ..ProptestConfig::default()
-    }
+    fuzz_common::config(cases, "proptest-regressions/fuzz_experiment.txt")
 }
 
 /// Strings a class or an attacker might type: markup, quotes, escapes, bidi and control

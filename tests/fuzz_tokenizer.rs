@@ -3,25 +3,16 @@
 //! panic; every prompt has tokens; a word flagged single_token is one token; what the editor
 //! shows (token_strings) has one string per id. Cases: PROPTEST_CASES (default 256).
 
+mod fuzz_common;
+
 use std::sync::LazyLock;
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use qk_lens::experiment::{Category, Experiment};
 use qk_lens::model::{Gpt2Tokenizer, Prompts};
 
 fn config(cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    let file = "proptest-regressions/fuzz_tokenizer.txt";
-    let persistence = Some(Box::new(FileFailurePersistence::Direct(file)) as _);
-    ProptestConfig {
-        cases,
-        failure_persistence: persistence,
-        ..ProptestConfig::default()
-    }
+    fuzz_common::config(cases, "proptest-regressions/fuzz_tokenizer.txt")
 }
 
 static TOKENIZER: LazyLock<Gpt2Tokenizer> = LazyLock::new(|| {
@@ -190,4 +181,18 @@ fn regression_tokenizer_json_cut_in_the_decoder() {
         err.starts_with("tokenizer: cannot load tokenizer.json: invalid JSON: EOF while parsing"),
         "{err}"
     );
+}
+
+/// The same `expect("Helper")` on valid JSON whose "decoder" is nested past serde_json's limit.
+#[test]
+fn regression_tokenizer_json_with_a_deep_decoder() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/gpt2-tokenizer.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let deep: serde_json::Value = serde_json::from_str(&format!("{}{}", "[".repeat(127), "]".repeat(127))).unwrap();
+    json["decoder"] = deep;
+    let err = Gpt2Tokenizer::from_bytes(json.to_string().as_bytes())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("recursion limit exceeded"), "{err}");
 }

@@ -28,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
                 Ok(pieces) => {
                     for p in &pieces {
                         let r = &p.range;
-                        assert!(data_start <= r.start && r.start <= r.end && r.end <= data.len() as u64, "{p:?}");
+                        assert!(
+                            data_start <= r.start && r.start <= r.end && r.end <= data.len() as u64,
+                            "{p:?}"
+                        );
                     }
                     assert!(loaded.is_ok(), "planned but not loaded: {:?}", loaded.err());
                 }
