@@ -182,9 +182,11 @@ def main():
         verdicts.append([t, v, verdict])
     t_targets = table(["target (gpt2-medium L5)", "measured", "result"], verdicts)
 
+    w = meta.get("waited_seconds", 0)
+    waited_text = f", {w // 60} min {w % 60} s of it waiting for other processes to leave the cores alone" if w >= 30 else ""
     doc = f"""# Benchmarks
 
-Made by `{meta['command']}` on {meta['date']} (run took {meta['seconds'] // 60} min {meta['seconds'] % 60} s).
+Made by `{meta['command']}` on {meta['date']} (the run took {meta['seconds'] // 60} min {meta['seconds'] % 60} s{waited_text}).
 Rerun it to replace this file; everything it needs is cached outside git in
 `${{QK_BENCH_CACHE:-$HOME/.cache/qk-lens-bench}}`.
 
@@ -224,6 +226,11 @@ Rerun it to replace this file; everything it needs is cached outside git in
   the 34 × 5 batch, `with torch.no_grad(): model(batch)` (whole model and LM head, as the lecture),
   `torch.set_num_threads(1)` and `(2)`, median of 5 after 1 warm-up. Also timed for reference: the
   same call stopped by an exception from the hook after block L's c_attn.
+- A busy machine inflates every time. Before each measurement the script waits until other
+  processes leave the cores alone for 5 s, counts the CPU they use while it measures (processes
+  are the benchmark's own by an environment marker or Chromium's process group), repeats a
+  measurement they disturbed (over 5 % of the cores) and keeps the least disturbed attempt;
+  figures still disturbed are marked † and the targets resting on them "unreliable".
 - Needed weight bytes: from the safetensors header, the wte rows of the distinct tokens, wpe rows
   0–4, blocks 0..L-1 without `attn.bias`, block L's ln_1 and attn.c_attn.
 
