@@ -166,11 +166,14 @@ fn selectivity_with_labels(pairs: &[(usize, usize, f64)], labels: &[usize], sums
     sums.index()
 }
 
-/// Label-permutation test of the selectivity index: labels[perm[i]] is word i's permuted label.
-pub fn selectivity_test(c: &Matrix, grouping: &Grouping, perms: &Permutations) -> PermutationTest {
-    let pairs = upper_pairs(c);
-    let mut sums = PairSums::new(grouping.n_categories);
-    let observed = selectivity_with_labels(&pairs, &grouping.labels, &mut sums);
+/// `statistic` on the true labels, and on each permutation of them (labels[perm[i]] is word i's
+/// permuted label): the shared body of the label-permutation tests.
+fn label_permutation_test(
+    grouping: &Grouping,
+    perms: &Permutations,
+    mut statistic: impl FnMut(&[usize]) -> Option<f64>,
+) -> PermutationTest {
+    let observed = statistic(&grouping.labels);
     let mut permuted = vec![0; grouping.len()];
     let null = perms
         .perms
@@ -179,10 +182,17 @@ pub fn selectivity_test(c: &Matrix, grouping: &Grouping, perms: &Permutations) -
             for (i, &src) in p.iter().enumerate() {
                 permuted[i] = grouping.labels[src];
             }
-            selectivity_with_labels(&pairs, &permuted, &mut sums)
+            statistic(&permuted)
         })
         .collect();
     PermutationTest::new(observed, null)
+}
+
+/// Label-permutation test of the selectivity index: labels[perm[i]] is word i's permuted label.
+pub fn selectivity_test(c: &Matrix, grouping: &Grouping, perms: &Permutations) -> PermutationTest {
+    let pairs = upper_pairs(c);
+    let mut sums = PairSums::new(grouping.n_categories);
+    label_permutation_test(grouping, perms, |labels| selectivity_with_labels(&pairs, labels, &mut sums))
 }
 
 /// Which correlation a Mantel test or a bootstrap uses.
@@ -300,19 +310,7 @@ pub fn category_model_r(c: &Matrix, grouping: &Grouping) -> Option<f64> {
 /// Mantel test with the model matrix as the permuted side).
 pub fn category_model_test(c: &Matrix, grouping: &Grouping, perms: &Permutations) -> PermutationTest {
     let u = upper_triangle(c);
-    let observed = pearson(&u, &category_model(&grouping.labels));
-    let mut permuted = vec![0; grouping.len()];
-    let null = perms
-        .perms
-        .iter()
-        .map(|p| {
-            for (i, &src) in p.iter().enumerate() {
-                permuted[i] = grouping.labels[src];
-            }
-            pearson(&u, &category_model(&permuted))
-        })
-        .collect();
-    PermutationTest::new(observed, null)
+    label_permutation_test(grouping, perms, |labels| pearson(&u, &category_model(labels)))
 }
 
 /// numpy's default percentile (linear interpolation between closest ranks), q in [0, 100].
