@@ -24,6 +24,18 @@ import {
 
 const MODEL = 'tiny-gpt2-hub';
 const serve = () => startServer({ root: DIST, mounts: { '/models/': MODELS, '/experiments/': EXPERIMENTS } });
+
+/** A fresh server and a fresh page for one test; failures carry the page's errors and the requests. */
+async function withServedPage(browser, body) {
+  const srv = await serve();
+  const { context, page, logs } = await openPage(browser);
+  try {
+    await withDiagnostics(logs, () => srv.requests, () => body(srv, page));
+  } finally {
+    await context.close();
+    await srv.stop();
+  }
+}
 const weightRequests = (srv, since) => srv.requests.slice(since).filter((r) => r.path.endsWith('/model.safetensors'));
 const sentBytes = (reqs) => reqs.reduce((s, r) => s + r.bytes, 0);
 
@@ -48,74 +60,60 @@ describe('the lab in the page', () => {
   });
 
   test('editing words and layer in the UI gives the oracle numbers', { timeout: 180_000 }, async () => {
-    const srv = await serve();
-    const { context, page, logs } = await openPage(browser);
-    try {
-      await withDiagnostics(logs, () => srv.requests, async () => {
-        await page.goto(`${srv.url}/?model=/models/${MODEL}/`);
-        await page.waitForSelector('.category[data-category="2"] textarea.words');
-        await page.fill('#qk-layer', '1');
-        await setWords(page, 0, 'galaxy, asteroid, comet, moon');
-        await setWords(page, 1, 'sofa');
-        await setWords(page, 2, 'pear, grape, banana, apple');
-        // Each word shows its tokens as it is typed.
-        await page.waitForSelector('.category[data-category="1"] .chip.one');
-        await page.click('#qk-run');
-        const res = await result(page, 'ui-edited-single');
-        const golden = readJson(path.join(GOLDEN, `${MODEL}.single.L1.json`));
-        const experiment = { categories: [
-          { name: 'space', words: ['galaxy', 'asteroid', 'comet', 'moon'] },
-          { name: 'interior', words: ['sofa'] },
-          { name: 'fruit', words: ['pear', 'grape', 'banana', 'apple'] },
-        ] };
-        checkResult(res, golden, experiment, 1);
-        assert.equal(res.q.within_means[1].mean, null, 'a one-word category has no within mean');
-        assert.ok(res.notes.some((n) => n.includes('interior') && n.includes('one word')), JSON.stringify(res.notes));
-        assert.match(await page.textContent('#qk-summary'), /interior: r = —/);
-      });
-    } finally {
-      await context.close();
-      await srv.stop();
-    }
+    await withServedPage(browser, async (srv, page) => {
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/`);
+      await page.waitForSelector('.category[data-category="2"] textarea.words');
+      await page.fill('#qk-layer', '1');
+      await setWords(page, 0, 'galaxy, asteroid, comet, moon');
+      await setWords(page, 1, 'sofa');
+      await setWords(page, 2, 'pear, grape, banana, apple');
+      // Each word shows its tokens as it is typed.
+      await page.waitForSelector('.category[data-category="1"] .chip.one');
+      await page.click('#qk-run');
+      const res = await result(page, 'ui-edited-single');
+      const golden = readJson(path.join(GOLDEN, `${MODEL}.single.L1.json`));
+      const experiment = { categories: [
+        { name: 'space', words: ['galaxy', 'asteroid', 'comet', 'moon'] },
+        { name: 'interior', words: ['sofa'] },
+        { name: 'fruit', words: ['pear', 'grape', 'banana', 'apple'] },
+      ] };
+      checkResult(res, golden, experiment, 1);
+      assert.equal(res.q.within_means[1].mean, null, 'a one-word category has no within mean');
+      assert.ok(res.notes.some((n) => n.includes('interior') && n.includes('one word')), JSON.stringify(res.notes));
+      assert.match(await page.textContent('#qk-summary'), /interior: r = —/);
+    });
   });
 
   test('a second visit downloads nothing, and the app works with the server stopped', { timeout: 240_000 }, async (t) => {
-    const srv = await serve();
-    const { context, page, logs } = await openPage(browser);
+    await withServedPage(browser, async (srv, page) => {
     const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
     const url = `${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}&run=1`;
     const golden = readJson(path.join(GOLDEN, `${MODEL}.L1.json`));
     const experiment = readJson(path.join(EXPERIMENTS, 'lecture-L1.json'));
-    try {
-      await withDiagnostics(logs, () => srv.requests, async () => {
-        await page.goto(url);
-        checkResult(await result(page), golden, experiment, 1);
-        // The service worker is in charge and the shell is kept for offline use.
-        const shellFiles = await page.evaluate(async () => {
-          await navigator.serviceWorker.ready;
-          for (let i = 0; i < 50 && !navigator.serviceWorker.controller; i++) await new Promise((r) => setTimeout(r, 100));
-          const keys = await (await caches.open('qk-lens-shell-v1')).keys();
-          return keys.map((k) => new URL(k.url).pathname);
-        });
-        t.diagnostic(`shell cache: ${shellFiles.join(' ')}`);
-        assert.ok(shellFiles.includes('/worker_bg.wasm') && shellFiles.includes('/'), `shell cached: ${shellFiles}`);
-
-        const first = srv.requests.length;
-        await page.reload();
-        checkResult(await result(page), golden, experiment, 1);
-        const again = srv.requests.slice(first).filter((r) => r.path.startsWith('/models/'));
-        assert.equal(sentBytes(weightRequests(srv, first)), 0, 'no weight bytes on the second visit');
-        assert.deepEqual(again.map((r) => r.path), [], 'no model file requested at all on the second visit');
-
-        await srv.stop();
-        await page.reload();
-        const offline = await result(page, 'offline');
-        checkResult(offline, golden, experiment, 1);
+      await page.goto(url);
+      checkResult(await result(page), golden, experiment, 1);
+      // The service worker is in charge and the shell is kept for offline use.
+      const shellFiles = await page.evaluate(async () => {
+        await navigator.serviceWorker.ready;
+        for (let i = 0; i < 50 && !navigator.serviceWorker.controller; i++) await new Promise((r) => setTimeout(r, 100));
+        const keys = await (await caches.open('qk-lens-shell-v1')).keys();
+        return keys.map((k) => new URL(k.url).pathname);
       });
-    } finally {
-      await context.close();
+      t.diagnostic(`shell cache: ${shellFiles.join(' ')}`);
+      assert.ok(shellFiles.includes('/worker_bg.wasm') && shellFiles.includes('/'), `shell cached: ${shellFiles}`);
+
+      const first = srv.requests.length;
+      await page.reload();
+      checkResult(await result(page), golden, experiment, 1);
+      const again = srv.requests.slice(first).filter((r) => r.path.startsWith('/models/'));
+      assert.equal(sentBytes(weightRequests(srv, first)), 0, 'no weight bytes on the second visit');
+      assert.deepEqual(again.map((r) => r.path), [], 'no model file requested at all on the second visit');
+
       await srv.stop();
-    }
+      await page.reload();
+      const offline = await result(page, 'offline');
+      checkResult(offline, golden, experiment, 1);
+    });
   });
 
   test('a share link restores the experiment and the model exactly', { timeout: 180_000 }, async () => {
@@ -157,172 +155,137 @@ describe('the lab in the page', () => {
   });
 
   test('export and import round-trip an experiment; a bad file says why and loses nothing', { timeout: 120_000 }, async () => {
-    const srv = await serve();
-    const { context, page, logs } = await openPage(browser);
-    try {
-      await withDiagnostics(logs, () => srv.requests, async () => {
-        await page.goto(`${srv.url}/?model=/models/${MODEL}/`);
-        await page.waitForSelector('#qk-export');
-        await setWords(page, 1, 'sofa, lamp, rug');
-        const [download] = await Promise.all([page.waitForEvent('download'), page.click('#qk-export')]);
-        const exported = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
-        assert.deepEqual(exported.categories[1], { name: 'interior', words: ['sofa', 'lamp', 'rug'] });
-        assert.equal(exported.layer, 5);
+    await withServedPage(browser, async (srv, page) => {
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/`);
+      await page.waitForSelector('#qk-export');
+      await setWords(page, 1, 'sofa, lamp, rug');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#qk-export')]);
+      const exported = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+      assert.deepEqual(exported.categories[1], { name: 'interior', words: ['sofa', 'lamp', 'rug'] });
+      assert.equal(exported.layer, 5);
 
-        const changed = { ...exported, layer: 2, categories: [{ name: 'tools', words: ['hammer', 'saw'] }, exported.categories[0]] };
-        await page.setInputFiles('#qk-import', { name: 'exp.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(changed)) });
-        await page.waitForFunction(() => document.querySelector('.category[data-category="0"] input.name')?.value === 'tools');
-        assert.equal(await page.inputValue('.category[data-category="0"] textarea.words'), 'hammer, saw');
-        assert.equal(await page.inputValue('#qk-layer'), '2');
+      const changed = { ...exported, layer: 2, categories: [{ name: 'tools', words: ['hammer', 'saw'] }, exported.categories[0]] };
+      await page.setInputFiles('#qk-import', { name: 'exp.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(changed)) });
+      await page.waitForFunction(() => document.querySelector('.category[data-category="0"] input.name')?.value === 'tools');
+      assert.equal(await page.inputValue('.category[data-category="0"] textarea.words'), 'hammer, saw');
+      assert.equal(await page.inputValue('#qk-layer'), '2');
 
-        await page.setInputFiles('#qk-import', { name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"categories": [') });
-        await page.waitForSelector('#qk-experiment-error');
-        assert.match(await page.textContent('#qk-experiment-error'), /import: experiment: invalid JSON/);
-        assert.equal(await page.inputValue('.category[data-category="0"] textarea.words'), 'hammer, saw', 'nothing typed is lost');
-      });
-    } finally {
-      await context.close();
-      await srv.stop();
-    }
+      await page.setInputFiles('#qk-import', { name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"categories": [') });
+      await page.waitForSelector('#qk-experiment-error');
+      assert.match(await page.textContent('#qk-experiment-error'), /import: experiment: invalid JSON/);
+      assert.equal(await page.inputValue('.category[data-category="0"] textarea.words'), 'hammer, saw', 'nothing typed is lost');
+    });
   });
 
   test('model files from disk: the right result, and a bad file shows an error', { timeout: 180_000 }, async () => {
-    const srv = await serve();
-    const { context, page, logs } = await openPage(browser);
+    await withServedPage(browser, async (srv, page) => {
     const dir = path.join(MODELS, MODEL);
     const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
-    try {
-      await withDiagnostics(logs, () => srv.requests, async () => {
-        await page.goto(`${srv.url}/?exp=${encodeURIComponent(exp)}`);
-        await page.selectOption('#qk-model-choice', 'local');
-        await page.setInputFiles('#qk-local-files', ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => path.join(dir, f)));
-        await page.waitForFunction(() => /Using config.json/.test(document.querySelector('.model-picker')?.textContent ?? ''));
-        const before = srv.requests.length;
-        await page.click('#qk-run');
-        const res = await result(page, 'local-files');
-        checkResult(res, readJson(path.join(GOLDEN, `${MODEL}.L1.json`)), readJson(path.join(EXPERIMENTS, 'lecture-L1.json')), 1);
-        assert.equal(weightRequests(srv, before).length, 0, 'nothing fetched from the server');
+      await page.goto(`${srv.url}/?exp=${encodeURIComponent(exp)}`);
+      await page.selectOption('#qk-model-choice', 'local');
+      await page.setInputFiles('#qk-local-files', ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => path.join(dir, f)));
+      await page.waitForFunction(() => /Using config.json/.test(document.querySelector('.model-picker')?.textContent ?? ''));
+      const before = srv.requests.length;
+      await page.click('#qk-run');
+      const res = await result(page, 'local-files');
+      checkResult(res, readJson(path.join(GOLDEN, `${MODEL}.L1.json`)), readJson(path.join(EXPERIMENTS, 'lecture-L1.json')), 1);
+      assert.equal(weightRequests(srv, before).length, 0, 'nothing fetched from the server');
 
-        await page.setInputFiles('#qk-local-files', [
-          { name: 'config.json', mimeType: 'application/json', buffer: Buffer.from('{"model_type": "llama", "n_embd": 8}') },
-          { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: fs.readFileSync(path.join(dir, 'model.safetensors')) },
-        ]);
-        await page.click('#qk-run');
-        const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
-        // The old result stays on screen; the error names the file and the problem.
-        const error = await page.textContent('#qk-error');
-        assert.match(error, /config\.json: model_type is "llama", not "gpt2"/, error);
-        assert.equal(outcome.kind, 'result', 'the previous result is kept');
+      await page.setInputFiles('#qk-local-files', [
+        { name: 'config.json', mimeType: 'application/json', buffer: Buffer.from('{"model_type": "llama", "n_embd": 8}') },
+        { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: fs.readFileSync(path.join(dir, 'model.safetensors')) },
+      ]);
+      await page.click('#qk-run');
+      const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+      // The old result stays on screen; the error names the file and the problem.
+      const error = await page.textContent('#qk-error');
+      assert.match(error, /config\.json: model_type is "llama", not "gpt2"/, error);
+      assert.equal(outcome.kind, 'result', 'the previous result is kept');
 
-        await page.setInputFiles('#qk-local-files', [{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hi') }]);
-        await page.waitForSelector('#qk-model-error');
-        assert.match(await page.textContent('#qk-model-error'), /config\.json is missing/);
-      });
-    } finally {
-      await context.close();
-      await srv.stop();
-    }
+      await page.setInputFiles('#qk-local-files', [{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hi') }]);
+      await page.waitForSelector('#qk-model-error');
+      assert.match(await page.textContent('#qk-model-error'), /config\.json is missing/);
+    });
   });
 
   test('a slow download can be cancelled, then run again; the cache panel shows and frees what is stored', { timeout: 180_000 }, async () => {
-    const srv = await serve();
-    const { context, page, logs } = await openPage(browser);
+    await withServedPage(browser, async (srv, page) => {
     const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L3.json')));
-    try {
-      await withDiagnostics(logs, () => srv.requests, async () => {
-        srv.options.delayMs = 1500;
-        await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}`);
-        await page.click('#qk-run');
-        await page.waitForSelector('#qk-cancel');
-        await page.click('#qk-cancel');
-        await page.waitForSelector('#qk-cancelled');
-        assert.equal(await page.$('#qk-result'), null, 'a cancelled run shows no result');
-        assert.equal(await page.isEnabled('#qk-run'), true, 'Run is available again');
+      srv.options.delayMs = 1500;
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}`);
+      await page.click('#qk-run');
+      await page.waitForSelector('#qk-cancel');
+      await page.click('#qk-cancel');
+      await page.waitForSelector('#qk-cancelled');
+      assert.equal(await page.$('#qk-result'), null, 'a cancelled run shows no result');
+      assert.equal(await page.isEnabled('#qk-run'), true, 'Run is available again');
 
-        srv.options.delayMs = 0;
-        await page.click('#qk-run');
-        const res = await result(page);
-        checkResult(res, readJson(path.join(GOLDEN, `${MODEL}.L3.json`)), readJson(path.join(EXPERIMENTS, 'lecture-L3.json')), 3);
+      srv.options.delayMs = 0;
+      await page.click('#qk-run');
+      const res = await result(page);
+      checkResult(res, readJson(path.join(GOLDEN, `${MODEL}.L3.json`)), readJson(path.join(EXPERIMENTS, 'lecture-L3.json')), 3);
 
-        await page.click('.cache-panel summary');
-        await page.waitForSelector('#qk-cache-list');
-        assert.match(await page.textContent('#qk-cache-list'), /models\/tiny-gpt2-hub\/model\.safetensors — \d+ kB in \d+ pieces/);
-        await page.click('#qk-cache-clear');
-        await page.waitForFunction(() => /Nothing stored yet/.test(document.querySelector('.cache-panel')?.textContent ?? ''));
-        await screenshot(page, 'cache-cleared');
-      });
-    } finally {
-      await context.close();
-      await srv.stop();
-    }
+      await page.click('.cache-panel summary');
+      await page.waitForSelector('#qk-cache-list');
+      assert.match(await page.textContent('#qk-cache-list'), /models\/tiny-gpt2-hub\/model\.safetensors — \d+ kB in \d+ pieces/);
+      await page.click('#qk-cache-clear');
+      await page.waitForFunction(() => /Nothing stored yet/.test(document.querySelector('.cache-panel')?.textContent ?? ''));
+      await screenshot(page, 'cache-cleared');
+    });
   });
 
   test('hovering a heatmap cell or a scatter point names the pair and its similarities', { timeout: 120_000 }, async () => {
-    const srv = await serve();
-    const { context, page, logs } = await openPage(browser);
+    await withServedPage(browser, async (srv, page) => {
     const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
-    try {
-      await withDiagnostics(logs, () => srv.requests, async () => {
-        await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}&run=1`);
-        const res = await result(page);
-        const words = res.words.map((w) => w.word);
-        const check = async (what) => {
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}&run=1`);
+      const res = await result(page);
+      const words = res.words.map((w) => w.word);
+      const check = async (what) => {
+        const text = (await page.textContent('#qk-pair')).trim();
+        const m = /^(\w+) × (\w+): Q (-?\d\.\d{4}), K (-?\d\.\d{4})$/.exec(text);
+        assert.ok(m, `${what}: pair line is ${JSON.stringify(text)}`);
+        const [i, j] = [words.indexOf(m[1]), words.indexOf(m[2])];
+        assert.ok(i >= 0 && j >= 0 && i !== j, `${what}: ${text}`);
+        assert.equal(Number(m[3]), Number(res.q.cosine[i][j].toFixed(4)), `${what}: Q value`);
+        assert.equal(Number(m[4]), Number(res.k.cosine[i][j].toFixed(4)), `${what}: K value`);
+        return text;
+      };
+      await page.locator('#qk-heatmap-q').scrollIntoViewIfNeeded();
+      const heat = await page.locator('#qk-heatmap-q').boundingBox();
+      await page.mouse.move(heat.x + heat.width * 0.62, heat.y + heat.height * 0.35, { steps: 3 });
+      await page.waitForFunction(() => document.querySelector('#qk-pair')?.textContent.includes('×'), null, { timeout: 5000 });
+      const fromHeatmap = await check('heatmap');
+      await page.locator('#qk-rsa-scatter').scrollIntoViewIfNeeded();
+      const scatter = await page.locator('#qk-rsa-scatter').boundingBox();
+      // Sweep the scatter until the pointer lands on a point.
+      let fromScatter = null;
+      for (let fx = 0.3; fx < 0.95 && !fromScatter; fx += 0.02) {
+        for (let fy = 0.2; fy < 0.9 && !fromScatter; fy += 0.05) {
+          await page.mouse.move(scatter.x + scatter.width * fx, scatter.y + scatter.height * fy);
+          await page.waitForTimeout(20);
           const text = (await page.textContent('#qk-pair')).trim();
-          const m = /^(\w+) × (\w+): Q (-?\d\.\d{4}), K (-?\d\.\d{4})$/.exec(text);
-          assert.ok(m, `${what}: pair line is ${JSON.stringify(text)}`);
-          const [i, j] = [words.indexOf(m[1]), words.indexOf(m[2])];
-          assert.ok(i >= 0 && j >= 0 && i !== j, `${what}: ${text}`);
-          assert.equal(Number(m[3]), Number(res.q.cosine[i][j].toFixed(4)), `${what}: Q value`);
-          assert.equal(Number(m[4]), Number(res.k.cosine[i][j].toFixed(4)), `${what}: K value`);
-          return text;
-        };
-        await page.locator('#qk-heatmap-q').scrollIntoViewIfNeeded();
-        const heat = await page.locator('#qk-heatmap-q').boundingBox();
-        await page.mouse.move(heat.x + heat.width * 0.62, heat.y + heat.height * 0.35, { steps: 3 });
-        await page.waitForFunction(() => document.querySelector('#qk-pair')?.textContent.includes('×'), null, { timeout: 5000 });
-        const fromHeatmap = await check('heatmap');
-        await page.locator('#qk-rsa-scatter').scrollIntoViewIfNeeded();
-        const scatter = await page.locator('#qk-rsa-scatter').boundingBox();
-        // Sweep the scatter until the pointer lands on a point.
-        let fromScatter = null;
-        for (let fx = 0.3; fx < 0.95 && !fromScatter; fx += 0.02) {
-          for (let fy = 0.2; fy < 0.9 && !fromScatter; fy += 0.05) {
-            await page.mouse.move(scatter.x + scatter.width * fx, scatter.y + scatter.height * fy);
-            await page.waitForTimeout(20);
-            const text = (await page.textContent('#qk-pair')).trim();
-            if (text.includes('×') && text !== fromHeatmap) fromScatter = await check('scatter');
-          }
+          if (text.includes('×') && text !== fromHeatmap) fromScatter = await check('scatter');
         }
-        assert.ok(fromScatter, 'some scatter point names its pair');
-        await screenshot(page, 'hover');
-      });
-    } finally {
-      await context.close();
-      await srv.stop();
-    }
+      }
+      assert.ok(fromScatter, 'some scatter point names its pair');
+      await screenshot(page, 'hover');
+    });
   });
 
   test("an engine crash reaches the page as a message, and Run works again", { timeout: 120_000 }, async () => {
-    const srv = await serve();
-    const { context, page, logs } = await openPage(browser);
+    await withServedPage(browser, async (srv, page) => {
     const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
-    try {
-      await withDiagnostics(logs, () => srv.requests, async () => {
-        srv.options.delayMs = 1500;
-        await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}`);
-        await page.click('#qk-run');
-        await page.waitForSelector('#qk-cancel');
-        // What the worker's panic hook sends when it dies (the page cannot see a worker unwind).
-        await page.evaluate(() => new BroadcastChannel('qk-lens-engine-crash').postMessage('panicked at src/x.rs:1:1: boom'));
-        await page.waitForSelector('#qk-error');
-        assert.match(await page.textContent('#qk-error'), /internal error in the engine .*boom/);
-        srv.options.delayMs = 0;
-        await page.click('#qk-run');
-        checkResult(await result(page), readJson(path.join(GOLDEN, `${MODEL}.L1.json`)), readJson(path.join(EXPERIMENTS, 'lecture-L1.json')), 1);
-      });
-    } finally {
-      await context.close();
-      await srv.stop();
-    }
+      srv.options.delayMs = 1500;
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}`);
+      await page.click('#qk-run');
+      await page.waitForSelector('#qk-cancel');
+      // What the worker's panic hook sends when it dies (the page cannot see a worker unwind).
+      await page.evaluate(() => new BroadcastChannel('qk-lens-engine-crash').postMessage('panicked at src/x.rs:1:1: boom'));
+      await page.waitForSelector('#qk-error');
+      assert.match(await page.textContent('#qk-error'), /internal error in the engine .*boom/);
+      srv.options.delayMs = 0;
+      await page.click('#qk-run');
+      checkResult(await result(page), readJson(path.join(GOLDEN, `${MODEL}.L1.json`)), readJson(path.join(EXPERIMENTS, 'lecture-L1.json')), 1);
+    });
   });
 });
