@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod plots;
 pub mod presets;
 pub mod result;
+pub mod result_view;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;

@@ -1,8 +1,10 @@
 //! The whole run as a chain of plain steps, shared by the CLI and the page. The page awaits
 //! between steps (to show progress); the CLI calls [`run`].
 
-use crate::error::Result;
+use crate::analysis::report::ExtendedOptions;
+use crate::error::{Error, Result};
 use crate::experiment::Experiment;
+use crate::model::gpt2::capture_all_layers;
 use crate::model::plan::{needs, ByteSource, Header, Need, WholeFile};
 use crate::model::weights::tokens_used;
 use crate::model::{capture_last_token, Capture, Gpt2Config, Gpt2Tokenizer, LayerWeights, Prompts};
@@ -20,9 +22,21 @@ pub struct Prepared {
     pub experiment: Experiment,
     pub config: Gpt2Config,
     pub prompts: Prompts,
+    /// The analyses beyond the lecture (None: the lecture's numbers only).
+    pub options: Option<ExtendedOptions>,
 }
 
 pub fn prepare(experiment: &Experiment, config_json: &[u8], tokenizer_json: &[u8]) -> Result<Prepared> {
+    prepare_with(experiment, None, config_json, tokenizer_json)
+}
+
+/// [`prepare`] for a run that also computes `options`.
+pub fn prepare_with(
+    experiment: &Experiment,
+    options: Option<&ExtendedOptions>,
+    config_json: &[u8],
+    tokenizer_json: &[u8],
+) -> Result<Prepared> {
     experiment.validate()?;
     let config = Gpt2Config::from_json(config_json)?;
     config.check_layer(experiment.layer)?;
@@ -32,19 +46,55 @@ pub fn prepare(experiment: &Experiment, config_json: &[u8], tokenizer_json: &[u8
         experiment: experiment.clone(),
         config,
         prompts,
+        options: options.cloned(),
     })
 }
 
 impl Prepared {
+    fn sweep(&self) -> bool {
+        self.options.as_ref().is_some_and(|o| o.all_layers)
+    }
+
+    /// The deepest block the run reaches: the analysed layer, or the top one for a layer sweep
+    /// (every layer's c_attn is captured on the way up).
+    pub fn top_layer(&self) -> usize {
+        match self.sweep() {
+            true => self.config.n_layer.saturating_sub(1),
+            false => self.experiment.layer,
+        }
+    }
+
     /// Step 2 (page): which tensors and rows of model.safetensors the run needs.
     pub fn weight_needs(&self) -> Result<Vec<Need>> {
         let (rows, n_pos) = tokens_used(&self.config, &self.prompts.token_ids())?;
-        Ok(needs(&self.config, self.experiment.layer, &rows, n_pos))
+        Ok(needs(&self.config, self.top_layer(), &rows, n_pos))
     }
 
-    /// Step 3: the weights the layer needs, converted to f32, from the bytes behind `header`.
+    /// Step 3: the weights the run needs, converted to f32, from the bytes behind `header`.
     pub fn load_weights(&self, header: &Header, source: &dyn ByteSource) -> Result<LayerWeights> {
-        LayerWeights::load(header, source, &self.config, self.experiment.layer, &self.prompts.token_ids())
+        LayerWeights::load(header, source, &self.config, self.top_layer(), &self.prompts.token_ids())
+    }
+
+    /// Step 4 with the options: the analysed layer's capture, or every layer's for a sweep.
+    pub fn capture_layers(&self, weights: &LayerWeights) -> Result<Vec<Capture>> {
+        match self.sweep() {
+            true => capture_all_layers(weights, &self.config, &self.prompts.token_ids()),
+            false => Ok(vec![self.capture(weights)?]),
+        }
+    }
+
+    /// Step 5 with the options: the lecture's analysis of the analysed layer, then the rest.
+    pub fn analyse_layers(&self, captures: &[Capture]) -> Result<RunResult> {
+        let layer = self.experiment.layer;
+        let capture = captures
+            .iter()
+            .find(|c| c.layer == layer)
+            .ok_or_else(|| Error::Model(format!("layer {layer} was not captured")))?;
+        let mut result = self.analyse(capture)?;
+        if let Some(options) = &self.options {
+            result.add_extended(&self.prompts, captures, self.config.n_head, options)?;
+        }
+        Ok(result)
     }
 
     /// Step 4: the forward pass up to the layer's c_attn.

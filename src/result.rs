@@ -172,7 +172,7 @@ fn space(vectors: &[Vec<f32>], grouping: &Grouping, names: &[String]) -> Result<
     Ok(space_of(cosine_matrix(vectors)?, vectors.to_vec(), grouping, names))
 }
 
-fn space_of(cosine: Matrix, vectors: Vec<Vec<f32>>, grouping: &Grouping, names: &[String]) -> SpaceResult {
+pub(crate) fn space_of(cosine: Matrix, vectors: Vec<Vec<f32>>, grouping: &Grouping, names: &[String]) -> SpaceResult {
     let sel = analysis::selectivity::selectivity(&cosine, grouping);
     SpaceResult {
         histogram: Histogram::new(&upper_triangle(&cosine), HISTOGRAM_BINS),
@@ -202,7 +202,7 @@ fn space_of(cosine: Matrix, vectors: Vec<Vec<f32>>, grouping: &Grouping, names: 
     }
 }
 
-fn rsa_of(q: &Matrix, k: &Matrix, grouping: &Grouping, names: &[String]) -> RsaResult {
+pub(crate) fn rsa_of(q: &Matrix, k: &Matrix, grouping: &Grouping, names: &[String]) -> RsaResult {
     let rsa = analysis::rsa::rsa(q, k, grouping);
     RsaResult {
         r: rsa.r,

@@ -13,6 +13,7 @@ use qk_lens::analysis::report::ExtendedOptions;
 use qk_lens::analysis::upper_triangle;
 use qk_lens::analysis::vectors::{split_heads, to_f64};
 use qk_lens::model::gpt2::capture_all_layers;
+use qk_lens::model::plan::{Header, WholeFile};
 use qk_lens::model::{capture_last_token, Capture, Gpt2Config, LayerWeights};
 use qk_lens::pipeline;
 use qk_lens::{Experiment, RunResult};
@@ -31,29 +32,17 @@ fn sweep_golden() -> Value {
     golden("tiny-gpt2-hub.sweep")
 }
 
-/// The run as the CLI does it: weights up to the top layer for the sweep, else to the layer.
+/// The run as the CLI and the page do it (the pipeline): weights up to the top layer for the
+/// sweep, else to the layer.
 fn run(exp: &Experiment, options: &ExtendedOptions) -> (RunResult, Vec<Capture>) {
     let dir = model_dir("tiny-gpt2-hub");
     let (config, tokenizer) = (read(&dir.join("config.json")), read(&dir.join("tokenizer.json")));
-    let prepared = pipeline::prepare(exp, &config, &tokenizer).unwrap();
-    let ids = prepared.prompts.token_ids();
-    let top = if options.all_layers {
-        prepared.config.n_layer - 1
-    } else {
-        exp.layer
-    };
-    let weights = LayerWeights::from_safetensors(&read(&dir.join("model.safetensors")), &prepared.config, top, &ids).unwrap();
-    let captures = if options.all_layers {
-        capture_all_layers(&weights, &prepared.config, &ids).unwrap()
-    } else {
-        vec![capture_last_token(&weights, &prepared.config, &ids).unwrap()]
-    };
-    let capture = captures.iter().find(|c| c.layer == exp.layer).unwrap();
-    let mut result = prepared.analyse(capture).unwrap();
-    result
-        .add_extended(&prepared.prompts, &captures, prepared.config.n_head, options)
-        .unwrap();
-    (result, captures)
+    let prepared = pipeline::prepare_with(exp, Some(options), &config, &tokenizer).unwrap();
+    let file = read(&dir.join("model.safetensors"));
+    let header = Header::from_file(&file).unwrap();
+    let weights = prepared.load_weights(&header, &WholeFile(&file)).unwrap();
+    let captures = prepared.capture_layers(&weights).unwrap();
+    (prepared.analyse_layers(&captures).unwrap(), captures)
 }
 
 fn at_layer(layer: usize) -> Experiment {
@@ -364,4 +353,58 @@ fn cli_flags_add_optional_keys() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&err.stderr);
     assert!(!err.status.success() && stderr.starts_with("error: ") && stderr.contains("--permutations"));
+}
+
+/// The page's head and centred views (RunResult::view) equal PyTorch's per-head numbers and the
+/// "centered" block: the figures of a clicked head show that head's own analysis.
+#[test]
+fn head_and_centered_views_equal_pytorch() {
+    use qk_lens::result_view::View;
+    let g = sweep_golden();
+    let options = ExtendedOptions {
+        v: true,
+        center: true,
+        ..Default::default()
+    };
+    let (result, _) = run(&at_layer(1), &options);
+    assert_eq!(result.view(View::default()).unwrap(), result);
+    for want in g["heads"].as_array().unwrap().iter().filter(|h| h["layer"] == 1) {
+        let head = want["head"].as_u64().unwrap() as usize;
+        let view = result
+            .view(View {
+                head: Some(head),
+                centered: false,
+            })
+            .unwrap();
+        let got = serde_json::json!({
+            "q": {"selectivity": view.q.selectivity},
+            "k": {"selectivity": view.k.selectivity},
+            "v": {"selectivity": view.v.as_ref().unwrap().selectivity},
+            "rsa": {"r": view.rsa.r, "rho": want["rho"]},
+        });
+        check_summary(&format!("view of head {head}"), &got, want);
+        assert_eq!(view.q.vectors[0].len(), result.model.n_embd / result.model.n_head);
+        assert_eq!(view.words, result.words);
+    }
+    let centred = result
+        .view(View {
+            head: None,
+            centered: true,
+        })
+        .unwrap();
+    let c = result.centered.as_ref().unwrap();
+    for (got, want) in [
+        (&centred.q, &c.q),
+        (&centred.k, &c.k),
+        (centred.v.as_ref().unwrap(), c.v.as_ref().unwrap()),
+    ] {
+        assert_eq!(got.cosine, want.cosine);
+        assert_eq!(got.selectivity, want.selectivity);
+    }
+    assert_eq!(centred.rsa, c.rsa);
+    let missing = View {
+        head: Some(result.model.n_head),
+        centered: false,
+    };
+    assert!(result.view(missing).unwrap_err().to_string().contains("does not exist"));
 }

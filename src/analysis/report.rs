@@ -29,6 +29,72 @@ pub struct ExtendedOptions {
     pub statistics: Option<StatOptions>,
 }
 
+/// A flag is on when present as `k`, `k=1`, `k=true` or `k=yes`.
+fn flag(value: Option<String>) -> bool {
+    matches!(value.as_deref(), Some("") | Some("1") | Some("true") | Some("yes"))
+}
+
+impl ExtendedOptions {
+    /// The options a page query asks for (`get` reads one parameter), named and read as the
+    /// CLI's flags: `all-layers`, `heads`, `v`, `qk`, `center`, `pca` (`k`, `k=1`, `k=true`),
+    /// `stats`, `permutations=N`, `bootstrap=B`, `seed=S` (each of the last three implies stats).
+    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Result<Option<ExtendedOptions>, String> {
+        let number = |k: &str| -> Result<Option<u64>, String> {
+            get(k)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| format!("{k}={v:?} is not a whole number"))
+                })
+                .transpose()
+        };
+        let (permutations, bootstrap, seed) = (number("permutations")?, number("bootstrap")?, number("seed")?);
+        if permutations == Some(0) {
+            return Err("permutations=0: at least 1 permutation is needed".into());
+        }
+        let stats = flag(get("stats")) || permutations.is_some() || bootstrap.is_some() || seed.is_some();
+        let d = StatOptions::default();
+        let permutations = permutations.map_or(d.permutations, |n| n as usize);
+        let options = ExtendedOptions {
+            all_layers: flag(get("all-layers")),
+            heads: flag(get("heads")),
+            v: flag(get("v")),
+            qk: flag(get("qk")),
+            center: flag(get("center")),
+            pca: flag(get("pca")),
+            statistics: stats.then(|| StatOptions {
+                permutations,
+                bootstrap: bootstrap.map_or(permutations, |b| b as usize),
+                seed: seed.unwrap_or(d.seed),
+                ..d
+            }),
+        };
+        Ok((options != ExtendedOptions::default()).then_some(options))
+    }
+
+    /// The query parameters that ask for these options (the inverse of [`Self::from_query`]).
+    pub fn to_query(&self) -> Vec<(&'static str, String)> {
+        let mut q: Vec<(&'static str, String)> = [
+            ("all-layers", self.all_layers),
+            ("heads", self.heads),
+            ("v", self.v),
+            ("qk", self.qk),
+            ("center", self.center),
+            ("pca", self.pca),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(k, _)| (k, "1".to_string()))
+        .collect();
+        if let Some(s) = &self.statistics {
+            q.push(("permutations", s.permutations.to_string()));
+            q.push(("bootstrap", s.bootstrap.to_string()));
+            q.push(("seed", s.seed.to_string()));
+        }
+        q
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StatOptions {
     pub permutations: usize,

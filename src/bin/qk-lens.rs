@@ -9,10 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use std::time::Instant;
 
-use qk_lens::analysis::report::{ExtendedOptions, StatOptions};
-use qk_lens::model::gpt2::capture_all_layers;
+use qk_lens::analysis::report::ExtendedOptions;
 use qk_lens::model::plan::{Header, WholeFile};
-use qk_lens::model::{capture_last_token, LayerWeights};
 use qk_lens::pipeline;
 use qk_lens::result::RunStats;
 use qk_lens::{Error, Experiment, Result};
@@ -87,34 +85,24 @@ struct Extended {
 }
 
 impl Extended {
+    /// The flags read as the page reads its query parameters (one rule for both).
     fn options(&self) -> Result<Option<ExtendedOptions>> {
-        let stats = self.stats || self.permutations.is_some() || self.bootstrap.is_some() || self.seed.is_some();
-        let any = stats || self.all_layers || self.heads || self.v || self.qk || self.center || self.pca;
-        if !any {
-            return Ok(None);
-        }
-        if self.permutations == Some(0) {
-            return Err(Error::input("--permutations", "needs at least 1 permutation"));
-        }
-        let statistics = stats.then(|| {
-            let d = StatOptions::default();
-            let permutations = self.permutations.unwrap_or(d.permutations);
-            StatOptions {
-                permutations,
-                bootstrap: self.bootstrap.unwrap_or(permutations),
-                seed: self.seed.unwrap_or(d.seed),
-                ..d
-            }
-        });
-        Ok(Some(ExtendedOptions {
-            all_layers: self.all_layers,
-            heads: self.heads,
-            v: self.v,
-            qk: self.qk,
-            center: self.center,
-            pca: self.pca,
-            statistics,
-        }))
+        let on = |b: bool| b.then(|| "1".to_string());
+        let number = |n: Option<u64>| n.map(|n| n.to_string());
+        ExtendedOptions::from_query(|k| match k {
+            "all-layers" => on(self.all_layers),
+            "heads" => on(self.heads),
+            "v" => on(self.v),
+            "qk" => on(self.qk),
+            "center" => on(self.center),
+            "pca" => on(self.pca),
+            "stats" => on(self.stats),
+            "permutations" => number(self.permutations.map(|n| n as u64)),
+            "bootstrap" => number(self.bootstrap.map(|n| n as u64)),
+            "seed" => number(self.seed),
+            _ => None,
+        })
+        .map_err(|e| Error::input("options", format!("--{e}")))
     }
 }
 
@@ -150,38 +138,15 @@ fn run(experiment: &Path, model_dir: &Path, layer: Option<usize>, out: Option<&P
     let weights = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::input(weights_path.display().to_string(), e))?;
 
     let t0 = Instant::now();
-    let prepared = pipeline::prepare(&exp, &config, &tokenizer)?;
+    let prepared = pipeline::prepare_with(&exp, options.as_ref(), &config, &tokenizer)?;
     let header = Header::from_file(&weights)?;
     let t_load = Instant::now();
-    let all_layers = options.as_ref().is_some_and(|o| o.all_layers);
-    let layer_weights = match all_layers {
-        // The sweep runs to the top layer: every layer's c_attn is captured on the way up.
-        true => {
-            let top = prepared.config.n_layer.saturating_sub(1);
-            let ids = prepared.prompts.token_ids();
-            LayerWeights::load(&header, &WholeFile(&weights), &prepared.config, top, &ids)?
-        }
-        false => prepared.load_weights(&header, &WholeFile(&weights))?,
-    };
+    let layer_weights = prepared.load_weights(&header, &WholeFile(&weights))?;
     let t_forward = Instant::now();
-    let captures = match all_layers {
-        true => capture_all_layers(&layer_weights, &prepared.config, &prepared.prompts.token_ids())?,
-        false => vec![capture_last_token(
-            &layer_weights,
-            &prepared.config,
-            &prepared.prompts.token_ids(),
-        )?],
-    };
+    let captures = prepared.capture_layers(&layer_weights)?;
     drop(layer_weights);
     let t_analysis = Instant::now();
-    let capture = captures
-        .iter()
-        .find(|c| c.layer == exp.layer)
-        .ok_or_else(|| Error::Model(format!("layer {} was not captured", exp.layer)))?;
-    let mut result = prepared.analyse(capture)?;
-    if let Some(options) = &options {
-        result.add_extended(&prepared.prompts, &captures, prepared.config.n_head, options)?;
-    }
+    let mut result = prepared.analyse_layers(&captures)?;
     let ms = |a: Instant, b: Instant| Some((b - a).as_secs_f64() * 1e3);
     let end = Instant::now();
     result.stats = Some(RunStats {
