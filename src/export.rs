@@ -1,14 +1,38 @@
-//! Tables of a result as CSV (the page's exports): matrices with word headers, vectors per word.
+//! Tables of a result as CSV (the page's exports): matrices with word headers, vectors per word,
+//! and the layer sweep and per-head summaries.
 
+use crate::analysis::sweep::{RsaSummary, SpaceSummary};
 use crate::result::RunResult;
 
-/// A field quoted when it holds a comma, quote or line break (RFC 4180).
+/// A field quoted when it holds a comma, quote or line break (RFC 4180). A word that a
+/// spreadsheet would read as a formula (=, +, -, @, tab or CR first) gets a leading apostrophe,
+/// so a shared experiment cannot plant one (OWASP's CSV-injection advice).
 fn field(s: &str) -> String {
+    let s = match s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        true => format!("'{s}"),
+        false => s.to_string(),
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map(|v| v.to_string()).unwrap_or_default()
+}
+
+const SUMMARY_HEADER: &str = "q_selectivity,q_p,k_selectivity,k_p,v_selectivity,v_p,rsa_r,rsa_p,rsa_rho";
+
+/// The summary columns of a layer or head (empty cells where a value is undefined or untested).
+fn summary_row(q: &SpaceSummary, k: &SpaceSummary, v: &SpaceSummary, rsa: &RsaSummary) -> String {
+    [q, k, v]
+        .iter()
+        .flat_map(|s| [opt(s.selectivity), opt(s.p)])
+        .chain([opt(rsa.r), opt(rsa.p), opt(rsa.rho)])
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A square matrix with the words as header row and first column.
@@ -51,10 +75,33 @@ pub fn vectors_csv(result: &RunResult, vectors: &[Vec<f32>]) -> String {
 pub fn csv_files(result: &RunResult) -> Vec<(String, String)> {
     let words: Vec<String> = result.words.iter().map(|w| w.word.clone()).collect();
     let l = result.layer;
-    vec![
+    let mut files = vec![
         (format!("q-cosine-L{l}.csv"), matrix_csv(&words, &result.q.cosine)),
         (format!("k-cosine-L{l}.csv"), matrix_csv(&words, &result.k.cosine)),
         (format!("q-vectors-L{l}.csv"), vectors_csv(result, &result.q.vectors)),
         (format!("k-vectors-L{l}.csv"), vectors_csv(result, &result.k.vectors)),
-    ]
+    ];
+    if let Some(v) = &result.v {
+        files.push((format!("v-cosine-L{l}.csv"), matrix_csv(&words, &v.cosine)));
+        files.push((format!("v-vectors-L{l}.csv"), vectors_csv(result, &v.vectors)));
+    }
+    if let Some(layers) = &result.layers {
+        let rows = layers
+            .iter()
+            .map(|s| format!("{},{}\n", s.layer, summary_row(&s.q, &s.k, &s.v, &s.rsa)));
+        files.push((
+            "layers.csv".into(),
+            format!("layer,{SUMMARY_HEADER}\n") + &rows.collect::<String>(),
+        ));
+    }
+    if let Some(heads) = &result.heads {
+        let rows = heads
+            .iter()
+            .map(|s| format!("{},{},{}\n", s.layer, s.head, summary_row(&s.q, &s.k, &s.v, &s.rsa)));
+        files.push((
+            "heads.csv".into(),
+            format!("layer,head,{SUMMARY_HEADER}\n") + &rows.collect::<String>(),
+        ));
+    }
+    files
 }

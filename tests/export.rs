@@ -31,3 +31,55 @@ fn csv_exports_read_back_as_the_result() {
     assert_eq!(vec_rows[1].split(',').count(), 2 + 64);
     assert!(vec_rows[1].starts_with("galaxy,space,"));
 }
+
+#[test]
+fn words_a_spreadsheet_would_run_are_defused() {
+    let words: Vec<String> = ["=1+1", "+x", "-ing", "@sum", "a=b", "=a,b"].map(String::from).into();
+    let csv = matrix_csv(&words, &vec![vec![0.0; 6]; 6]);
+    let header = csv.lines().next().unwrap();
+    assert_eq!(header, "word,'=1+1,'+x,'-ing,'@sum,a=b,\"'=a,b\"");
+    assert!(csv.lines().skip(1).all(|row| !row.starts_with(['=', '+', '-', '@'])));
+}
+
+#[test]
+fn v_layers_and_heads_are_exported_when_computed() {
+    use qk_lens::analysis::report::{ExtendedOptions, StatOptions};
+    let options = ExtendedOptions {
+        all_layers: true,
+        heads: true,
+        v: true,
+        statistics: Some(StatOptions {
+            permutations: 19,
+            ..StatOptions::default()
+        }),
+        ..Default::default()
+    };
+    let (result, _) = run_with_options("tiny-gpt2-hub", &experiment_of(&golden("tiny-gpt2-hub.L1")), &options);
+    let files = csv_files(&result);
+    let get = |name: &str| &files.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no {name}")).1;
+    let v_rows: Vec<&str> = get("v-cosine-L1.csv").lines().collect();
+    let v_row3: Vec<f64> = v_rows[4].split(',').skip(1).map(|v| v.parse().unwrap()).collect();
+    assert_eq!(v_row3, result.v.as_ref().unwrap().cosine[3]);
+    let layers: Vec<Vec<String>> = get("layers.csv")
+        .lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    assert_eq!(
+        layers[0][..4],
+        ["layer", "q_selectivity", "q_p", "k_selectivity"].map(String::from)
+    );
+    assert_eq!(layers.len(), 1 + result.model.n_layer);
+    let want = &result.layers.as_ref().unwrap()[2];
+    assert_eq!(layers[3][0], "2");
+    assert_eq!(layers[3][1].parse::<f64>().unwrap(), want.q.selectivity.unwrap());
+    assert_eq!(layers[3][2].parse::<f64>().unwrap(), want.q.p.unwrap());
+    assert_eq!(layers[3][7].parse::<f64>().unwrap(), want.rsa.r.unwrap());
+    let heads = get("heads.csv");
+    assert_eq!(heads.lines().count(), 1 + result.model.n_layer * result.model.n_head);
+    assert!(heads.starts_with("layer,head,q_selectivity"));
+    // Without the options, only the lecture's four files.
+    assert_eq!(
+        csv_files(&run_model("tiny-gpt2-hub", &experiment_of(&golden("tiny-gpt2-hub.L1"))).unwrap()).len(),
+        4
+    );
+}

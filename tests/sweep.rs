@@ -13,9 +13,7 @@ use qk_lens::analysis::report::ExtendedOptions;
 use qk_lens::analysis::upper_triangle;
 use qk_lens::analysis::vectors::{split_heads, to_f64};
 use qk_lens::model::gpt2::capture_all_layers;
-use qk_lens::model::plan::{Header, WholeFile};
 use qk_lens::model::{capture_last_token, Capture, Gpt2Config, LayerWeights};
-use qk_lens::pipeline;
 use qk_lens::{Experiment, RunResult};
 use serde_json::Value;
 
@@ -32,17 +30,8 @@ fn sweep_golden() -> Value {
     golden("tiny-gpt2-hub.sweep")
 }
 
-/// The run as the CLI and the page do it (the pipeline): weights up to the top layer for the
-/// sweep, else to the layer.
 fn run(exp: &Experiment, options: &ExtendedOptions) -> (RunResult, Vec<Capture>) {
-    let dir = model_dir("tiny-gpt2-hub");
-    let (config, tokenizer) = (read(&dir.join("config.json")), read(&dir.join("tokenizer.json")));
-    let prepared = pipeline::prepare_with(exp, Some(options), &config, &tokenizer).unwrap();
-    let file = read(&dir.join("model.safetensors"));
-    let header = Header::from_file(&file).unwrap();
-    let weights = prepared.load_weights(&header, &WholeFile(&file)).unwrap();
-    let captures = prepared.capture_layers(&weights).unwrap();
-    (prepared.analyse_layers(&captures).unwrap(), captures)
+    run_with_options("tiny-gpt2-hub", exp, options)
 }
 
 fn at_layer(layer: usize) -> Experiment {

@@ -114,3 +114,22 @@ pub fn assert_matrix_close(what: &str, got: &[Vec<f64>], want: &[Vec<f64>], tol:
         }
     }
 }
+
+/// A run with the options beyond the lecture, as the CLI and the page do it (the pipeline's
+/// steps); also returns the captures (every layer's for a sweep).
+#[allow(dead_code)]
+pub fn run_with_options(
+    model: &str,
+    experiment: &Experiment,
+    options: &qk_lens::analysis::report::ExtendedOptions,
+) -> (RunResult, Vec<qk_lens::model::Capture>) {
+    use qk_lens::model::plan::{Header, WholeFile};
+    let dir = model_dir(model);
+    let (config, tokenizer) = (read(&dir.join("config.json")), read(&dir.join("tokenizer.json")));
+    let prepared = pipeline::prepare_with(experiment, Some(options), &config, &tokenizer).unwrap();
+    let file = read(&dir.join("model.safetensors"));
+    let header = Header::from_file(&file).unwrap();
+    let weights = prepared.load_weights(&header, &WholeFile(&file)).unwrap();
+    let captures = prepared.capture_layers(&weights).unwrap();
+    (prepared.analyse_layers(&captures).unwrap(), captures)
+}
