@@ -14,6 +14,7 @@ fn every_figure_renders_from_a_result() {
     let options = FigureOptions {
         lecture_limits: false,
         highlight: None,
+        ..Default::default()
     };
     for figure in Figure::ALL {
         let svg = figure_svg(figure, &result, &options).unwrap_or_else(|e| panic!("{}: {e}", figure.id()));
@@ -33,10 +34,12 @@ fn a_picked_pair_is_marked_in_the_scatters() {
     let plain = FigureOptions {
         lecture_limits: true,
         highlight: None,
+        ..Default::default()
     };
     let picked = FigureOptions {
         lecture_limits: true,
         highlight: Some((3, 20)),
+        ..Default::default()
     };
     for figure in [Figure::RsaScatter, Figure::RsaPerCategory] {
         let a = figure_svg(figure, &result, &plain).unwrap();
@@ -56,6 +59,7 @@ fn heatmap_cells_are_found_under_the_pointer() {
     let options = FigureOptions {
         lecture_limits: false,
         highlight: None,
+        ..Default::default()
     };
     let mut grid = None;
     to_svg(Figure::HeatmapQ.size(3), |area| {
@@ -102,6 +106,7 @@ fn scatter_points_are_found_under_the_pointer() {
     let options = FigureOptions {
         lecture_limits: false,
         highlight: None,
+        ..Default::default()
     };
     let mut hits = None;
     to_svg(Figure::RsaScatter.size(3), |area| {

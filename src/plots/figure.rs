@@ -4,13 +4,15 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::histograms::draw_qkv_histograms;
 use super::{
     draw_cosine_heatmap, draw_group_mask, draw_rsa_per_category, draw_rsa_scatter, draw_selectivity, draw_similarity_histograms,
-    CellGrid, ColourRange, GroupMaskSpec, HeatmapSpec, HistogramSpec, RsaCategoriesSpec, RsaScatterSpec, SelectivityBars,
-    SelectivitySpec,
+    ColourRange, GroupMaskSpec, HeatmapSpec, HistogramSpec, RsaCategoriesSpec, RsaScatterSpec, SelectivityBars, SelectivitySpec,
 };
 use crate::analysis::upper_triangle;
 use crate::result::{RunResult, SpaceResult};
+
+pub use super::hits::{HeadCells, HitMap, LayerColumns, PixelRect};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Figure {
@@ -21,6 +23,38 @@ pub enum Figure {
     Selectivity,
     RsaScatter,
     RsaPerCategory,
+    // Beyond the lecture: each needs a part of the result the CLI or page adds on request.
+    /// V cosine heatmap (`result.v`).
+    HeatmapV,
+    /// Selectivity of Q, K, V and RSA r against layer (`result.layers`).
+    LayerSweep,
+    /// Selectivity of one space and RSA r per layer and head (`result.heads`).
+    HeadGrid,
+    /// One head's Q·K/√d matrix at the analysed layer (`result.qk`).
+    QkMatrix,
+    /// 2-D PCA maps of Q, K and V (`result.pca`).
+    PcaMap,
+    /// Permutation null distributions with the observed values (`result.statistics`).
+    NullDistributions,
+}
+
+/// A representation: which one the head grid's left heatmap shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Space {
+    #[default]
+    Q,
+    K,
+    V,
+}
+
+impl Space {
+    pub fn name(self) -> &'static str {
+        match self {
+            Space::Q => "Q",
+            Space::K => "K",
+            Space::V => "V",
+        }
+    }
 }
 
 /// The lecture's colour limits for gpt2-medium, layer 5.
@@ -28,12 +62,16 @@ pub const LECTURE_Q_RANGE: (f64, f64) = (0.6, 0.85);
 pub const LECTURE_K_RANGE: (f64, f64) = (0.82, 0.95);
 
 /// What the user chose for the figures.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct FigureOptions {
     /// Auto limits from the data, or the lecture's fixed ones.
     pub lecture_limits: bool,
     /// A word pair (i, j) picked by the pointer, marked in every figure.
     pub highlight: Option<(usize, usize)>,
+    /// The selected head: the Q·K matrix shown (None: head 0) and the cell outlined in the head grid.
+    pub head: Option<usize>,
+    /// The space of the head grid's left heatmap.
+    pub grid_space: Space,
 }
 
 impl Figure {
@@ -47,6 +85,16 @@ impl Figure {
         Figure::RsaPerCategory,
     ];
 
+    /// The figures beyond the lecture, in page order.
+    pub const EXTENDED: [Figure; 6] = [
+        Figure::HeatmapV,
+        Figure::LayerSweep,
+        Figure::HeadGrid,
+        Figure::QkMatrix,
+        Figure::PcaMap,
+        Figure::NullDistributions,
+    ];
+
     /// Stable id: element ids in the page, file names of exports.
     pub fn id(self) -> &'static str {
         match self {
@@ -57,6 +105,54 @@ impl Figure {
             Figure::Selectivity => "selectivity",
             Figure::RsaScatter => "rsa-scatter",
             Figure::RsaPerCategory => "rsa-per-category",
+            Figure::HeatmapV => "heatmap-v",
+            Figure::LayerSweep => "layer-sweep",
+            Figure::HeadGrid => "head-grid",
+            Figure::QkMatrix => "qk-matrix",
+            Figure::PcaMap => "pca-map",
+            Figure::NullDistributions => "null-distributions",
+        }
+    }
+
+    /// Whether `result` holds what the figure draws (the lecture's figures: always).
+    pub fn available(self, result: &RunResult) -> bool {
+        let some = |v: Option<usize>| v.is_some_and(|n| n > 0);
+        match self {
+            Figure::GroupMask
+            | Figure::HeatmapQ
+            | Figure::HeatmapK
+            | Figure::Histograms
+            | Figure::Selectivity
+            | Figure::RsaScatter
+            | Figure::RsaPerCategory => true,
+            Figure::HeatmapV => some(result.v.as_ref().map(|v| v.cosine.len())),
+            Figure::LayerSweep => some(result.layers.as_ref().map(Vec::len)),
+            Figure::HeadGrid => some(result.heads.as_ref().map(Vec::len)),
+            Figure::QkMatrix => some(result.qk.as_ref().map(Vec::len)),
+            Figure::PcaMap => result
+                .pca
+                .as_ref()
+                .is_some_and(|p| p.q.is_some() || p.k.is_some() || p.v.is_some()),
+            Figure::NullDistributions => result.statistics.is_some(),
+        }
+    }
+
+    /// Pixel size of the figure for this result (the head grid grows with its layers, the PCA
+    /// map with its panels).
+    pub fn size_for(self, result: &RunResult) -> (u32, u32) {
+        match self {
+            Figure::HeadGrid => {
+                let rows = super::head_grid::layers_of(result.heads.as_deref().unwrap_or(&[])).len();
+                super::head_grid::size(rows)
+            }
+            Figure::PcaMap => {
+                let panels = result
+                    .pca
+                    .as_ref()
+                    .map_or(3, |p| [&p.q, &p.k, &p.v].iter().filter(|x| x.is_some()).count());
+                (320 * panels.clamp(1, 3) as u32, 360)
+            }
+            _ => self.size(result.experiment.categories.len()),
         }
     }
 
@@ -67,6 +163,13 @@ impl Figure {
             Figure::Histograms | Figure::Selectivity => (560, 400),
             Figure::RsaScatter => (560, 480),
             Figure::RsaPerCategory => ((330 * n_categories.max(1)).min(1320) as u32, 360),
+            Figure::HeatmapV => (560, 520),
+            Figure::LayerSweep => (720, 520),
+            // Sizes that depend on the result: see `size_for`.
+            Figure::HeadGrid => super::head_grid::size(12),
+            Figure::QkMatrix => (600, 560),
+            Figure::PcaMap => (960, 360),
+            Figure::NullDistributions => (1020, 580),
         }
     }
 }
@@ -84,30 +187,6 @@ fn bars<'a>(name: &'a str, s: &'a SpaceResult, within: &'a [Option<f64>]) -> Sel
         within: s.within_mean,
         across: s.across_mean,
         within_by_category: within,
-    }
-}
-
-/// Where a figure's word pairs are on screen, for finding the pair under the pointer.
-#[derive(Clone, Debug, PartialEq)]
-pub enum HitMap {
-    Cells(CellGrid),
-    /// Pixel position of each upper-triangle pair (i < j, row-major).
-    Points {
-        n: usize,
-        points: Vec<(i32, i32)>,
-    },
-}
-
-impl HitMap {
-    /// The word pair (i, j), i != j, under pixel (x, y).
-    pub fn pair_at(&self, x: f64, y: f64) -> Option<(usize, usize)> {
-        match self {
-            HitMap::Cells(grid) => grid.cell_at(x, y).filter(|(i, j)| i != j),
-            HitMap::Points { n, points } => {
-                let k = super::rsa_scatter::nearest_point(points, x, y, 8.0)?;
-                (0..*n).flat_map(|i| (i + 1..*n).map(move |j| (i, j))).nth(k)
-            }
-        }
     }
 }
 
@@ -161,12 +240,20 @@ pub fn draw_figure<DB: DrawingBackend>(
                 q: &result.q.histogram,
                 k: &result.k.histogram,
             };
-            draw_similarity_histograms(area, &spec).map(|_| None)
+            match &result.v {
+                Some(v) => draw_qkv_histograms(area, &spec, &v.histogram),
+                None => draw_similarity_histograms(area, &spec),
+            }
+            .map(|_| None)
         }
         Figure::Selectivity => {
-            let wq: Vec<Option<f64>> = result.q.within_means.iter().map(|m| m.mean).collect();
-            let wk: Vec<Option<f64>> = result.k.within_means.iter().map(|m| m.mean).collect();
-            let spaces = [bars("Q", &result.q, &wq), bars("K", &result.k, &wk)];
+            let within = |s: &SpaceResult| -> Vec<Option<f64>> { s.within_means.iter().map(|m| m.mean).collect() };
+            let (wq, wk) = (within(&result.q), within(&result.k));
+            let wv = result.v.as_ref().map(within).unwrap_or_default();
+            let mut spaces = vec![bars("Q", &result.q, &wq), bars("K", &result.k, &wk)];
+            if let Some(v) = &result.v {
+                spaces.push(bars("V", v, &wv));
+            }
             draw_selectivity(
                 area,
                 &SelectivitySpec {
@@ -202,11 +289,43 @@ pub fn draw_figure<DB: DrawingBackend>(
             };
             draw_rsa_per_category(area, &spec).map(|_| None)
         }
+        Figure::HeatmapV => {
+            let v = result.v.as_ref().ok_or_else(|| missing(figure))?;
+            // The lecture has no V limits: auto always.
+            let spec = HeatmapSpec {
+                title: "V cosine similarity",
+                matrix: &v.cosine,
+                labels: &words,
+                categories: &categories,
+                range: ColourRange::Auto,
+                highlight: options.highlight,
+            };
+            draw_cosine_heatmap(area, &spec).map(|grid| Some(HitMap::Cells(grid)))
+        }
+        _ => {
+            if !figure.available(result) {
+                return Err(missing(figure));
+            }
+            super::extended::draw_extended(area, figure, result, options, &words, &categories)
+        }
     }
+}
+
+fn missing(figure: Figure) -> String {
+    let flag = match figure {
+        Figure::HeatmapV => "--v",
+        Figure::LayerSweep => "--all-layers",
+        Figure::HeadGrid => "--heads",
+        Figure::QkMatrix => "--qk",
+        Figure::PcaMap => "--pca",
+        Figure::NullDistributions => "--permutations N",
+        _ => "",
+    };
+    format!("{}: the result has no data for this figure (run with {flag})", figure.id())
 }
 
 /// The figure as SVG text (export).
 pub fn figure_svg(figure: Figure, result: &RunResult, options: &FigureOptions) -> Result<String, String> {
-    let size = figure.size(result.experiment.categories.len());
+    let size = figure.size_for(result);
     super::to_svg(size, |area| draw_figure(area, figure, result, options).map(|_| ()))
 }

@@ -52,7 +52,7 @@ impl HeatmapSpec<'_> {
     }
 }
 
-fn colour(v: f64, lo: f64, hi: f64) -> RGBColor {
+pub(crate) fn colour(v: f64, lo: f64, hi: f64) -> RGBColor {
     // Values outside the limits are clipped, as imshow does.
     ViridisRGB.get_color_normalized(v.clamp(lo, hi) as f32, lo as f32, hi as f32)
 }
@@ -79,10 +79,20 @@ pub fn draw_cosine_heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, sp
     Ok(cells)
 }
 
-fn draw_colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, lo: f64, hi: f64) -> DrawResult {
+pub(crate) fn draw_colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, lo: f64, hi: f64) -> DrawResult {
+    draw_colour_bar_between(area, lo, hi, (28, 76))
+}
+
+/// A colour bar with `margins` (top, bottom) pixels above and below it.
+pub(crate) fn draw_colour_bar_between<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    lo: f64,
+    hi: f64,
+    margins: (u32, u32),
+) -> DrawResult {
     let mut chart = ChartBuilder::on(area)
-        .margin_top(28)
-        .margin_bottom(76)
+        .margin_top(margins.0)
+        .margin_bottom(margins.1)
         .margin_left(6)
         .margin_right(2)
         .right_y_label_area_size(40)

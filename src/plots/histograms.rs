@@ -1,10 +1,11 @@
 //! The similarity distributions of Q and K overlaid, as the lecture plots them:
-//! `plt.plot(edges[:-1], counts)` per representation, legend Q/K, counts from 0.
+//! `plt.plot(edges[:-1], counts)` per representation, legend Q/K, counts from 0; V as a third
+//! series when the run has it.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::palette::{GRID_GREY, K_COLOUR, Q_COLOUR};
+use super::palette::{GRID_GREY, K_COLOUR, Q_COLOUR, V_COLOUR};
 use super::{drawing_error, DrawResult};
 use crate::analysis::Histogram;
 
@@ -20,10 +21,27 @@ fn points(h: &Histogram) -> Vec<(f64, f64)> {
 }
 
 pub fn draw_similarity_histograms<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &HistogramSpec) -> DrawResult {
+    draw_histogram_series(area, spec.title, &[("Q", spec.q, Q_COLOUR), ("K", spec.k, K_COLOUR)])
+}
+
+/// Q, K and V overlaid (V in its own colour).
+pub fn draw_qkv_histograms<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &HistogramSpec, v: &Histogram) -> DrawResult {
+    draw_histogram_series(
+        area,
+        spec.title,
+        &[("Q", spec.q, Q_COLOUR), ("K", spec.k, K_COLOUR), ("V", v, V_COLOUR)],
+    )
+}
+
+/// Any number of named histograms overlaid, one line each.
+pub fn draw_histogram_series<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    series: &[(&str, &Histogram, RGBColor)],
+) -> DrawResult {
     area.fill(&WHITE).map_err(drawing_error)?;
-    let series = [("Q", spec.q, Q_COLOUR), ("K", spec.k, K_COLOUR)];
     let (mut x_lo, mut x_hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for (_, h, _) in &series {
+    for (_, h, _) in series {
         for &e in h.edges.iter().filter(|e| e.is_finite()) {
             x_lo = x_lo.min(e);
             x_hi = x_hi.max(e);
@@ -44,7 +62,7 @@ pub fn draw_similarity_histograms<DB: DrawingBackend>(area: &DrawingArea<DB, Shi
         .unwrap_or(0);
     let y_hi = (top as f64 * 1.08).max(1.0);
     let mut chart = ChartBuilder::on(area)
-        .caption(spec.title, ("sans-serif", 16))
+        .caption(title, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(44)
         .y_label_area_size(52)
@@ -65,7 +83,7 @@ pub fn draw_similarity_histograms<DB: DrawingBackend>(area: &DrawingArea<DB, Shi
         .axis_desc_style(("sans-serif", 14))
         .draw()
         .map_err(drawing_error)?;
-    for (name, h, colour) in series {
+    for &(name, h, colour) in series {
         chart
             .draw_series(LineSeries::new(points(h), colour.stroke_width(2)))
             .map_err(drawing_error)?

@@ -9,6 +9,12 @@ use super::{drawing_error, DrawResult};
 pub(crate) enum Mark {
     Square(RGBColor),
     Dot(RGBColor),
+    /// A short line in the colour (a series).
+    Line(RGBColor),
+    /// A dashed line (a marker line).
+    Dashed(RGBColor),
+    /// A hollow circle in the colour.
+    Ring(RGBColor),
 }
 
 const FONT: (&str, u32) = ("sans-serif", 12);
@@ -42,6 +48,25 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, ent
                 area.draw(&Circle::new(centre, MARK / 2 - 1, c.filled()))
                     .map_err(drawing_error)?;
                 area.draw(&Circle::new(centre, MARK / 2 - 1, outline))
+                    .map_err(drawing_error)?;
+            }
+            Mark::Line(c) => {
+                let y = y + MARK / 2;
+                area.draw(&PathElement::new(vec![(2, y), (4 + MARK + 2, y)], c.stroke_width(2)))
+                    .map_err(drawing_error)?;
+            }
+            Mark::Dashed(c) => {
+                let y = y + MARK / 2;
+                for x in [2, 8, 14] {
+                    area.draw(&PathElement::new(vec![(x, y), (x + 3, y)], c.stroke_width(2)))
+                        .map_err(drawing_error)?;
+                }
+            }
+            Mark::Ring(c) => {
+                let centre = (4 + MARK / 2, y + MARK / 2);
+                area.draw(&Circle::new(centre, MARK / 2 - 2, WHITE.filled()))
+                    .map_err(drawing_error)?;
+                area.draw(&Circle::new(centre, MARK / 2 - 2, c.stroke_width(2)))
                     .map_err(drawing_error)?;
             }
         }

@@ -1,11 +1,15 @@
 //! Figures, one function each, generic over plotters' `DrawingBackend`: the page draws them on
 //! a canvas, tests and exports render the same code to SVG.
 
+mod extended;
 pub mod figure;
 mod grid;
 pub mod group_mask;
+pub mod head_grid;
 pub mod heatmap;
 pub mod histograms;
+mod hits;
+pub mod layer_sweep;
 mod legend;
 pub mod palette;
 pub mod rsa_categories;
@@ -14,8 +18,11 @@ pub mod selectivity;
 
 pub use grid::CellGrid;
 pub use group_mask::{draw_group_mask, group_mask, GroupMaskSpec};
+pub use head_grid::{draw_head_grid, HeadGridSpec};
 pub use heatmap::{draw_cosine_heatmap, ColourRange, HeatmapSpec};
-pub use histograms::{draw_similarity_histograms, HistogramSpec};
+pub use histograms::{draw_histogram_series, draw_qkv_histograms, draw_similarity_histograms, HistogramSpec};
+pub use hits::{HeadCells, HitMap, LayerColumns, PixelRect};
+pub use layer_sweep::{draw_layer_sweep, LayerSweepSpec};
 pub use palette::category_colour;
 pub use rsa_categories::{draw_rsa_per_category, RsaCategoriesSpec};
 pub use rsa_scatter::{draw_rsa_scatter, rsa_title, RsaScatterSpec};

@@ -19,9 +19,10 @@ pub fn category_colour(i: usize) -> RGBColor {
     CATEGORY_COLOURS[i % CATEGORY_COLOURS.len()]
 }
 
-/// Series colours of the two representations (Okabe-Ito blue and vermillion).
+/// Series colours of the representations (Okabe-Ito blue, vermillion and bluish green).
 pub const Q_COLOUR: RGBColor = RGBColor(0x00, 0x72, 0xB2);
 pub const K_COLOUR: RGBColor = RGBColor(0xD5, 0x5E, 0x00);
+pub const V_COLOUR: RGBColor = RGBColor(0x00, 0x9E, 0x73);
 
 /// The lecture's grid colour, `[.8, .8, .8]`.
 pub const GRID_GREY: RGBColor = RGBColor(204, 204, 204);

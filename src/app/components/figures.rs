@@ -46,6 +46,7 @@ pub fn figures(props: &Props) -> Html {
     let options = FigureOptions {
         lecture_limits: *lecture_limits,
         highlight: *highlight,
+        ..Default::default()
     };
     {
         let (refs, grids, error, result) = (refs.clone(), grids.clone(), error.clone(), result.clone());

@@ -1,0 +1,42 @@
+//! The figures beyond the lecture from a run's result: what each takes from the result.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::figure::{Figure, FigureOptions, HitMap};
+use super::head_grid::{draw_head_grid, HeadGridSpec};
+use super::layer_sweep::{draw_layer_sweep, LayerSweepSpec};
+use crate::result::RunResult;
+
+/// Draws one of `Figure::EXTENDED` but the V heatmap; the caller checked `figure.available`.
+pub(crate) fn draw_extended<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: Figure,
+    result: &RunResult,
+    options: &FigureOptions,
+    _words: &[String],
+    _categories: &[usize],
+) -> Result<Option<HitMap>, String> {
+    let absent = || format!("{}: not in the result", figure.id());
+    match figure {
+        Figure::LayerSweep => {
+            let layers = result.layers.as_deref().ok_or_else(absent)?;
+            let spec = LayerSweepSpec {
+                layers,
+                analysed: result.layer,
+            };
+            draw_layer_sweep(area, &spec).map(|c| Some(HitMap::Layers(c)))
+        }
+        Figure::HeadGrid => {
+            let heads = result.heads.as_deref().ok_or_else(absent)?;
+            let spec = HeadGridSpec {
+                heads,
+                space: options.grid_space,
+                analysed: result.layer,
+                selected: options.head,
+            };
+            draw_head_grid(area, &spec).map(|c| Some(HitMap::HeadCells(c)))
+        }
+        _ => Err(format!("{}: not drawn yet", figure.id())),
+    }
+}

@@ -1,0 +1,311 @@
+//! The figures beyond the lecture (V heatmap, layer sweep, head grid, Q·K matrix, PCA map, null
+//! distributions), drawn from a real result of the fixture model with every extended analysis,
+//! through the dispatch point the page and the exports use; their hit maps; and the lecture's
+//! figures with and without V. The SVGs are kept in CARGO_TARGET_TMPDIR/plots-extended.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::*;
+use qk_lens::analysis::report::{ExtendedOptions, StatOptions};
+use qk_lens::model::gpt2::capture_all_layers;
+use qk_lens::model::LayerWeights;
+use qk_lens::pipeline;
+use qk_lens::plots::figure::{draw_figure, figure_svg, Figure, FigureOptions, HitMap, Space};
+use qk_lens::plots::palette::V_COLOUR;
+use qk_lens::plots::to_svg;
+use qk_lens::RunResult;
+
+const LAYER: usize = 2;
+
+/// The lecture's result of the fixture model at layer 2 (the sweep golden's words).
+fn lecture() -> &'static RunResult {
+    static R: OnceLock<RunResult> = OnceLock::new();
+    R.get_or_init(|| {
+        let mut exp = experiment_of(&golden("tiny-gpt2-hub.sweep"));
+        exp.layer = LAYER;
+        run_model("tiny-gpt2-hub", &exp).unwrap()
+    })
+}
+
+/// The same run with every analysis beyond the lecture, as the CLI makes it with
+/// `--all-layers --heads --v --qk --pca --permutations 99 --seed 7`.
+fn extended() -> &'static RunResult {
+    static R: OnceLock<RunResult> = OnceLock::new();
+    R.get_or_init(|| {
+        let mut exp = experiment_of(&golden("tiny-gpt2-hub.sweep"));
+        exp.layer = LAYER;
+        let dir = model_dir("tiny-gpt2-hub");
+        let (config, tokenizer) = (read(&dir.join("config.json")), read(&dir.join("tokenizer.json")));
+        let prepared = pipeline::prepare(&exp, &config, &tokenizer).unwrap();
+        let ids = prepared.prompts.token_ids();
+        let top = prepared.config.n_layer - 1;
+        let weights = LayerWeights::from_safetensors(&read(&dir.join("model.safetensors")), &prepared.config, top, &ids).unwrap();
+        let captures = capture_all_layers(&weights, &prepared.config, &ids).unwrap();
+        let capture = captures.iter().find(|c| c.layer == LAYER).unwrap();
+        let mut result = prepared.analyse(capture).unwrap();
+        let options = ExtendedOptions {
+            all_layers: true,
+            heads: true,
+            v: true,
+            qk: true,
+            center: false,
+            pca: true,
+            statistics: Some(StatOptions {
+                permutations: 99,
+                bootstrap: 99,
+                seed: 7,
+                confidence: 0.95,
+            }),
+        };
+        result
+            .add_extended(&prepared.prompts, &captures, prepared.config.n_head, &options)
+            .unwrap();
+        result
+    })
+}
+
+fn save(name: &str, svg: &str) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plots-extended");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), svg).unwrap();
+}
+
+fn svg_of(figure: Figure, result: &RunResult, options: &FigureOptions) -> String {
+    let svg = figure_svg(figure, result, options).unwrap_or_else(|e| panic!("{}: {e}", figure.id()));
+    save(&format!("{}.svg", figure.id()), &svg);
+    svg
+}
+
+/// The text elements' contents (plotters writes each on its own line).
+fn has_text(svg: &str, s: &str) -> bool {
+    svg.contains(&format!("\n{s}\n</text>"))
+}
+
+fn hits(figure: Figure, result: &RunResult, options: &FigureOptions) -> HitMap {
+    let mut hits = None;
+    to_svg(figure.size_for(result), |area| {
+        hits = draw_figure(area, figure, result, options)?;
+        Ok(())
+    })
+    .unwrap();
+    hits.unwrap_or_else(|| panic!("{} reports a hit map", figure.id()))
+}
+
+fn hex(c: plotters::style::RGBColor) -> String {
+    format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
+}
+
+#[test]
+fn ids_list_and_availability() {
+    let ids: Vec<&str> = Figure::EXTENDED.iter().map(|f| f.id()).collect();
+    assert_eq!(
+        ids,
+        [
+            "heatmap-v",
+            "layer-sweep",
+            "head-grid",
+            "qk-matrix",
+            "pca-map",
+            "null-distributions"
+        ]
+    );
+    assert_eq!(Figure::ALL.len(), 7);
+    for f in Figure::ALL {
+        assert!(f.available(lecture()) && f.available(extended()), "{}", f.id());
+    }
+    for f in Figure::EXTENDED {
+        assert!(!f.available(lecture()), "{}: a lecture result has no data for it", f.id());
+        assert!(f.available(extended()), "{}", f.id());
+        let err = figure_svg(f, lecture(), &FigureOptions::default()).unwrap_err();
+        assert!(err.contains(f.id()), "{err}");
+    }
+    let o = FigureOptions::default();
+    assert_eq!(
+        (o.lecture_limits, o.highlight, o.head, o.grid_space),
+        (false, None, None, Space::Q)
+    );
+}
+
+#[test]
+fn lecture_figures_are_unchanged_without_v_and_show_v_with_it() {
+    let options = FigureOptions::default();
+    let mut no_v = extended().clone();
+    no_v.v = None;
+    for figure in Figure::ALL {
+        let a = figure_svg(figure, lecture(), &options).unwrap();
+        assert!(!has_text(&a, "V"), "{}: no V label without V", figure.id());
+    }
+    let sel = figure_svg(Figure::Selectivity, &no_v, &options).unwrap();
+    assert!(!sel.contains(", V = "));
+    let sel = svg_of(Figure::Selectivity, extended(), &options);
+    let v = extended().v.as_ref().unwrap();
+    let want = format!(", V = {:.3}", v.selectivity.unwrap());
+    assert!(sel.contains(&want), "the title gives V's index: {want}");
+    assert!(has_text(&sel, "V"), "a V group of bars");
+    let hist = svg_of(Figure::Histograms, extended(), &options);
+    assert!(
+        has_text(&hist, "V") && hist.contains(&hex(V_COLOUR)),
+        "a V line in its colour"
+    );
+    let hist = figure_svg(Figure::Histograms, &no_v, &options).unwrap();
+    assert!(!hist.contains(&hex(V_COLOUR)));
+}
+
+#[test]
+fn v_heatmap_draws_and_finds_cells() {
+    let options = FigureOptions::default();
+    let svg = svg_of(Figure::HeatmapV, extended(), &options);
+    assert!(has_text(&svg, "V cosine similarity"));
+    let n = extended().words.len();
+    assert!(svg.matches("<rect").count() >= n * n + 64);
+    let HitMap::Cells(grid) = hits(Figure::HeatmapV, extended(), &options) else {
+        panic!("cells expected")
+    };
+    assert_eq!(grid.n, n);
+}
+
+/// Centres (cx, cy) of the circles drawn with `stroke`.
+fn circles(svg: &str, stroke: &str) -> Vec<(f64, f64)> {
+    let attr = |line: &str, key: &str| -> Option<f64> {
+        let rest = &line[line.find(&format!(" {key}=\""))? + key.len() + 3..];
+        rest[..rest.find('"')?].parse().ok()
+    };
+    svg.lines()
+        .filter(|l| l.trim_start().starts_with("<circle") && l.contains(&format!("stroke=\"{stroke}\"")))
+        .filter_map(|l| Some((attr(l, "cx")?, attr(l, "cy")?)))
+        .collect()
+}
+
+#[test]
+fn layer_sweep_draws_both_panels_and_finds_layers() {
+    let r = extended();
+    let options = FigureOptions::default();
+    let svg = svg_of(Figure::LayerSweep, r, &options);
+    for t in [
+        "Selectivity (within / across) by layer",
+        "RSA r (Q vs K) by layer",
+        "Layer",
+        "Q",
+        "K",
+        "V",
+        "p &lt; 0.05",
+        "p ≥ 0.05",
+        &format!("analysed layer {LAYER}"),
+    ] {
+        assert!(has_text(&svg, t), "text {t:?}");
+    }
+    let HitMap::Layers(columns) = hits(Figure::LayerSweep, r, &options) else {
+        panic!("layer columns expected")
+    };
+    let layers = r.layers.as_ref().unwrap();
+    assert_eq!(columns.layers, (0..4).collect::<Vec<_>>());
+    assert_eq!(columns.panels.len(), 2);
+    // Each Q point (and its legend-free markers) lies in its layer's column, in the top panel;
+    // the RSA points in the bottom one.
+    let q_points = circles(&svg, &hex(qk_lens::plots::palette::Q_COLOUR));
+    assert_eq!(q_points.len(), layers.len(), "one Q marker per layer");
+    let mut q_points = q_points;
+    q_points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (l, &(x, y)) in q_points.iter().enumerate() {
+        assert_eq!(columns.layer_at(x, y), Some(l), "Q point of layer {l}");
+        // The whole column, at the top and bottom of both panels.
+        for p in &columns.panels {
+            assert_eq!(columns.layer_at(x, p[0].1 as f64 + 1.0), Some(l));
+            assert_eq!(columns.layer_at(x, p[1].1 as f64 - 1.0), Some(l));
+        }
+        // Centred on the column: half a column either side stays in it.
+        let w = (columns.panels[0][1].0 - columns.panels[0][0].0) as f64 / 4.0;
+        assert_eq!(columns.layer_at(x - 0.45 * w, y), Some(l));
+        assert_eq!(columns.layer_at(x + 0.45 * w, y), Some(l));
+    }
+    let hit = HitMap::Layers(columns.clone());
+    let (top, bottom) = (columns.panels[0], columns.panels[1]);
+    assert_eq!(hit.layer_at(q_points[1].0, (bottom[0].1 + bottom[1].1) as f64 / 2.0), Some(1));
+    assert_eq!(hit.layer_at(top[0].0 as f64 - 3.0, q_points[0].1), None, "left of the axes");
+    assert_eq!(hit.layer_at(top[1].0 as f64 + 3.0, q_points[0].1), None, "right of the axes");
+    assert_eq!(
+        hit.layer_at(q_points[0].0, top[0].1 as f64 - 3.0),
+        None,
+        "above the top panel"
+    );
+    assert_eq!(
+        hit.layer_at(q_points[0].0, bottom[1].1 as f64 + 3.0),
+        None,
+        "below the bottom panel"
+    );
+    assert_eq!(hit.pair_at(q_points[0].0, q_points[0].1), None);
+    assert_eq!(hit.head_at(q_points[0].0, q_points[0].1), None);
+    // Filled markers are exactly the points with p < 0.05.
+    let significant = layers.iter().filter(|l| l.q.p.is_some_and(|p| p < 0.05)).count();
+    let filled = svg
+        .lines()
+        .filter(|l| l.contains("<circle") && l.contains(&format!("fill=\"{}\"", hex(qk_lens::plots::palette::Q_COLOUR))))
+        .count();
+    assert_eq!(filled, significant, "filled Q markers");
+}
+
+#[test]
+fn head_grid_draws_two_heatmaps_and_finds_heads() {
+    let r = extended();
+    let options = FigureOptions {
+        head: Some(1),
+        ..Default::default()
+    };
+    let svg = svg_of(Figure::HeadGrid, r, &options);
+    for t in [
+        "Q selectivity by layer and head",
+        "RSA r (Q vs K) by layer and head",
+        "Head",
+        "L0",
+        "L3",
+    ] {
+        assert!(has_text(&svg, t), "text {t:?}");
+    }
+    assert!(svg.contains("stroke=\"#FF0000\""), "the selected head is outlined");
+    let k = figure_svg(
+        Figure::HeadGrid,
+        r,
+        &FigureOptions {
+            grid_space: Space::K,
+            ..options
+        },
+    )
+    .unwrap();
+    assert!(has_text(&k, "K selectivity by layer and head"));
+    let none = figure_svg(Figure::HeadGrid, r, &FigureOptions::default()).unwrap();
+    assert!(!none.contains("stroke=\"#FF0000\""), "no head selected, no head outline");
+    let hit = hits(Figure::HeadGrid, r, &options);
+    let HitMap::HeadCells(cells) = &hit else {
+        panic!("head cells expected")
+    };
+    assert_eq!(
+        (cells.layers.clone(), cells.heads, cells.panels.len()),
+        (vec![0, 1, 2, 3], 4, 2)
+    );
+    for p in &cells.panels {
+        let (w, h) = ((p[1].0 - p[0].0) as f64 / 4.0, (p[1].1 - p[0].1) as f64 / 4.0);
+        for row in 0..4 {
+            for head in 0..4 {
+                let (x, y) = (
+                    p[0].0 as f64 + (head as f64 + 0.5) * w,
+                    p[0].1 as f64 + (row as f64 + 0.5) * h,
+                );
+                assert_eq!(hit.head_at(x, y), Some((row, head)), "row {row} head {head}");
+            }
+        }
+        assert_eq!(hit.head_at(p[0].0 as f64 - 2.0, p[0].1 as f64 + 2.0), None);
+        assert_eq!(hit.head_at(p[1].0 as f64 + 1.0, p[0].1 as f64 + 2.0), None);
+        assert_eq!(hit.head_at(p[0].0 as f64 + 2.0, p[1].1 as f64 + 1.0), None);
+    }
+    assert_eq!(
+        hit.layer_at(cells.panels[0][0].0 as f64 + 2.0, cells.panels[0][0].1 as f64 + 2.0),
+        None
+    );
+    assert!(
+        cells.panels[0][1].0 < cells.panels[1][0].0,
+        "left panel left of the right one"
+    );
+    assert_eq!(Figure::HeadGrid.size_for(r), (900, 260));
+}
