@@ -309,3 +309,87 @@ fn head_grid_draws_two_heatmaps_and_finds_heads() {
     );
     assert_eq!(Figure::HeadGrid.size_for(r), (900, 260));
 }
+
+/// (x, y, fill) of every `<rect>`.
+fn rects(svg: &str) -> Vec<(f64, f64, String)> {
+    let attr = |line: &str, key: &str| -> Option<String> {
+        let rest = &line[line.find(&format!(" {key}=\""))? + key.len() + 3..];
+        Some(rest[..rest.find('"')?].to_string())
+    };
+    svg.lines()
+        .filter(|l| l.trim_start().starts_with("<rect"))
+        .filter_map(|l| Some((attr(l, "x")?.parse().ok()?, attr(l, "y")?.parse().ok()?, attr(l, "fill")?)))
+        .collect()
+}
+
+#[test]
+fn qk_matrix_draws_the_selected_head_and_finds_query_key_cells() {
+    use plotters::style::colors::colormaps::{ColorMap, ViridisRGB};
+    let r = extended();
+    let options = FigureOptions {
+        head: Some(1),
+        ..Default::default()
+    };
+    let svg = svg_of(Figure::QkMatrix, r, &options);
+    let head = &r.qk.as_ref().unwrap()[1];
+    assert_eq!((head.layer, head.head), (LAYER, 1));
+    assert!(has_text(&svg, "Q·K/√d, layer 2 head 1 (rows: queries, columns: keys)"));
+    let means = format!(
+        "within-category mean {:.3}, across {:.3} (i ≠ j)",
+        head.within_mean.unwrap(),
+        head.across_mean.unwrap()
+    );
+    assert!(has_text(&svg, &means), "{means}");
+    let head0 = figure_svg(Figure::QkMatrix, r, &FigureOptions::default()).unwrap();
+    assert!(
+        has_text(&head0, "Q·K/√d, layer 2 head 0 (rows: queries, columns: keys)"),
+        "head 0 by default"
+    );
+    let err = figure_svg(
+        Figure::QkMatrix,
+        r,
+        &FigureOptions {
+            head: Some(99),
+            ..options
+        },
+    )
+    .unwrap_err();
+    assert!(err.contains("no head 99"), "{err}");
+
+    let hit = hits(Figure::QkMatrix, r, &options);
+    let HitMap::QkCells(grid) = &hit else {
+        panic!("Q·K cells expected")
+    };
+    let n = r.words.len();
+    assert_eq!(grid.n, n);
+    let (w, h) = (
+        (grid.bottom_right.0 - grid.top_left.0) as f64 / n as f64,
+        (grid.bottom_right.1 - grid.top_left.1) as f64 / n as f64,
+    );
+    let centre = |i: usize, j: usize| {
+        (
+            grid.top_left.0 as f64 + (j as f64 + 0.5) * w,
+            grid.top_left.1 as f64 + (i as f64 + 0.5) * h,
+        )
+    };
+    let (x, y) = centre(3, 5);
+    assert_eq!(hit.cell_at(x, y), Some((3, 5)), "row = query, column = key");
+    assert_eq!(hit.pair_at(x, y), Some((3, 5)));
+    let (x, y) = centre(4, 4);
+    assert_eq!(hit.cell_at(x, y), Some((4, 4)), "the diagonal is a cell of its own");
+    assert_eq!(hit.pair_at(x, y), None, "but no word pair");
+    assert_eq!(hit.cell_at(grid.top_left.0 as f64 - 2.0, y), None);
+    // Not symmetric: cells (3, 5) and (5, 3) take the colours of their own scores.
+    let (lo, hi) = qk_lens::plots::qk_matrix::qk_limits(&head.scores);
+    let cells = rects(&svg);
+    for (i, j) in [(3, 5), (5, 3)] {
+        let (x0, y0) = (grid.top_left.0 as f64 + j as f64 * w, grid.top_left.1 as f64 + i as f64 * h);
+        let fill = &cells
+            .iter()
+            .find(|(x, y, _)| (x - x0).abs() <= 1.0 && (y - y0).abs() <= 1.0)
+            .unwrap_or_else(|| panic!("a cell at ({i}, {j})"))
+            .2;
+        let c = ViridisRGB.get_color_normalized(head.scores[i][j] as f32, lo as f32, hi as f32);
+        assert_eq!(fill, &hex(c), "cell ({i}, {j})");
+    }
+}

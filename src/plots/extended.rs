@@ -6,6 +6,7 @@ use plotters::prelude::*;
 use super::figure::{Figure, FigureOptions, HitMap};
 use super::head_grid::{draw_head_grid, HeadGridSpec};
 use super::layer_sweep::{draw_layer_sweep, LayerSweepSpec};
+use super::qk_matrix::{draw_qk_matrix, QkMatrixSpec};
 use crate::result::RunResult;
 
 /// Draws one of `Figure::EXTENDED` but the V heatmap; the caller checked `figure.available`.
@@ -14,8 +15,8 @@ pub(crate) fn draw_extended<DB: DrawingBackend>(
     figure: Figure,
     result: &RunResult,
     options: &FigureOptions,
-    _words: &[String],
-    _categories: &[usize],
+    words: &[String],
+    categories: &[usize],
 ) -> Result<Option<HitMap>, String> {
     let absent = || format!("{}: not in the result", figure.id());
     match figure {
@@ -36,6 +37,21 @@ pub(crate) fn draw_extended<DB: DrawingBackend>(
                 selected: options.head,
             };
             draw_head_grid(area, &spec).map(|c| Some(HitMap::HeadCells(c)))
+        }
+        Figure::QkMatrix => {
+            let heads = result.qk.as_deref().ok_or_else(absent)?;
+            let h = options.head.unwrap_or(0);
+            let head = heads
+                .iter()
+                .find(|q| q.head == h)
+                .ok_or_else(|| format!("{}: no head {h} in the result ({} heads)", figure.id(), heads.len()))?;
+            let spec = QkMatrixSpec {
+                head,
+                labels: words,
+                categories,
+                highlight: options.highlight,
+            };
+            draw_qk_matrix(area, &spec).map(|grid| Some(HitMap::QkCells(grid)))
         }
         _ => Err(format!("{}: not drawn yet", figure.id())),
     }

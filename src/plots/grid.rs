@@ -9,6 +9,8 @@ use super::drawing_error;
 
 pub(crate) struct Grid<'a> {
     pub title: &'a str,
+    /// Font size of the title.
+    pub caption_size: u32,
     pub n: usize,
     pub labels: &'a [String],
     /// Category index of each row; separators go where it changes.
@@ -51,7 +53,7 @@ pub(crate) fn draw_grid<DB: DrawingBackend>(
     let n = grid.n;
     let label_px = 11;
     let mut chart = ChartBuilder::on(main)
-        .caption(grid.title, ("sans-serif", 16))
+        .caption(grid.title, ("sans-serif", grid.caption_size))
         .margin(6)
         .x_label_area_size(70)
         .y_label_area_size(70)

@@ -55,6 +55,7 @@ pub fn draw_group_mask<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: 
         &main,
         &Grid {
             title: spec.title,
+            caption_size: 16,
             n,
             labels: spec.labels,
             categories: spec.categories,

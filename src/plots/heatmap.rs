@@ -68,6 +68,7 @@ pub fn draw_cosine_heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, sp
         &main,
         &Grid {
             title: spec.title,
+            caption_size: 16,
             n,
             labels: spec.labels,
             categories: spec.categories,
