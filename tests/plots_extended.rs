@@ -393,3 +393,38 @@ fn qk_matrix_draws_the_selected_head_and_finds_query_key_cells() {
         assert_eq!(fill, &hex(c), "cell ({i}, {j})");
     }
 }
+
+#[test]
+fn pca_map_draws_a_labelled_panel_per_space() {
+    let r = extended();
+    let options = FigureOptions::default();
+    let svg = svg_of(Figure::PcaMap, r, &options);
+    let pca = r.pca.as_ref().unwrap();
+    for (name, p) in [("Q", &pca.q), ("K", &pca.k), ("V", &pca.v)] {
+        let p = p.as_ref().unwrap();
+        assert!(has_text(&svg, &format!("{name} (PCA)")), "{name} panel");
+        let [a, b] = p.explained_variance_ratio;
+        for t in [format!("PC1 ({:.1} %)", 100.0 * a), format!("PC2 ({:.1} %)", 100.0 * b)] {
+            assert!(has_text(&svg, &t), "{name}: axis title {t}");
+        }
+    }
+    for w in &r.words {
+        assert!(
+            svg.matches(&format!("\n{}\n</text>", w.word)).count() >= 3,
+            "{} labelled in each panel",
+            w.word
+        );
+    }
+    for name in r.experiment.category_names() {
+        assert!(has_text(&svg, &name), "legend entry {name}");
+    }
+    let mut no_v = r.clone();
+    no_v.pca.as_mut().unwrap().v = None;
+    let svg = figure_svg(Figure::PcaMap, &no_v, &options).unwrap();
+    assert!(
+        has_text(&svg, "K (PCA)") && !has_text(&svg, "V (PCA)"),
+        "a missing map is skipped"
+    );
+    assert_eq!(Figure::PcaMap.size_for(&no_v), (640, 360));
+    assert_eq!(Figure::PcaMap.size_for(r), (960, 360));
+}

@@ -6,6 +6,7 @@ use plotters::prelude::*;
 use super::figure::{Figure, FigureOptions, HitMap};
 use super::head_grid::{draw_head_grid, HeadGridSpec};
 use super::layer_sweep::{draw_layer_sweep, LayerSweepSpec};
+use super::pca_map::{draw_pca_map, PcaMapSpec, PcaPanel};
 use super::qk_matrix::{draw_qk_matrix, QkMatrixSpec};
 use crate::result::RunResult;
 
@@ -52,6 +53,21 @@ pub(crate) fn draw_extended<DB: DrawingBackend>(
                 highlight: options.highlight,
             };
             draw_qk_matrix(area, &spec).map(|grid| Some(HitMap::QkCells(grid)))
+        }
+        Figure::PcaMap => {
+            let pca = result.pca.as_ref().ok_or_else(absent)?;
+            let panels: Vec<PcaPanel> = [("Q", &pca.q), ("K", &pca.k), ("V", &pca.v)]
+                .into_iter()
+                .filter_map(|(name, p)| Some(PcaPanel { name, pca: p.as_ref()? }))
+                .collect();
+            let names = result.experiment.category_names();
+            let spec = PcaMapSpec {
+                panels: &panels,
+                labels: words,
+                categories,
+                category_names: &names,
+            };
+            draw_pca_map(area, &spec).map(|_| None)
         }
         _ => Err(format!("{}: not drawn yet", figure.id())),
     }

@@ -12,6 +12,7 @@ mod hits;
 pub mod layer_sweep;
 mod legend;
 pub mod palette;
+pub mod pca_map;
 pub mod qk_matrix;
 pub mod rsa_categories;
 pub mod rsa_scatter;
@@ -25,6 +26,7 @@ pub use histograms::{draw_histogram_series, draw_qkv_histograms, draw_similarity
 pub use hits::{HeadCells, HitMap, LayerColumns, PixelRect};
 pub use layer_sweep::{draw_layer_sweep, LayerSweepSpec};
 pub use palette::category_colour;
+pub use pca_map::{draw_pca_map, pca_axis_title, PcaMapSpec, PcaPanel};
 pub use qk_matrix::{draw_qk_matrix, qk_title, QkMatrixSpec};
 pub use rsa_categories::{draw_rsa_per_category, RsaCategoriesSpec};
 pub use rsa_scatter::{draw_rsa_scatter, rsa_title, RsaScatterSpec};
