@@ -428,3 +428,67 @@ fn pca_map_draws_a_labelled_panel_per_space() {
     assert_eq!(Figure::PcaMap.size_for(&no_v), (640, 360));
     assert_eq!(Figure::PcaMap.size_for(r), (960, 360));
 }
+
+#[test]
+fn null_distributions_show_each_test_with_its_observed_value() {
+    use qk_lens::plots::null_distributions::{format_confidence, stat_title};
+    assert_eq!(
+        stat_title("Q selectivity", Some(1.0834), Some(0.001), Some([1.05, 1.12]), 0.95),
+        "Q selectivity 1.083, p = 0.001, 95% CI [1.050, 1.120]"
+    );
+    assert_eq!(stat_title("RSA r", None, None, None, 0.9), "RSA r n/a, p = n/a, 90% CI n/a");
+    assert_eq!(format_confidence(0.975), "97.5%");
+    let r = extended();
+    let s = r.statistics.as_ref().unwrap();
+    let svg = svg_of(Figure::NullDistributions, r, &FigureOptions::default());
+    let title = |what: &str, v: Option<f64>, p: Option<f64>, ci: Option<[f64; 2]>| {
+        let [a, b] = ci.unwrap();
+        format!("{what} {:.3}, p = {:.3}, 95% CI [{a:.3}, {b:.3}]", v.unwrap(), p.unwrap())
+    };
+    let (pe, sp) = (&s.rsa.pearson, &s.rsa.spearman);
+    for t in [
+        title(
+            "Q selectivity",
+            s.q.selectivity.observed,
+            s.q.selectivity.p,
+            s.q.selectivity.ci,
+        ),
+        title(
+            "K selectivity",
+            s.k.selectivity.observed,
+            s.k.selectivity.p,
+            s.k.selectivity.ci,
+        ),
+        title(
+            "V selectivity",
+            s.v.selectivity.observed,
+            s.v.selectivity.p,
+            s.v.selectivity.ci,
+        ),
+        title("RSA r", pe.r, pe.p, pe.ci),
+        title("Spearman ρ", sp.rho, sp.p, sp.ci),
+        "99 permutations, seed 7".to_string(),
+        format!("Null distributions, layer {LAYER}"),
+    ] {
+        assert!(has_text(&svg, &t), "text {t:?}");
+    }
+    // The observed values agree with the lecture's numbers of the same layer.
+    assert_eq!(s.q.selectivity.observed, r.q.selectivity);
+    // One bar per null bin in each of the five panels, one observed line each.
+    let bins: usize = [
+        &s.q.selectivity.null_histogram,
+        &s.k.selectivity.null_histogram,
+        &s.v.selectivity.null_histogram,
+        &pe.null_histogram,
+        &sp.null_histogram,
+    ]
+    .iter()
+    .map(|h| h.counts.len())
+    .sum();
+    assert!(svg.matches("<rect").count() >= bins, "bars");
+    let observed_lines = svg
+        .lines()
+        .filter(|l| l.contains("<polyline") && l.contains("stroke=\"#000000\"") && l.contains("stroke-width=\"2\""))
+        .count();
+    assert_eq!(observed_lines, 5, "an observed line per panel");
+}

@@ -6,6 +6,7 @@ use plotters::prelude::*;
 use super::figure::{Figure, FigureOptions, HitMap};
 use super::head_grid::{draw_head_grid, HeadGridSpec};
 use super::layer_sweep::{draw_layer_sweep, LayerSweepSpec};
+use super::null_distributions::draw_null_distributions;
 use super::pca_map::{draw_pca_map, PcaMapSpec, PcaPanel};
 use super::qk_matrix::{draw_qk_matrix, QkMatrixSpec};
 use crate::result::RunResult;
@@ -69,6 +70,10 @@ pub(crate) fn draw_extended<DB: DrawingBackend>(
             };
             draw_pca_map(area, &spec).map(|_| None)
         }
-        _ => Err(format!("{}: not drawn yet", figure.id())),
+        Figure::NullDistributions => {
+            let stats = result.statistics.as_ref().ok_or_else(absent)?;
+            draw_null_distributions(area, stats).map(|_| None)
+        }
+        _ => Err(format!("{}: not an extended figure", figure.id())),
     }
 }
