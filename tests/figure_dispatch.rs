@@ -1,12 +1,15 @@
 //! Every figure drawn from a real result through the one dispatch point the page and the exports
-//! use; hover hit-testing and pair indexing.
+//! use; hover hit-testing and pair indexing; V in the lecture's figures when the run has it.
 
 mod common;
 
 use common::*;
+use qk_lens::analysis::report::ExtendedOptions;
 use qk_lens::analysis::upper_triangle;
 use qk_lens::plots::figure::{draw_figure, figure_svg, pair_index, Figure, FigureOptions, HitMap};
+use qk_lens::plots::palette::V_COLOUR;
 use qk_lens::plots::to_svg;
+use qk_lens::RunResult;
 
 #[test]
 fn every_figure_renders_from_a_result() {
@@ -131,4 +134,73 @@ fn scatter_points_are_found_under_the_pointer() {
         "a point just off-centre is still picked"
     );
     assert_eq!(hits.pair_at(-50.0, -50.0), None);
+}
+
+/// The L1 golden run with V (`--v`), and the same run without.
+fn with_and_without_v() -> (RunResult, RunResult) {
+    let exp = experiment_of(&golden("tiny-gpt2-hub.L1"));
+    let options = ExtendedOptions {
+        v: true,
+        ..Default::default()
+    };
+    let with = run_with_options("tiny-gpt2-hub", &exp, &options).0;
+    let mut without = with.clone();
+    without.v = None;
+    without.options = None;
+    (with, without)
+}
+
+fn has_text(svg: &str, s: &str) -> bool {
+    svg.contains(&format!("\n{s}\n</text>"))
+}
+
+#[test]
+fn lecture_figures_show_v_only_when_the_result_has_it() {
+    let (with, without) = with_and_without_v();
+    let options = FigureOptions::default();
+    let v_colour = format!("#{:02X}{:02X}{:02X}", V_COLOUR.0, V_COLOUR.1, V_COLOUR.2);
+    for figure in Figure::ALL {
+        let svg = figure_svg(figure, &without, &options).unwrap();
+        assert!(!has_text(&svg, "V"), "{}: no V label without V", figure.id());
+        assert_eq!(
+            svg,
+            figure_svg(figure, &run_model_l1(), &options).unwrap(),
+            "{}: as a lecture run's",
+            figure.id()
+        );
+    }
+    let sel = figure_svg(Figure::Selectivity, &with, &options).unwrap();
+    let want = format!(", V = {:.3}", with.v.as_ref().unwrap().selectivity.unwrap());
+    assert!(sel.contains(&want), "the title gives V's index: {want}");
+    assert!(has_text(&sel, "V"), "a V group of bars");
+    let hist = figure_svg(Figure::Histograms, &with, &options).unwrap();
+    assert!(has_text(&hist, "V") && hist.contains(&v_colour), "a V line in its colour");
+    assert!(!figure_svg(Figure::Histograms, &without, &options)
+        .unwrap()
+        .contains(&v_colour));
+}
+
+fn run_model_l1() -> RunResult {
+    run_model("tiny-gpt2-hub", &experiment_of(&golden("tiny-gpt2-hub.L1"))).unwrap()
+}
+
+#[test]
+fn v_heatmap_draws_and_finds_cells() {
+    let (with, without) = with_and_without_v();
+    let options = FigureOptions::default();
+    assert!(Figure::HeatmapV.available(&with) && !Figure::HeatmapV.available(&without));
+    let svg = figure_svg(Figure::HeatmapV, &with, &options).unwrap();
+    assert!(has_text(&svg, "V cosine similarity"));
+    let n = with.words.len();
+    assert!(svg.matches("<rect").count() >= n * n + 64);
+    let mut hits = None;
+    to_svg(Figure::HeatmapV.size_for(&with), |area| {
+        hits = draw_figure(area, Figure::HeatmapV, &with, &options)?;
+        Ok(())
+    })
+    .unwrap();
+    let Some(HitMap::Cells(grid)) = hits else {
+        panic!("cells expected")
+    };
+    assert_eq!(grid.n, n);
 }

@@ -9,11 +9,7 @@ use std::sync::OnceLock;
 
 use common::*;
 use qk_lens::analysis::report::{ExtendedOptions, StatOptions};
-use qk_lens::model::gpt2::capture_all_layers;
-use qk_lens::model::LayerWeights;
-use qk_lens::pipeline;
 use qk_lens::plots::figure::{draw_figure, figure_svg, Figure, FigureOptions, HitMap, Space};
-use qk_lens::plots::palette::V_COLOUR;
 use qk_lens::plots::to_svg;
 use qk_lens::RunResult;
 
@@ -36,15 +32,6 @@ fn extended() -> &'static RunResult {
     R.get_or_init(|| {
         let mut exp = experiment_of(&golden("tiny-gpt2-hub.sweep"));
         exp.layer = LAYER;
-        let dir = model_dir("tiny-gpt2-hub");
-        let (config, tokenizer) = (read(&dir.join("config.json")), read(&dir.join("tokenizer.json")));
-        let prepared = pipeline::prepare(&exp, &config, &tokenizer).unwrap();
-        let ids = prepared.prompts.token_ids();
-        let top = prepared.config.n_layer - 1;
-        let weights = LayerWeights::from_safetensors(&read(&dir.join("model.safetensors")), &prepared.config, top, &ids).unwrap();
-        let captures = capture_all_layers(&weights, &prepared.config, &ids).unwrap();
-        let capture = captures.iter().find(|c| c.layer == LAYER).unwrap();
-        let mut result = prepared.analyse(capture).unwrap();
         let options = ExtendedOptions {
             all_layers: true,
             heads: true,
@@ -59,10 +46,7 @@ fn extended() -> &'static RunResult {
                 confidence: 0.95,
             }),
         };
-        result
-            .add_extended(&prepared.prompts, &captures, prepared.config.n_head, &options)
-            .unwrap();
-        result
+        run_with_options("tiny-gpt2-hub", &exp, &options).0
     })
 }
 
@@ -128,53 +112,17 @@ fn ids_list_and_availability() {
     );
 }
 
-#[test]
-fn lecture_figures_are_unchanged_without_v_and_show_v_with_it() {
-    let options = FigureOptions::default();
-    let mut no_v = extended().clone();
-    no_v.v = None;
-    for figure in Figure::ALL {
-        let a = figure_svg(figure, lecture(), &options).unwrap();
-        assert!(!has_text(&a, "V"), "{}: no V label without V", figure.id());
-    }
-    let sel = figure_svg(Figure::Selectivity, &no_v, &options).unwrap();
-    assert!(!sel.contains(", V = "));
-    let sel = svg_of(Figure::Selectivity, extended(), &options);
-    let v = extended().v.as_ref().unwrap();
-    let want = format!(", V = {:.3}", v.selectivity.unwrap());
-    assert!(sel.contains(&want), "the title gives V's index: {want}");
-    assert!(has_text(&sel, "V"), "a V group of bars");
-    let hist = svg_of(Figure::Histograms, extended(), &options);
-    assert!(
-        has_text(&hist, "V") && hist.contains(&hex(V_COLOUR)),
-        "a V line in its colour"
-    );
-    let hist = figure_svg(Figure::Histograms, &no_v, &options).unwrap();
-    assert!(!hist.contains(&hex(V_COLOUR)));
-}
-
-#[test]
-fn v_heatmap_draws_and_finds_cells() {
-    let options = FigureOptions::default();
-    let svg = svg_of(Figure::HeatmapV, extended(), &options);
-    assert!(has_text(&svg, "V cosine similarity"));
-    let n = extended().words.len();
-    assert!(svg.matches("<rect").count() >= n * n + 64);
-    let HitMap::Cells(grid) = hits(Figure::HeatmapV, extended(), &options) else {
-        panic!("cells expected")
-    };
-    assert_eq!(grid.n, n);
+/// The value of attribute `key` of an SVG element written on one line.
+fn attr<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let rest = &line[line.find(&format!(" {key}=\""))? + key.len() + 3..];
+    Some(&rest[..rest.find('"')?])
 }
 
 /// Centres (cx, cy) of the circles drawn with `stroke`.
 fn circles(svg: &str, stroke: &str) -> Vec<(f64, f64)> {
-    let attr = |line: &str, key: &str| -> Option<f64> {
-        let rest = &line[line.find(&format!(" {key}=\""))? + key.len() + 3..];
-        rest[..rest.find('"')?].parse().ok()
-    };
     svg.lines()
         .filter(|l| l.trim_start().starts_with("<circle") && l.contains(&format!("stroke=\"{stroke}\"")))
-        .filter_map(|l| Some((attr(l, "cx")?, attr(l, "cy")?)))
+        .filter_map(|l| Some((attr(l, "cx")?.parse().ok()?, attr(l, "cy")?.parse().ok()?)))
         .collect()
 }
 
@@ -312,13 +260,15 @@ fn head_grid_draws_two_heatmaps_and_finds_heads() {
 
 /// (x, y, fill) of every `<rect>`.
 fn rects(svg: &str) -> Vec<(f64, f64, String)> {
-    let attr = |line: &str, key: &str| -> Option<String> {
-        let rest = &line[line.find(&format!(" {key}=\""))? + key.len() + 3..];
-        Some(rest[..rest.find('"')?].to_string())
-    };
     svg.lines()
         .filter(|l| l.trim_start().starts_with("<rect"))
-        .filter_map(|l| Some((attr(l, "x")?.parse().ok()?, attr(l, "y")?.parse().ok()?, attr(l, "fill")?)))
+        .filter_map(|l| {
+            Some((
+                attr(l, "x")?.parse().ok()?,
+                attr(l, "y")?.parse().ok()?,
+                attr(l, "fill")?.to_string(),
+            ))
+        })
         .collect()
 }
 
