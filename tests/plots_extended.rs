@@ -224,6 +224,17 @@ fn head_grid_draws_two_heatmaps_and_finds_heads() {
     assert!(has_text(&k, "K selectivity by layer and head"));
     let none = figure_svg(Figure::HeadGrid, r, &FigureOptions::default()).unwrap();
     assert!(!none.contains("stroke=\"#FF0000\""), "no head selected, no head outline");
+    // A dot on each tested cell with p < 0.05, in both heatmaps.
+    let heads = r.heads.as_ref().unwrap();
+    let significant = heads.iter().filter(|h| h.q.p.is_some_and(|p| p < 0.05)).count()
+        + heads.iter().filter(|h| h.rsa.p.is_some_and(|p| p < 0.05)).count();
+    let dots = svg
+        .lines()
+        .filter(|l| l.contains("<circle") && l.contains("r=\"3\"") && l.contains("fill=\"#FFFFFF\""))
+        .count();
+    assert!(significant > 0, "the fixture has significant heads");
+    assert_eq!(dots, significant, "dots on the cells with p < 0.05");
+    assert!(has_text(&svg, "○ p &lt; 0.05, per test"));
     let hit = hits(Figure::HeadGrid, r, &options);
     let HitMap::HeadCells(cells) = &hit else {
         panic!("head cells expected")
@@ -368,6 +379,21 @@ fn pca_map_draws_a_labelled_panel_per_space() {
     for name in r.experiment.category_names() {
         assert!(has_text(&svg, &name), "legend entry {name}");
     }
+    let picked = figure_svg(
+        Figure::PcaMap,
+        r,
+        &FigureOptions {
+            highlight: Some((3, 20)),
+            ..options
+        },
+    )
+    .unwrap();
+    let rings = |svg: &str| svg.matches("stroke=\"#FF0000\"").count();
+    assert_eq!(
+        rings(&picked),
+        rings(&svg) + 6,
+        "the picked pair's two words ringed in each panel"
+    );
     let mut no_v = r.clone();
     no_v.pca.as_mut().unwrap().v = None;
     let svg = figure_svg(Figure::PcaMap, &no_v, &options).unwrap();

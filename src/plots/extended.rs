@@ -67,6 +67,7 @@ pub(crate) fn draw_extended<DB: DrawingBackend>(
                 labels: words,
                 categories,
                 category_names: &names,
+                highlight: options.highlight,
             };
             draw_pca_map(area, &spec).map(|_| None)
         }

@@ -36,14 +36,18 @@ pub fn size(rows: usize) -> (u32, u32) {
     (900, (120 + 18 * rows as u32).clamp(260, 960))
 }
 
-/// The value a panel shows for one head.
-fn selectivity(h: &HeadSummary, space: Space) -> Option<f64> {
-    match space {
-        Space::Q => h.q.selectivity,
-        Space::K => h.k.selectivity,
-        Space::V => h.v.selectivity,
-    }
+/// The selectivity the left panel shows for one head, and its permutation p.
+fn selectivity(h: &HeadSummary, space: Space) -> (Option<f64>, Option<f64>) {
+    let s = match space {
+        Space::Q => &h.q,
+        Space::K => &h.k,
+        Space::V => &h.v,
+    };
+    (s.selectivity, s.p)
 }
+
+/// Cells whose permutation p is below this get a dot.
+pub const ALPHA: f64 = 0.05;
 
 fn limits(values: &[Option<f64>]) -> (f64, f64) {
     let (lo, hi) = values
@@ -64,6 +68,8 @@ struct Panel<'a> {
     title: String,
     /// values[row][head]
     values: &'a [Vec<Option<f64>>],
+    /// Permutation p of each value, when tested.
+    p: &'a [Vec<Option<f64>>],
 }
 
 fn draw_panel<DB: DrawingBackend>(
@@ -108,7 +114,22 @@ fn draw_panel<DB: DrawingBackend>(
         let style = TextStyle::from(font.clone()).pos(Pos::new(HPos::Center, VPos::Top));
         main.draw_text(&c.to_string(), &style, (x, y0 + 4)).map_err(drawing_error)?;
     }
+    // Tested cells below ALPHA: a white dot with a black rim, visible on any colour.
+    let significant = (0..rows)
+        .flat_map(|r| (0..cols).map(move |c| (r, c)))
+        .filter(|&(r, c)| panel.p[r].get(c).copied().flatten().is_some_and(|p| p < ALPHA));
+    for (r, c) in significant {
+        let at = px(c as f64 + 0.5, y(r) - 0.5);
+        main.draw(&Circle::new(at, 3, WHITE.filled())).map_err(drawing_error)?;
+        main.draw(&Circle::new(at, 3, BLACK.stroke_width(1))).map_err(drawing_error)?;
+    }
     let (x_mid, y0) = px(cols as f64 / 2.0, 0.0);
+    if panel.p.iter().flatten().any(Option::is_some) {
+        let (x0, _) = px(0.0, 0.0);
+        let note = TextStyle::from(("sans-serif", 10).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
+        main.draw_text(&format!("○ p < {ALPHA}, per test"), &note, (x0 - 36, y0 + 20))
+            .map_err(drawing_error)?;
+    }
     let desc = TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     main.draw_text("Head", &desc, (x_mid, y0 + 18)).map_err(drawing_error)?;
     let row_px = (px(0.0, 0.0).1 - px(0.0, rows as f64).1) as f64 / rows.max(1) as f64;
@@ -151,11 +172,11 @@ pub fn draw_head_grid<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &
     let layers = layers_of(spec.heads);
     let heads = spec.heads.iter().map(|h| h.head + 1).max().unwrap_or(0);
     let mut sel = vec![vec![None; heads]; layers.len()];
-    let mut r = sel.clone();
+    let (mut r, mut sel_p, mut r_p) = (sel.clone(), sel.clone(), sel.clone());
     for h in spec.heads {
         let row = layers.iter().position(|&l| l == h.layer).unwrap_or(0);
-        sel[row][h.head] = selectivity(h, spec.space);
-        r[row][h.head] = h.rsa.r;
+        (sel[row][h.head], sel_p[row][h.head]) = selectivity(h, spec.space);
+        (r[row][h.head], r_p[row][h.head]) = (h.rsa.r, h.rsa.p);
     }
     let outline = (layers.iter().position(|&l| l == spec.analysed), spec.selected);
     let (w, _) = area.dim_in_pixel();
@@ -165,10 +186,12 @@ pub fn draw_head_grid<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &
         Panel {
             title: format!("{name} selectivity by layer and head"),
             values: &sel,
+            p: &sel_p,
         },
         Panel {
             title: "RSA r (Q vs K) by layer and head".into(),
             values: &r,
+            p: &r_p,
         },
     ];
     let a = draw_panel(&left, &panels[0], &layers, heads, outline)?;

@@ -1,6 +1,6 @@
 //! 2-D PCA maps of the words: one small scatter per representation (Q, K, V), each word a dot
 //! in its category's colour labelled with the word, axes titled with each component's share of
-//! the variance.
+//! the variance; a word pair picked elsewhere ringed.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -24,6 +24,8 @@ pub struct PcaMapSpec<'a> {
     /// Category index of each word.
     pub categories: &'a [usize],
     pub category_names: &'a [String],
+    /// A word pair picked elsewhere: both words ringed in every panel.
+    pub highlight: Option<(usize, usize)>,
 }
 
 /// "PC1 (43.2 %)": component `pc` (1-based) and its share of the variance.
@@ -72,6 +74,15 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &PcaPane
                 + Text::new(word, (6, 0), label.clone())
         }))
         .map_err(drawing_error)?;
+    if let Some((i, j)) = spec.highlight {
+        chart
+            .draw_series([i, j].into_iter().filter_map(|k| coords.get(k)).map(|c| {
+                EmptyElement::at((c[0], c[1]))
+                    + Circle::new((0, 0), 8, RED.stroke_width(2))
+                    + Circle::new((0, 0), 10, WHITE.stroke_width(1))
+            }))
+            .map_err(drawing_error)?;
+    }
     Ok(())
 }
 
