@@ -7,7 +7,12 @@ mod state;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use components::{CachePanel, Controls, Editor, Figures, ModelPicker, ProgressView, Summary};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures::channel::oneshot;
+
+use components::{CachePanel, Controls, Editor, Figures, ModelPicker, OptionsPanel, ProgressView, Summary};
 use state::{Action, Phase, State};
 
 use crate::web::params::PageParams;
@@ -17,7 +22,7 @@ fn app() -> Html {
     let params = use_memo((), |_| PageParams::from_location());
     let state = use_reducer(|| State::new(params.model.clone()));
     // Cancels the run under way (a new run replaces it).
-    let cancel = use_mut_ref(|| None::<futures::channel::oneshot::Sender<()>>);
+    let cancel = use_mut_ref(|| None::<oneshot::Sender<()>>);
 
     // On load: the tokenizer for the editor; the experiment from `?exp=` or `?experiment=`;
     // then, with `?run=1`, a run at once.
@@ -28,6 +33,12 @@ fn app() -> Html {
         let cancel_slot = cancel.clone();
         use_effect_with((), move |_| {
             yew::platform::spawn_local(load_tokenizer(dispatch.clone()));
+            if let Some(options) = &params.options {
+                dispatch.dispatch(Action::SetOptions(options.clone()));
+            }
+            if let Some(e) = &params.options_error {
+                dispatch.dispatch(Action::ExperimentFailed(format!("an option of the link was ignored: {e}")));
+            }
             yew::platform::spawn_local(async move {
                 let mut experiment = crate::experiment::Experiment::lecture();
                 let loaded = match (&params.inline_experiment, &params.experiment) {
@@ -56,9 +67,8 @@ fn app() -> Html {
                         &crate::web::params::absolute_url(&base),
                         Some(crate::web::params::absolute_url(state::BUNDLED_TOKENIZER)),
                     );
-                    let (tx, rx) = futures::channel::oneshot::channel();
-                    *cancel_slot.borrow_mut() = Some(tx);
-                    run::run(experiment, files, dispatch, rx).await;
+                    let cancelled = cancel_on(&cancel_slot);
+                    run::run(experiment, files, params.options.clone(), dispatch, cancelled).await;
                 } else {
                     dispatch.dispatch(Action::Idle);
                 }
@@ -71,13 +81,33 @@ fn app() -> Html {
         let (state, cancel) = (state.clone(), cancel.clone());
         Callback::from(move |_| {
             if !state.busy() {
-                let (tx, rx) = futures::channel::oneshot::channel();
-                *cancel.borrow_mut() = Some(tx);
                 yew::platform::spawn_local(run::run(
                     state.experiment.clone(),
                     state.model_files(),
+                    state.run_options(),
                     state.dispatcher(),
-                    rx,
+                    cancel_on(&cancel),
+                ));
+            }
+        })
+    };
+    // A layer (and head) picked in the sweep or head figures: a head of the shown layer is a
+    // view of its vectors; another layer is a new run (its weights are cached by the sweep).
+    let on_select = {
+        let (state, cancel) = (state.clone(), cancel.clone());
+        Callback::from(move |(layer, head): (usize, Option<usize>)| {
+            state.dispatch(Action::SelectHead(head));
+            let shown = state.result.as_ref().map(|r| r.layer);
+            if shown != Some(layer) && !state.busy() {
+                state.dispatch(Action::SetLayer(layer));
+                let mut experiment = state.experiment.clone();
+                experiment.layer = layer;
+                yew::platform::spawn_local(run::run(
+                    experiment,
+                    state.model_files(),
+                    state.run_options(),
+                    state.dispatcher(),
+                    cancel_on(&cancel),
                 ));
             }
         })
@@ -109,6 +139,7 @@ fn app() -> Html {
             <section class="panel experiment">
                 <ModelPicker state={state.clone()} />
                 <Editor state={state.clone()} />
+                <OptionsPanel state={state.clone()} />
                 <Controls state={state.clone()} on_run={on_run} />
             </section>
             <ProgressView phase={state.phase.clone()} on_cancel={on_cancel} />
@@ -117,12 +148,20 @@ fn app() -> Html {
             }
             if let Some(result) = state.result.clone() {
                 <Summary result={result.clone()} />
-                <Figures result={result.clone()} />
+                <Figures result={result.clone()} head={state.head} on_select={on_select}
+                    on_head={Callback::from({ let d = state.dispatcher(); move |h| d.dispatch(Action::SelectHead(h)) })} />
                 <script type="application/json" id="qk-result">{ result.to_json() }</script>
             }
             <CachePanel generation={generation} />
         </main>
     }
+}
+
+/// A fresh cancel switch for a new run (replacing the previous run's).
+fn cancel_on(slot: &Rc<RefCell<Option<oneshot::Sender<()>>>>) -> oneshot::Receiver<()> {
+    let (tx, rx) = oneshot::channel();
+    *slot.borrow_mut() = Some(tx);
+    rx
 }
 
 /// The site's GPT-2 tokenizer, for showing each word's tokens as it is typed (and offline).

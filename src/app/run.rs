@@ -10,6 +10,7 @@ use wasm_bindgen::JsCast;
 use yew::UseReducerDispatcher as Dispatcher;
 
 use super::state::{Action, State};
+use crate::analysis::report::ExtendedOptions;
 use crate::error::Result;
 use crate::experiment::Experiment;
 use crate::web::engine::{Engine, EngineEvent, JsonCodec, ModelFiles, RunRequest, CRASH_CHANNEL};
@@ -65,8 +66,18 @@ pub async fn load_experiment(url: &str) -> Result<Experiment> {
 
 /// Runs `experiment` on `model` in a fresh worker, dispatching its progress, until it ends or
 /// `cancel` fires (the worker is then dropped: downloads stop; complete pieces stay cached).
-pub async fn run(experiment: Experiment, model: ModelFiles, dispatch: Dispatcher<State>, cancel: oneshot::Receiver<()>) {
-    let request = RunRequest { experiment, model };
+pub async fn run(
+    experiment: Experiment,
+    model: ModelFiles,
+    options: Option<ExtendedOptions>,
+    dispatch: Dispatcher<State>,
+    cancel: oneshot::Receiver<()>,
+) {
+    let request = RunRequest {
+        experiment,
+        model,
+        options,
+    };
     dispatch.dispatch(Action::Started(now_ms()));
     let mut bridge = Engine::spawner()
         .encoding::<JsonCodec>()

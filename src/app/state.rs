@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use yew::Reducible;
 
+use crate::analysis::report::ExtendedOptions;
 use crate::experiment::{model_base_url, parse_words, Category, Experiment};
 use crate::model::Gpt2Tokenizer;
 use crate::presets::preset;
@@ -67,6 +68,10 @@ pub struct State {
     pub local_model: Option<LocalModel>,
     /// Why the picked model files cannot be used.
     pub model_error: Option<String>,
+    /// The analyses beyond the lecture the next run computes.
+    pub options: ExtendedOptions,
+    /// The head whose slice the detailed figures show (None: the whole layer).
+    pub head: Option<usize>,
 }
 
 /// Model files chosen from disk, reachable by the worker through blob: URLs.
@@ -94,7 +99,14 @@ impl State {
             tokenizer: None,
             local_model: None,
             model_error: None,
+            options: ExtendedOptions::default(),
+            head: None,
         }
+    }
+
+    /// The options a run sends (None when it computes the lecture's numbers only).
+    pub fn run_options(&self) -> Option<ExtendedOptions> {
+        (self.options != ExtendedOptions::default()).then(|| self.options.clone())
     }
 
     pub fn model_url(&self) -> String {
@@ -131,6 +143,9 @@ pub enum Action {
     SetLocalModel(LocalModel),
     ModelFailed(String),
     SetLayer(usize),
+    SetOptions(ExtendedOptions),
+    /// Show one head's slice in the detailed figures (None: the whole layer).
+    SelectHead(Option<usize>),
     SetTemplate(String),
     SetCategoryName(usize, String),
     SetCategoryWords(usize, String),
@@ -172,6 +187,8 @@ impl Reducible for State {
             }
             Action::ModelFailed(msg) => s.model_error = Some(msg),
             Action::SetLayer(layer) => s.experiment.layer = layer,
+            Action::SetOptions(options) => s.options = options,
+            Action::SelectHead(head) => s.head = head,
             Action::SetTemplate(t) => s.experiment.template = t,
             Action::SetCategoryName(i, name) => {
                 if let Some(c) = s.experiment.categories.get_mut(i) {
@@ -237,6 +254,8 @@ impl Reducible for State {
                     Phase::Busy { started_ms, .. } => (now_ms - started_ms) / 1000.0,
                     _ => 0.0,
                 };
+                // A head chosen before the run stays chosen when the new model has it.
+                s.head = s.head.filter(|&h| h < result.model.n_head);
                 s.result = Some(result);
                 s.phase = Phase::Done { seconds };
             }

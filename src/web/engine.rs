@@ -10,6 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::fetch::Progress;
 use super::hub::{fetch_cached, load_weight_bytes};
+use crate::analysis::report::ExtendedOptions;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::pipeline;
@@ -41,6 +42,9 @@ impl ModelFiles {
 pub struct RunRequest {
     pub experiment: Experiment,
     pub model: ModelFiles,
+    /// The analyses beyond the lecture (layer sweep, heads, V, statistics...); None: the lecture's.
+    #[serde(default)]
+    pub options: Option<ExtendedOptions>,
 }
 
 /// What a run is doing now.
@@ -125,7 +129,11 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
     let send = |e: EngineEvent| {
         let _ = events.unbounded_send(e);
     };
-    let RunRequest { experiment, model } = request;
+    let RunRequest {
+        experiment,
+        model,
+        options,
+    } = request;
     experiment.validate()?;
     let t_start = now_ms();
     send(EngineEvent::Stage(Stage::Config));
@@ -137,7 +145,7 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
         (Err(Error::Fetch { status: Some(404), .. }), Some(fallback)) => fetch_cached(fallback).await?.0,
         (Err(e), _) => return Err(e),
     };
-    let prepared = pipeline::prepare(experiment, &config, &tokenizer)?;
+    let prepared = pipeline::prepare_with(experiment, options.as_ref(), &config, &tokenizer)?;
     send(EngineEvent::Stage(Stage::Weights));
     let t_download = now_ms();
     let mut last_ms = 0.0;
@@ -158,12 +166,12 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
     send(EngineEvent::Stage(Stage::Forward));
     yield_now().await;
     let t_forward = now_ms();
-    let capture = prepared.capture(&weights)?;
+    let captures = prepared.capture_layers(&weights)?;
     drop(weights);
     send(EngineEvent::Stage(Stage::Analysis));
     yield_now().await;
     let t_analysis = now_ms();
-    let mut result = prepared.analyse(&capture)?;
+    let mut result = prepared.analyse_layers(&captures)?;
     if download.not_cached > 0 {
         result.notes.push(format!(
             "the browser's storage is full: {} downloaded pieces could not be kept, so the next visit downloads them again (free space in the storage panel)",

@@ -1,8 +1,12 @@
 //! The page's query parameters (a contract for tests and share links):
 //! `?model=BASE_URL` (relative or absolute), `&experiment=URL` (an experiment JSON to fetch),
-//! `&exp=JSON` (the experiment itself, as share links carry it), `&run=1`.
+//! `&exp=JSON` (the experiment itself, as share links carry it), `&run=1`; and the analyses
+//! beyond the lecture, named as the CLI's flags: `&all-layers=1&heads=1&v=1&qk=1&center=1&pca=1`,
+//! `&stats=1`, `&permutations=N`, `&bootstrap=B`, `&seed=S` (any of the last three implies stats).
 
 use web_sys::{Url, UrlSearchParams};
+
+use crate::analysis::report::ExtendedOptions;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PageParams {
@@ -13,6 +17,10 @@ pub struct PageParams {
     /// An experiment's JSON text carried in the link itself.
     pub inline_experiment: Option<String>,
     pub run: bool,
+    /// The analyses beyond the lecture the link asks for (None: none).
+    pub options: Option<ExtendedOptions>,
+    /// Why an option in the link was ignored.
+    pub options_error: Option<String>,
 }
 
 /// Resolves `href` against the page's address, as a link would.
@@ -42,12 +50,22 @@ impl PageParams {
             experiment: non_empty("experiment").map(|e| absolute_url(&e)),
             inline_experiment: non_empty("exp"),
             run: matches!(q.get("run").as_deref(), Some("1") | Some("true") | Some("yes")),
+            ..Self::default()
         }
+        .with_options(|k| q.get(k))
+    }
+
+    fn with_options(mut self, get: impl Fn(&str) -> Option<String>) -> Self {
+        match ExtendedOptions::from_query(get) {
+            Ok(options) => self.options = options,
+            Err(e) => self.options_error = Some(e),
+        }
+        self
     }
 }
 
 /// A link that reopens the page with this experiment and model (the URL holds all of it).
-pub fn share_url(experiment_json: &str, model_override: Option<&str>) -> String {
+pub fn share_url(experiment_json: &str, model_override: Option<&str>, options: Option<&ExtendedOptions>) -> String {
     let location = web_sys::window().map(|w| w.location());
     let base = location
         .and_then(|l| Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?)))
@@ -57,5 +75,8 @@ pub fn share_url(experiment_json: &str, model_override: Option<&str>) -> String 
         q.append("model", m);
     }
     q.append("exp", experiment_json);
+    for (k, v) in options.map(ExtendedOptions::to_query).unwrap_or_default() {
+        q.append(k, &v);
+    }
     format!("{base}?{}", String::from(q.to_string()))
 }

@@ -1,6 +1,7 @@
 // Shared plumbing of the end-to-end tests: paths, tolerances, browser launch, waiting for the
 // page's outcome, screenshots, diagnostics and the check of a result against a golden file.
 
+import { startServer } from './server.mjs';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -206,4 +207,19 @@ export function launchBrowser() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** Serves the built site, the fixture models (/models/) and experiments (/experiments/). */
+export const serve = () => startServer({ root: DIST, mounts: { '/models/': MODELS, '/experiments/': EXPERIMENTS } });
+
+/** A fresh server and a fresh page for one test; failures carry the page's errors and the requests. */
+export async function withServedPage(browser, body) {
+  const srv = await serve();
+  const { context, page, logs } = await openPage(browser);
+  try {
+    await withDiagnostics(logs, () => srv.requests, () => body(srv, page));
+  } finally {
+    await context.close();
+    await srv.stop();
+  }
 }

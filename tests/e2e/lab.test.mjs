@@ -6,7 +6,6 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer } from './server.mjs';
 import {
   DIST,
   EXPERIMENTS,
@@ -20,22 +19,12 @@ import {
   screenshot,
   waitForOutcome,
   withDiagnostics,
+  serve,
+  withServedPage,
 } from './harness.mjs';
 
 const MODEL = 'tiny-gpt2-hub';
-const serve = () => startServer({ root: DIST, mounts: { '/models/': MODELS, '/experiments/': EXPERIMENTS } });
 
-/** A fresh server and a fresh page for one test; failures carry the page's errors and the requests. */
-async function withServedPage(browser, body) {
-  const srv = await serve();
-  const { context, page, logs } = await openPage(browser);
-  try {
-    await withDiagnostics(logs, () => srv.requests, () => body(srv, page));
-  } finally {
-    await context.close();
-    await srv.stop();
-  }
-}
 const weightRequests = (srv, since) => srv.requests.slice(since).filter((r) => r.path.endsWith('/model.safetensors'));
 const sentBytes = (reqs) => reqs.reduce((s, r) => s + r.bytes, 0);
 

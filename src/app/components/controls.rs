@@ -60,10 +60,12 @@ pub fn controls(props: &Props) -> Html {
     };
     let on_share = {
         let (exp, model, share) = (state.experiment.clone(), state.model_override.clone(), share.clone());
+        let options = state.run_options();
         Callback::from(move |_| {
             let url = share_url(
                 &serde_json::to_string(&exp).expect("an experiment serialises"),
                 model.as_deref(),
+                options.as_ref(),
             );
             if let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) {
                 // Best effort: the link is also shown for copying by hand.

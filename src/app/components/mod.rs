@@ -5,6 +5,7 @@ mod controls;
 mod editor;
 mod figures;
 mod model_picker;
+mod options;
 mod progress;
 mod summary;
 
@@ -13,6 +14,7 @@ pub use controls::Controls;
 pub use editor::Editor;
 pub use figures::Figures;
 pub use model_picker::ModelPicker;
+pub use options::OptionsPanel;
 pub use progress::ProgressView;
 pub use summary::Summary;
 
