@@ -14,6 +14,7 @@ block L's ln_1 and attn.c_attn.
 import argparse
 import json
 import os
+import re
 import struct
 import sys
 
@@ -282,9 +283,24 @@ Rerun it to replace this file; everything it needs is cached outside git in
         notes.append("- Targets missed: " + "; ".join(misses) + ".")
     if notes:
         doc += "\n## Observations (computed from the figures above)\n\n" + "\n".join(notes) + "\n"
+    doc += kept_sections(args.out, doc)
     with open(args.out, "w") as f:
         f.write(doc)
     print(doc[doc.index("## Download"):])
+
+
+def kept_sections(path, doc):
+    """The `## ` sections of the existing file that this report does not write (hand-written ones:
+    the layer sweep, the matmul kernel's figures), in their order, to go after the generated ones."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        return ""
+    generated = {line.strip() for line in doc.splitlines() if line.startswith("## ")}
+    kept = [part.rstrip("\n") + "\n" for part in re.split(r"(?m)^(?=## )", old)[1:]
+            if part.splitlines()[0].strip() not in generated]
+    return "".join("\n" + part for part in kept)
 
 
 if __name__ == "__main__":

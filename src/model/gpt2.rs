@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use candle_core::{Device, Tensor};
 
 use super::config::{Activation, Gpt2Config};
+use super::ops::gelu_tanh_in_place;
 use super::weights::{Conv1D, LayerNormWeights, LayerWeights};
 use crate::error::{Error, Result};
 
@@ -46,22 +47,16 @@ pub fn capture_all_layers(weights: &LayerWeights, config: &Gpt2Config, prompts: 
 
 fn capture(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>], all: bool) -> Result<Vec<Capture>> {
     let prefix_len = shared_prefix_len(prompts);
-    if prefix_len == 0 {
-        let whole: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
-        return capture_groups(weights, config, &whole, 0, None, all);
-    }
-    let prefix = &prompts[0][..prefix_len];
-    let x = embed(weights, &[prefix], 0)?;
-    let (_, past) = run_blocks(weights, config, x, None, None)?;
+    let prefix = prompts.first().map_or(&[][..], |p| &p[..prefix_len]);
     let suffixes: Vec<&[u32]> = prompts.iter().map(|p| &p[prefix_len..]).collect();
-    capture_groups(weights, config, &suffixes, prefix_len, Some(&past), all)
+    capture_groups(weights, config, prefix, &suffixes, all)
 }
 
 /// The same capture without reusing a shared prefix: every prompt runs whole (for tests and
 /// as the reference the prefix reuse must equal).
 pub fn capture_without_prefix(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Capture> {
     let whole: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
-    let mut layers = capture_groups(weights, config, &whole, 0, None, false)?;
+    let mut layers = capture_groups(weights, config, &[], &whole, false)?;
     Ok(layers.pop().expect("the top layer is always captured"))
 }
 
@@ -75,32 +70,42 @@ pub fn shared_prefix_len(prompts: &[Vec<u32>]) -> usize {
     common.min(min_len.saturating_sub(1))
 }
 
-/// Keys and values of every block for positions already run, each [1, n_head, t, d_head].
-type PastKv = Vec<(Tensor, Tensor)>;
+/// Keys and values of one block for the prefix's positions, each [1, n_head, p, d_head].
+type PastKv = (Tensor, Tensor);
 
-/// Runs token sequences that start at position `start` (after `past`), batched by length; returns
-/// the captures of layers 0..=L when `all`, else of layer L only.
+/// Sequences of one length run as one attention batch: `b` sequences of `t` tokens, rows
+/// `row0..row0 + b·t` of the residual stream (sequence-major).
+struct Segment {
+    b: usize,
+    t: usize,
+    row0: usize,
+    mask: Tensor,
+}
+
+/// Runs the token sequences `seqs`, each following the shared `prefix` (may be empty), and
+/// returns the captures of layers 0..=L when `all`, else of layer L only.
+///
+/// Everything runs in one pass over the weights: the prefix and every batch of equal-length
+/// sequences (one batch per length, so no padding ever enters attention) are rows of one
+/// residual stream [rows, C]. Layer norms, the Conv1Ds and the MLP work row by row (every row's
+/// result is the same as if it ran alone: see [`super::matmul`]), so each weight matrix is
+/// streamed once per block for all of them; only attention is per batch, and a batch attends
+/// to the prefix's keys and values of the same block (causal attention makes this exact).
 fn capture_groups(
     weights: &LayerWeights,
     config: &Gpt2Config,
+    prefix: &[u32],
     seqs: &[&[u32]],
-    start: usize,
-    past: Option<&PastKv>,
     all: bool,
 ) -> Result<Vec<Capture>> {
     let c = config.n_embd;
     let n = seqs.len();
     let top = weights.layer;
     let first = if all { 0 } else { top };
-    let mut out: Vec<Capture> = (first..=top)
-        .map(|layer| Capture {
-            layer,
-            q: vec![Vec::new(); n],
-            k: vec![Vec::new(); n],
-            v: vec![Vec::new(); n],
-        })
-        .collect();
-    // One batch per length: no padding ever enters attention.
+    let act = config.activation()?;
+    let eps = config.layer_norm_epsilon as f32;
+    let p = prefix.len();
+    // One batch per length.
     let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, s) in seqs.iter().enumerate() {
         if s.is_empty() {
@@ -108,23 +113,76 @@ fn capture_groups(
         }
         by_len.entry(s.len()).or_default().push(i);
     }
-    let eps = config.layer_norm_epsilon as f32;
-    for (len, members) in by_len {
+    // The residual stream: the prefix's rows, then each batch's.
+    let mut parts = Vec::new();
+    if p > 0 {
+        parts.push(embed(weights, &[prefix], 0)?.reshape((p, c))?);
+    }
+    let mut segments = Vec::new();
+    let mut order = Vec::with_capacity(n); // prompt index of each captured row
+    let mut last_rows = Vec::with_capacity(n); // its row in the stream
+    let mut row = p;
+    for (&len, members) in &by_len {
         let batch: Vec<&[u32]> = members.iter().map(|&i| seqs[i]).collect();
-        let x = embed(weights, &batch, start)?;
-        let mut taps = Vec::new();
-        let (x, _) = run_blocks(weights, config, x, past, all.then_some(&mut taps))?;
-        // Block L: only the last position's ln_1 and c_attn are needed.
-        let last = x.narrow(1, len - 1, 1)?;
-        taps.push(conv1d(&layer_norm(&last, &weights.top_ln_1, eps)?, &weights.top_c_attn)?);
-        for (capture, qkv) in out.iter_mut().zip(taps) {
-            let qkv: Vec<Vec<f32>> = qkv.squeeze(1)?.to_vec2()?;
-            for (row, &i) in qkv.into_iter().zip(&members) {
-                capture.q[i] = row[..c].to_vec();
-                capture.k[i] = row[c..2 * c].to_vec();
-                capture.v[i] = row[2 * c..].to_vec();
-            }
+        parts.push(embed(weights, &batch, p)?.reshape((members.len() * len, c))?);
+        for (j, &i) in members.iter().enumerate() {
+            order.push(i);
+            last_rows.push((row + j * len + len - 1) as u32);
         }
+        segments.push(Segment {
+            b: members.len(),
+            t: len,
+            row0: row,
+            mask: causal_mask(len, p)?,
+        });
+        row += members.len() * len;
+    }
+    let mut x = Tensor::cat(&parts, 0)?;
+    let last_rows = Tensor::new(last_rows, &Device::Cpu)?;
+    let prefix_mask = causal_mask(p, 0)?;
+    let mut taps = Vec::new();
+    for block in &weights.blocks {
+        let qkv = conv1d(&layer_norm(&x, &block.ln_1, eps)?, &block.c_attn)?;
+        if all {
+            // Each row's c_attn output is what a capture stopping at this block computes.
+            taps.push(qkv.index_select(&last_rows, 0)?);
+        }
+        let mut outs = Vec::with_capacity(segments.len() + 1);
+        let past = if p > 0 {
+            let (y, kv) = attention(&qkv.narrow(0, 0, p)?.reshape((1, p, 3 * c))?, &prefix_mask, config, None)?;
+            outs.push(y.reshape((p, c))?);
+            Some(kv)
+        } else {
+            None
+        };
+        for s in &segments {
+            let part = qkv.narrow(0, s.row0, s.b * s.t)?.reshape((s.b, s.t, 3 * c))?;
+            let (y, _) = attention(&part, &s.mask, config, past.as_ref())?;
+            outs.push(y.reshape((s.b * s.t, c))?);
+        }
+        x = (x + conv1d(&Tensor::cat(&outs, 0)?, &block.c_proj)?)?;
+        let m = layer_norm(&x, &block.ln_2, eps)?;
+        let h = conv1d_act(&m, &block.mlp_c_fc, act)?;
+        x = (x + conv1d(&h, &block.mlp_c_proj)?)?;
+    }
+    // Block L: only the last positions' ln_1 and c_attn are needed.
+    let last = x.index_select(&last_rows, 0)?;
+    taps.push(conv1d(&layer_norm(&last, &weights.top_ln_1, eps)?, &weights.top_c_attn)?);
+    let mut out = Vec::with_capacity(taps.len());
+    for (layer, qkv) in (first..=top).zip(taps) {
+        let mut capture = Capture {
+            layer,
+            q: vec![Vec::new(); n],
+            k: vec![Vec::new(); n],
+            v: vec![Vec::new(); n],
+        };
+        let qkv: Vec<Vec<f32>> = qkv.to_vec2()?;
+        for (row, &i) in qkv.into_iter().zip(&order) {
+            capture.q[i] = row[..c].to_vec();
+            capture.k[i] = row[c..2 * c].to_vec();
+            capture.v[i] = row[2 * c..].to_vec();
+        }
+        out.push(capture);
     }
     Ok(out)
 }
@@ -140,68 +198,34 @@ fn embed(weights: &LayerWeights, seqs: &[&[u32]], start: usize) -> Result<Tensor
     Ok(tok.broadcast_add(&pos)?)
 }
 
-/// Blocks 0..L over x [b, t, C] that follows `past` positions; returns the residual stream and
-/// each block's keys and values of these positions (batch 1 only is ever reused). With `taps`,
-/// each block's c_attn output at the last position ([b, 1, 3C]) is pushed there, block by block,
-/// equal bit for bit to what a capture stopping at that block computes.
-fn run_blocks(
-    weights: &LayerWeights,
-    config: &Gpt2Config,
-    mut x: Tensor,
-    past: Option<&PastKv>,
-    mut taps: Option<&mut Vec<Tensor>>,
-) -> Result<(Tensor, PastKv)> {
-    let act = config.activation()?;
-    let eps = config.layer_norm_epsilon as f32;
-    let t = x.dim(1)?;
-    let p = past
-        .and_then(|kv| kv.first())
-        .map(|(k, _)| k.dim(2))
-        .transpose()?
-        .unwrap_or(0);
-    let mask = causal_mask(t, p)?;
-    let mut kept = Vec::with_capacity(weights.blocks.len());
-    for (l, block) in weights.blocks.iter().enumerate() {
-        let a = layer_norm(&x, &block.ln_1, eps)?;
-        let qkv = conv1d(&a, &block.c_attn)?;
-        if let Some(taps) = taps.as_deref_mut() {
-            // The last position as a run that stops at this block computes it (bit for bit):
-            // with one position that is this very c_attn output, else ln_1 + c_attn of it alone.
-            taps.push(match t {
-                1 => qkv.clone(),
-                _ => conv1d(&layer_norm(&x.narrow(1, t - 1, 1)?, &block.ln_1, eps)?, &block.c_attn)?,
-            });
-        }
-        let (attn, kv) = attention(&qkv, &mask, config, past.map(|kv| &kv[l]))?;
-        kept.push(kv);
-        x = (x + conv1d(&attn, &block.c_proj)?)?;
-        let m = layer_norm(&x, &block.ln_2, eps)?;
-        let h = activation(&conv1d(&m, &block.mlp_c_fc)?, act)?;
-        x = (x + conv1d(&h, &block.mlp_c_proj)?)?;
-    }
-    Ok((x, kept))
-}
-
 fn layer_norm(x: &Tensor, w: &LayerNormWeights, eps: f32) -> Result<Tensor> {
     Ok(candle_nn::ops::layer_norm(&x.contiguous()?, &w.weight, &w.bias, eps)?)
 }
 
-/// y = x W + b over the last dimension, for any leading dimensions.
+/// y = x W + b over the last dimension, for any leading dimensions (see [`super::matmul`]).
 fn conv1d(x: &Tensor, w: &Conv1D) -> Result<Tensor> {
+    conv1d_then(x, w, |_| ())
+}
+
+/// [`conv1d`], then `f` on its output in place (the activation) before it becomes a tensor.
+fn conv1d_then(x: &Tensor, w: &Conv1D, f: impl FnOnce(&mut [f32])) -> Result<Tensor> {
     let dims = x.dims().to_vec();
     let n_in = dims[dims.len() - 1];
     let rows = x.elem_count() / n_in;
-    let y = x.reshape((rows, n_in))?.matmul(&w.weight)?.broadcast_add(&w.bias)?;
+    let xs = x.flatten_all()?.to_vec1::<f32>()?;
+    let mut y = w.linear.forward(&xs, rows);
+    f(&mut y);
     let mut out_dims = dims;
-    *out_dims.last_mut().expect("at least one dim") = w.weight.dim(1)?;
-    Ok(y.reshape(out_dims)?)
+    *out_dims.last_mut().expect("at least one dim") = w.linear.out_features();
+    Ok(Tensor::from_vec(y, out_dims, &Device::Cpu)?)
 }
 
-fn activation(x: &Tensor, act: Activation) -> Result<Tensor> {
+/// The MLP's c_fc and activation.
+fn conv1d_act(x: &Tensor, w: &Conv1D, act: Activation) -> Result<Tensor> {
     Ok(match act {
-        Activation::GeluTanh => x.gelu()?,
-        Activation::GeluErf => x.gelu_erf()?,
-        Activation::Relu => x.relu()?,
+        Activation::GeluTanh => conv1d_then(x, w, gelu_tanh_in_place)?,
+        Activation::GeluErf => conv1d(x, w)?.gelu_erf()?,
+        Activation::Relu => conv1d(x, w)?.relu()?,
     })
 }
 
@@ -215,12 +239,7 @@ fn causal_mask(t: usize, past: usize) -> Result<Tensor> {
 
 /// Multi-head causal self-attention from the fused qkv [b, t, 3C], after optional past keys and
 /// values [1, h, p, d]; returns [b, t, C] and this call's keys and values [b, h, t, d].
-fn attention(
-    qkv: &Tensor,
-    mask: &Tensor,
-    config: &Gpt2Config,
-    past: Option<&(Tensor, Tensor)>,
-) -> Result<(Tensor, (Tensor, Tensor))> {
+fn attention(qkv: &Tensor, mask: &Tensor, config: &Gpt2Config, past: Option<&PastKv>) -> Result<(Tensor, (Tensor, Tensor))> {
     let (b, t, _) = qkv.dims3()?;
     let (c, h, d) = (config.n_embd, config.n_head, config.d_head());
     let heads = |i: usize| -> Result<Tensor> {

@@ -3,6 +3,8 @@
 
 pub mod config;
 pub mod gpt2;
+pub mod matmul;
+pub mod ops;
 pub mod plan;
 pub mod prompts;
 pub mod weights;

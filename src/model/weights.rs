@@ -7,6 +7,7 @@ use candle_core::{DType, Device, Tensor};
 use safetensors::Dtype;
 
 use super::config::Gpt2Config;
+use super::matmul::PackedLinear;
 use super::plan::{needs, ByteSource, Header, WholeFile};
 use crate::error::{Error, Result};
 
@@ -15,10 +16,10 @@ pub struct LayerNormWeights {
     pub bias: Tensor,
 }
 
-/// A GPT-2 Conv1D: y = x W + b with W stored [in, out].
+/// A GPT-2 Conv1D: y = x W + b with W stored [in, out] in the file, kept re-packed into the
+/// column panels of [`PackedLinear`] (converted straight from the file's bytes: no second copy).
 pub struct Conv1D {
-    pub weight: Tensor,
-    pub bias: Tensor,
+    pub linear: PackedLinear,
 }
 
 pub struct BlockWeights {
@@ -91,10 +92,25 @@ impl Reader<'_> {
     }
 
     fn conv1d(&self, name: &str, n_in: usize, n_out: usize) -> Result<Conv1D> {
-        Ok(Conv1D {
-            weight: self.tensor(&format!("{name}.weight"), &[n_in, n_out])?,
-            bias: self.tensor(&format!("{name}.bias"), &[n_out])?,
-        })
+        let bias = self.tensor(&format!("{name}.bias"), &[n_out])?.to_vec1::<f32>()?;
+        let shape = [n_in, n_out];
+        let loc = self.header.locate(&format!("{name}.weight"), &shape)?;
+        let bytes = self.source.bytes(loc.start..loc.end)?;
+        let linear = match loc.dtype {
+            // f32 (the hub's files): from the bytes straight into the panels.
+            Dtype::F32 => PackedLinear::pack_rows(n_in, n_out, bias, |kk, out| {
+                let row = &bytes[4 * kk * n_out..4 * (kk + 1) * n_out];
+                for (v, b) in out.iter_mut().zip(row.chunks_exact(4)) {
+                    *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            }),
+            // f16 / bf16: converted by candle, then packed.
+            dtype => {
+                let w = to_f32(&bytes, dtype, &shape)?.flatten_all()?.to_vec1::<f32>()?;
+                PackedLinear::pack(&w, n_in, n_out, bias)
+            }
+        };
+        Ok(Conv1D { linear })
     }
 }
 

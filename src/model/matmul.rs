@@ -1,0 +1,254 @@
+//! y = x W + b for GPT-2's Conv1D (W stored [in, out]) with few rows of x (the lecture batches
+//! 34 words), hand-written for wasm32 simd128.
+//!
+//! With few rows the work is streaming W: every weight is used M times. W is re-packed once, at
+//! load time, into column panels of [`NR`] columns, each panel stored k-major (row k of the
+//! panel is NR contiguous floats), so the kernel reads W front to back exactly once per block of
+//! K. x is packed per call (it is small) into blocks of [`MR`] rows stored k-major, so the
+//! kernel reads it contiguously too. The micro-kernel keeps an MR × NR block of y in
+//! registers (MR · NR/4 f32x4 accumulators) and adds one rank-1 update per k: NR/4 vector loads
+//! of W, MR broadcasts of x, MR · NR/4 multiplies and adds (simd128 has no FMA).
+//!
+//! Every output element is computed as: for each block of [`KC`] k's in order, the products
+//! x[i][k] · W[k][j] summed from zero in k order, then added to y, which starts as the bias (as
+//! BLAS's y = x W + y does); in f32 with separate multiply and add. So a row's result does not
+//! depend on the other rows, on M, or on the target (the portable version is the same
+//! arithmetic). For K ≤ KC that is (Σ products) + bias, the rounding PyTorch's addmm and
+//! candle's matmul-then-add have too, which matters for the goldens (a cosine 1.5e-7 from a
+//! histogram edge).
+
+/// Rows of x per micro-kernel call.
+pub const MR: usize = 4;
+/// f32x4 vectors per panel row.
+const NV: usize = 2;
+/// Columns of W per panel.
+pub const NR: usize = 4 * NV;
+/// Rows of W (the k dimension) per pass: a pass over a panel's KC rows stays in L1 while every
+/// block of x's rows runs over it.
+pub const KC: usize = 256;
+
+/// A Conv1D's weight re-packed into column panels, and its bias.
+pub struct PackedLinear {
+    k: usize,
+    n: usize,
+    /// ceil(n / NR) panels, panel p holding columns p·NR.. (zero past n), each k × NR.
+    panels: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl PackedLinear {
+    /// Packs W [k, n] given row by row: `row(kk, out)` writes row kk (n values) into `out`, so
+    /// a caller can convert from the file's bytes straight into the packed layout.
+    pub fn pack_rows(k: usize, n: usize, bias: Vec<f32>, mut row: impl FnMut(usize, &mut [f32])) -> Self {
+        assert_eq!(bias.len(), n, "bias length");
+        let np = n.div_ceil(NR);
+        let mut panels = vec![0.0f32; np * k * NR];
+        let mut buf = vec![0.0f32; np * NR];
+        for kk in 0..k {
+            row(kk, &mut buf[..n]);
+            for (p, chunk) in buf.chunks_exact(NR).enumerate() {
+                let at = p * k * NR + kk * NR;
+                panels[at..at + NR].copy_from_slice(chunk);
+            }
+        }
+        PackedLinear { k, n, panels, bias }
+    }
+
+    /// Packs a row-major W [k, n].
+    pub fn pack(w: &[f32], k: usize, n: usize, bias: Vec<f32>) -> Self {
+        assert_eq!(w.len(), k * n, "weight length");
+        Self::pack_rows(k, n, bias, |kk, out| out.copy_from_slice(&w[kk * n..(kk + 1) * n]))
+    }
+
+    pub fn in_features(&self) -> usize {
+        self.k
+    }
+
+    pub fn out_features(&self) -> usize {
+        self.n
+    }
+
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+
+    /// W [k, n] row-major again (for tests and for the reference path).
+    pub fn unpack(&self) -> Vec<f32> {
+        let mut w = vec![0.0f32; self.k * self.n];
+        for (i, v) in w.iter_mut().enumerate() {
+            let (kk, j) = (i / self.n, i % self.n);
+            *v = self.panels[(j / NR) * self.k * NR + kk * NR + j % NR];
+        }
+        w
+    }
+
+    /// y [m, n] = x [m, k] W + b, both row-major.
+    pub fn forward(&self, x: &[f32], m: usize) -> Vec<f32> {
+        let (k, n) = (self.k, self.n);
+        assert_eq!(x.len(), m * k, "x length");
+        let mut y = vec![0.0f32; m * n];
+        if m == 0 || n == 0 {
+            return y;
+        }
+        // y starts as the bias.
+        for row in y.chunks_exact_mut(n) {
+            row.copy_from_slice(&self.bias);
+        }
+        if k == 0 {
+            return y;
+        }
+        // x in blocks of MR rows (zero rows past m), each block k-major: xp[b][kk][r].
+        let mb = m.div_ceil(MR);
+        let mut xp = vec![0.0f32; mb * k * MR];
+        for (i, row) in x.chunks_exact(k).enumerate() {
+            let (b, r) = (i / MR, i % MR);
+            let block = &mut xp[b * k * MR..(b + 1) * k * MR];
+            for (kk, &v) in row.iter().enumerate() {
+                block[kk * MR + r] = v;
+            }
+        }
+        let np = n.div_ceil(NR);
+        let mut k0 = 0;
+        while k0 < k {
+            let kc = KC.min(k - k0);
+            for p in 0..np {
+                let j0 = p * NR;
+                let width = NR.min(n - j0);
+                let panel = &self.panels[p * k * NR + k0 * NR..p * k * NR + (k0 + kc) * NR];
+                for b in 0..mb {
+                    let rows = MR.min(m - b * MR);
+                    let xb = &xp[b * k * MR + k0 * MR..b * k * MR + (k0 + kc) * MR];
+                    // SAFETY: panel holds kc·NR floats and xb kc·MR; y is m × n and the block
+                    // written is rows b·MR..b·MR+rows, columns j0..j0+width, all inside.
+                    unsafe { block(xb, panel, kc, &mut y, n, b * MR, rows, j0, width) };
+                }
+            }
+            k0 += kc;
+        }
+        y
+    }
+}
+
+/// y[r0 + r][j0 + c] += Σ_kk xb[kk][r] · panel[kk][c] for r < rows, c < width, in kk order.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn block(xb: &[f32], panel: &[f32], kc: usize, y: &mut [f32], n: usize, r0: usize, rows: usize, j0: usize, width: usize) {
+    debug_assert!(xb.len() >= kc * MR && panel.len() >= kc * NR);
+    let yp = y.as_mut_ptr();
+    let mut acc = [[v::zero(); NV]; MR];
+    let mut xq = xb.as_ptr();
+    let mut wq = panel.as_ptr();
+    for _ in 0..kc {
+        let mut w = [v::zero(); NV];
+        for (c, wv) in w.iter_mut().enumerate() {
+            *wv = v::load(wq.add(4 * c));
+        }
+        for (r, accr) in acc.iter_mut().enumerate() {
+            let xv = v::splat(xq.add(r));
+            for c in 0..NV {
+                accr[c] = v::madd(accr[c], xv, w[c]);
+            }
+        }
+        xq = xq.add(MR);
+        wq = wq.add(NR);
+    }
+    // y += the block's sum (y holds the bias, or the bias plus the sum over earlier blocks of K).
+    if width == NR {
+        for r in 0..rows {
+            for (c, a) in acc[r].iter().enumerate() {
+                let p = yp.add((r0 + r) * n + j0 + 4 * c);
+                v::store(p, v::add(v::load(p), *a));
+            }
+        }
+    } else {
+        for r in 0..rows {
+            let row = &mut y[(r0 + r) * n + j0..(r0 + r) * n + j0 + width];
+            let mut tmp = [0.0f32; NR];
+            tmp[..width].copy_from_slice(row);
+            for (c, a) in acc[r].iter().enumerate() {
+                let p = tmp.as_mut_ptr().add(4 * c);
+                v::store(p, v::add(v::load(p), *a));
+            }
+            row.copy_from_slice(&tmp[..width]);
+        }
+    }
+}
+
+/// Four f32 lanes: simd128 in wasm32 (the build enables it), plain arrays elsewhere (the same
+/// arithmetic, which the compiler vectorises).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod v {
+    use core::arch::wasm32::*;
+
+    pub type V = v128;
+
+    #[inline(always)]
+    pub fn zero() -> V {
+        f32x4_splat(0.0)
+    }
+
+    #[inline(always)]
+    pub unsafe fn load(p: *const f32) -> V {
+        v128_load(p as *const v128)
+    }
+
+    #[inline(always)]
+    pub unsafe fn splat(p: *const f32) -> V {
+        v128_load32_splat(p as *const u32)
+    }
+
+    #[inline(always)]
+    pub unsafe fn store(p: *mut f32, x: V) {
+        v128_store(p as *mut v128, x)
+    }
+
+    #[inline(always)]
+    pub fn madd(acc: V, a: V, b: V) -> V {
+        f32x4_add(acc, f32x4_mul(a, b))
+    }
+
+    #[inline(always)]
+    pub fn add(a: V, b: V) -> V {
+        f32x4_add(a, b)
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod v {
+    #[derive(Clone, Copy)]
+    pub struct V([f32; 4]);
+
+    #[inline(always)]
+    pub fn zero() -> V {
+        V([0.0; 4])
+    }
+
+    #[inline(always)]
+    pub unsafe fn load(p: *const f32) -> V {
+        V((p as *const [f32; 4]).read_unaligned())
+    }
+
+    #[inline(always)]
+    pub unsafe fn splat(p: *const f32) -> V {
+        V([*p; 4])
+    }
+
+    #[inline(always)]
+    pub unsafe fn store(p: *mut f32, x: V) {
+        (p as *mut [f32; 4]).write_unaligned(x.0)
+    }
+
+    #[inline(always)]
+    pub fn madd(acc: V, a: V, b: V) -> V {
+        let mut out = acc.0;
+        for i in 0..4 {
+            out[i] += a.0[i] * b.0[i];
+        }
+        V(out)
+    }
+
+    #[inline(always)]
+    pub fn add(a: V, b: V) -> V {
+        V([a.0[0] + b.0[0], a.0[1] + b.0[1], a.0[2] + b.0[2], a.0[3] + b.0[3]])
+    }
+}
