@@ -327,6 +327,16 @@ impl RunResult {
                 },
             });
         }
+        if let Some(c) = &self.centered {
+            let spaces = [Some(&c.q), Some(&c.k), c.v.as_ref()];
+            if spaces.iter().flatten().any(|s| s.across_mean.is_some_and(|a| a <= 0.0)) {
+                self.notes.push(
+                    "after mean-centring an across-category mean is 0 or below, so the selectivity ratio (within / across) \
+                     does not measure grouping there; read the within and across means, or the category-model r"
+                        .into(),
+                );
+            }
+        }
         let stat = options.statistics.as_ref();
         let perms = stat.map(|s| Permutations::new(grouping.len(), s.permutations, s.seed));
         let swept: Vec<LayerVectors> = match options.all_layers {

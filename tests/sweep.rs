@@ -348,6 +348,7 @@ fn cli_flags_add_optional_keys() {
 /// "centered" block: the figures of a clicked head show that head's own analysis.
 #[test]
 fn head_and_centered_views_equal_pytorch() {
+    use qk_lens::plots::figure::{figure_svg, Figure, FigureOptions};
     use qk_lens::result_view::View;
     let g = sweep_golden();
     let options = ExtendedOptions {
@@ -372,6 +373,18 @@ fn head_and_centered_views_equal_pytorch() {
             "rsa": {"r": view.rsa.r, "rho": want["rho"]},
         });
         check_summary(&format!("view of head {head}"), &got, want);
+        // Its figures (and exports) say which head they show; the whole layer's do not.
+        let options = FigureOptions {
+            head: Some(head),
+            ..Default::default()
+        };
+        let svg = figure_svg(Figure::HeatmapQ, &view, &options).unwrap();
+        assert!(
+            svg.contains(&format!("Q cosine similarity, head {head}")),
+            "head {head} title"
+        );
+        let whole = figure_svg(Figure::HeatmapQ, &result, &options).unwrap();
+        assert!(!whole.contains(", head"), "whole layer title");
         assert_eq!(view.q.vectors[0].len(), result.model.n_embd / result.model.n_head);
         assert_eq!(view.words, result.words);
     }
@@ -396,4 +409,21 @@ fn head_and_centered_views_equal_pytorch() {
         centered: false,
     };
     assert!(result.view(missing).unwrap_err().to_string().contains("does not exist"));
+}
+
+/// A ratio of means is meaningless once the across mean is 0 or below (centred vectors): the
+/// result says so instead of letting a reader compare 2.5 with the raw 1.0.
+#[test]
+fn centred_ratio_with_non_positive_across_mean_is_flagged() {
+    let options = ExtendedOptions {
+        center: true,
+        ..Default::default()
+    };
+    let (result, _) = run(&at_layer(2), &options);
+    let c = result.centered.as_ref().unwrap();
+    let flagged = result.notes.iter().any(|n| n.contains("selectivity ratio"));
+    assert_eq!(flagged, [&c.q, &c.k].iter().any(|s| s.across_mean.unwrap() <= 0.0));
+    assert!(flagged, "centred across means of this fixture are negative");
+    let (raw, _) = run(&at_layer(2), &ExtendedOptions::default());
+    assert!(!raw.notes.iter().any(|n| n.contains("selectivity ratio")));
 }

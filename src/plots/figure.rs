@@ -191,6 +191,17 @@ fn bars<'a>(name: &'a str, s: &'a SpaceResult, within: &'a [Option<f64>]) -> Sel
 }
 
 /// Draws `figure` of `result`; returns where its word pairs are, when it shows them one by one.
+/// ", head h" when `result` is the page's view of one head (its vectors are d_head wide), so
+/// titles (and exports) say what they show.
+fn head_suffix(result: &RunResult, options: &FigureOptions) -> String {
+    let d_head = result.model.n_embd / result.model.n_head.max(1);
+    let sliced = d_head < result.model.n_embd && result.q.vectors.first().is_some_and(|v| v.len() == d_head);
+    match (sliced, options.head) {
+        (true, Some(h)) => format!(", head {h}"),
+        _ => String::new(),
+    }
+}
+
 pub fn draw_figure<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     figure: Figure,
@@ -205,6 +216,7 @@ pub fn draw_figure<DB: DrawingBackend>(
         .map(|w| names.iter().position(|n| *n == w.category).unwrap_or(0))
         .collect();
     let n = words.len();
+    let head = head_suffix(result, options);
     let highlight_pair = options.highlight.and_then(|(i, j)| pair_index(n, i, j));
     let heatmap = |area: &DrawingArea<DB, Shift>, title: &str, matrix: &[Vec<f64>], lecture: (f64, f64)| {
         let range = if options.lecture_limits {
@@ -232,11 +244,12 @@ pub fn draw_figure<DB: DrawingBackend>(
             };
             draw_group_mask(area, &spec).map(|_| None)
         }
-        Figure::HeatmapQ => heatmap(area, "Q cosine similarity", &result.q.cosine, LECTURE_Q_RANGE),
-        Figure::HeatmapK => heatmap(area, "K cosine similarity", &result.k.cosine, LECTURE_K_RANGE),
+        Figure::HeatmapQ => heatmap(area, &format!("Q cosine similarity{head}"), &result.q.cosine, LECTURE_Q_RANGE),
+        Figure::HeatmapK => heatmap(area, &format!("K cosine similarity{head}"), &result.k.cosine, LECTURE_K_RANGE),
         Figure::Histograms => {
+            let title = format!("Distributions of similarities{head}");
             let spec = HistogramSpec {
-                title: "Distributions of similarities",
+                title: &title,
                 q: &result.q.histogram,
                 k: &result.k.histogram,
             };
@@ -292,8 +305,9 @@ pub fn draw_figure<DB: DrawingBackend>(
         Figure::HeatmapV => {
             let v = result.v.as_ref().ok_or_else(|| missing(figure))?;
             // The lecture has no V limits: auto always.
+            let title = format!("V cosine similarity{head}");
             let spec = HeatmapSpec {
-                title: "V cosine similarity",
+                title: &title,
                 matrix: &v.cosine,
                 labels: &words,
                 categories: &categories,

@@ -158,16 +158,24 @@ describe('views beyond the lecture', () => {
     });
   });
 
-  test('options chosen in the panel: heads of the analysed layer, V and Q·K', { timeout: 180_000 }, async () => {
+  test('options chosen in the panel: heads of the analysed layer, V, Q·K and mean-centring', { timeout: 180_000 }, async () => {
     await withServedPage(browser, async (srv, page) => {
       await page.goto(pageUrl(srv, 2, ''));
       await page.waitForSelector('#qk-opt-heads');
-      for (const id of ['heads', 'v', 'qk']) await page.check(`#qk-opt-${id}`);
+      for (const id of ['heads', 'v', 'qk', 'center']) await page.check(`#qk-opt-${id}`);
       await page.click('#qk-run');
       const res = await result(page, 'views-panel-options');
       assert.equal(res.layers, undefined);
       assert.deepEqual(res.heads.map((h) => h.layer), Array(res.model.n_head).fill(2));
-      res.heads.forEach((h) => checkSummary(`head ${h.head}`, h, SWEEP.heads.find((w) => w.layer === 2 && w.head === h.head)));
+      // Centring applies to the heads too; the raw keys keep the lecture's meaning.
+      const centred = SWEEP.layers[2].centered;
+      assertClose(res.centered.q.selectivity, centred.selectivity.Q, TOL_SCALAR, 'centred Q selectivity');
+      assertClose(res.centered.rsa.r, centred.r, TOL_SCALAR, 'centred RSA r');
+      assertClose(res.q.selectivity, SWEEP.layers[2].summary.selectivity.Q, TOL_SCALAR, 'raw Q selectivity');
+      assertClose(Number(await page.textContent('#qk-centered-q')), res.centered.q.selectivity, 1e-4, 'shown centred Q');
+      assert.match(await page.textContent('#qk-view'), /mean-centred/);
+      const shownQ = Number((await page.textContent('#qk-view-numbers')).match(/Q (-?\d+\.\d+)/)[1]);
+      assertClose(shownQ, res.centered.q.selectivity, 1e-4, 'the figures show the centred vectors');
       assert.equal(await page.$('#qk-layer-sweep'), null, 'no sweep without every layer');
       for (const id of ['heatmap-v', 'head-grid', 'qk-matrix']) assert.ok((await inked(page, id)) > 0.01, `${id} drawn`);
       // The head list works without the grid too: head 1's Q·K matrix and heatmaps.
