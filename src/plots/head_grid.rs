@@ -50,11 +50,16 @@ fn selectivity(h: &HeadSummary, space: Space) -> (Option<f64>, Option<f64>) {
 pub const ALPHA: f64 = 0.05;
 
 fn limits(values: &[Option<f64>]) -> (f64, f64) {
+    extent(values.iter().flatten().copied())
+}
+
+/// Colour limits spanning the finite values (0..1 when there are none, ±0.5 around a single
+/// value): shared by the head grid and the Q·K matrix.
+pub(crate) fn extent(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
-        .iter()
-        .flatten()
+        .into_iter()
         .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if lo > hi {
         (0.0, 1.0)
     } else if lo == hi {

@@ -43,18 +43,7 @@ pub fn qk_means(head: &QkHead) -> String {
 
 /// The colour limits: the extent of every score, the diagonal included.
 pub fn qk_limits(scores: &[Vec<f64>]) -> (f64, f64) {
-    let (lo, hi) = scores
-        .iter()
-        .flatten()
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    if lo > hi {
-        (0.0, 1.0)
-    } else if lo == hi {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        (lo, hi)
-    }
+    super::head_grid::extent(scores.iter().flatten().copied())
 }
 
 /// Draws the matrix; returns where its cells are ((query, key) under the pointer).
