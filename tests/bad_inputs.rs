@@ -186,7 +186,7 @@ fn overlapping_or_out_of_bounds_offsets() {
         &experiment(two_categories()),
         &tmp.model(&[("model.safetensors", &file)]),
     );
-    let want = "error: model.safetensors: invalid header: invalid offset for tensor `wpe.weight`";
+    let want = "error: model.safetensors: invalid header: tensor wpe.weight is not where the previous one ends";
     assert_error(&out, want);
     let beyond = json!({"wte.weight": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}});
     let file = one_tensor_file(beyond, 4);
@@ -213,7 +213,7 @@ fn unknown_dtype() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    let want = "error: model.safetensors: invalid header: unknown variant `F99`, expected one of `BOOL`, `F4`";
+    let want = "error: model.safetensors: invalid header: tensor wte.weight: unknown variant `F99`, expected one of `BOOL`, `F4`";
     assert!(err.starts_with(want) && err.lines().count() == 1, "{err}");
 }
 

@@ -8,8 +8,10 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use safetensors::tensor::{Metadata, TensorInfo};
+use std::collections::HashMap;
+
 use safetensors::Dtype;
+use serde::Deserialize;
 
 use super::config::Gpt2Config;
 use crate::error::{Error, Result};
@@ -18,9 +20,12 @@ use crate::error::{Error, Result};
 /// download or allocate gigabytes.
 pub const MAX_HEADER_LEN: u64 = 100_000_000;
 
-/// A parsed safetensors header: where each tensor's bytes lie in the file.
+/// A parsed safetensors header: where each tensor's bytes lie in the file. Offsets are u64, not
+/// the safetensors crate's usize: in wasm32 that is 32 bits, and gpt2-xl's file is 6.4 GB.
 pub struct Header {
-    meta: Metadata,
+    tensors: HashMap<String, TensorInfo>,
+    /// Bytes of the data section (the end offset of the last tensor).
+    data_len: u64,
     /// Absolute offset of the data section (8 + header length).
     data_start: u64,
     /// `transformer.` for save_pretrained files, empty for hub files.
@@ -34,6 +39,57 @@ pub struct TensorLoc {
     pub shape: Vec<usize>,
     pub start: u64,
     pub end: u64,
+}
+
+/// One entry of the header, as the format writes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TensorInfo {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data_offsets: (u64, u64),
+}
+
+/// The header's entries (`__metadata__`, free-form text, is skipped) checked as the safetensors
+/// crate checks them: back to back from offset 0, each as long as its shape and dtype say.
+/// Returns them with the data section's length.
+fn parse_entries(json: &[u8]) -> Result<(HashMap<String, TensorInfo>, u64)> {
+    let raw: HashMap<String, serde_json::Value> =
+        serde_json::from_slice(json).map_err(|e| bad(&format!("invalid header: {e}")))?;
+    let mut tensors = HashMap::with_capacity(raw.len());
+    for (name, value) in raw {
+        if name == "__metadata__" {
+            continue;
+        }
+        let info: TensorInfo = serde_json::from_value(value).map_err(|e| bad(&format!("invalid header: tensor {name}: {e}")))?;
+        tensors.insert(name, info);
+    }
+    let mut order: Vec<(&String, &TensorInfo)> = tensors.iter().collect();
+    order.sort_by_key(|(_, t)| t.data_offsets);
+    let mut end = 0u64;
+    for (name, t) in order {
+        let (a, b) = t.data_offsets;
+        if a != end || b < a {
+            return Err(bad(&format!(
+                "invalid header: tensor {name} is not where the previous one ends"
+            )));
+        }
+        // In u128: a shape may claim more elements than any integer type holds.
+        let bytes = t
+            .shape
+            .iter()
+            .try_fold(t.dtype.bitsize() as u128, |n, &d| n.checked_mul(d as u128));
+        if bytes.map(|bits| bits.div_ceil(8)) != Some((b - a) as u128) || bytes.is_some_and(|bits| bits % 8 != 0) {
+            return Err(bad(&format!(
+                "invalid header: tensor {name} has {} bytes, not what its shape {:?} and dtype {} need",
+                b - a,
+                t.shape,
+                t.dtype
+            )));
+        }
+        end = b;
+    }
+    Ok((tensors, end))
 }
 
 impl Header {
@@ -55,18 +111,18 @@ impl Header {
     /// Parses the JSON header of a file of `file_len` bytes and checks that every tensor lies
     /// inside it, back to back, with as many bytes as its shape and dtype say.
     pub fn parse(json: &[u8], file_len: u64) -> Result<Self> {
-        let meta: Metadata = serde_json::from_slice(json).map_err(|e| bad(&format!("invalid header: {e}")))?;
+        let (tensors, data_len) = parse_entries(json)?;
         let data_start = 8 + json.len() as u64;
-        // In u128: offsets near 2^64 (each tensor may claim up to 2^61 bytes) must not wrap.
-        let end = data_start as u128 + meta.data_len() as u128;
+        // In u128: offsets near 2^64 must not wrap.
+        let end = data_start as u128 + data_len as u128;
         if end != file_len as u128 {
             return Err(bad(&format!(
                 "the header describes {end} bytes but the file has {file_len}: truncated or inconsistent"
             )));
         }
-        let prefix = if meta.info("wte.weight").is_some() {
+        let prefix = if tensors.contains_key("wte.weight") {
             ""
-        } else if meta.info("transformer.wte.weight").is_some() {
+        } else if tensors.contains_key("transformer.wte.weight") {
             "transformer."
         } else {
             return Err(bad(
@@ -74,7 +130,8 @@ impl Header {
             ));
         };
         Ok(Header {
-            meta,
+            tensors,
+            data_len,
             data_start,
             prefix,
         })
@@ -91,7 +148,7 @@ impl Header {
 
     /// Length of the whole file the header describes.
     pub fn file_len(&self) -> u64 {
-        self.data_start + self.meta.data_len() as u64
+        self.data_start + self.data_len
     }
 
     pub fn full_name(&self, name: &str) -> String {
@@ -102,8 +159,8 @@ impl Header {
     pub fn locate(&self, name: &str, shape: &[usize]) -> Result<TensorLoc> {
         let full = self.full_name(name);
         let info: &TensorInfo = self
-            .meta
-            .info(&full)
+            .tensors
+            .get(&full)
             .ok_or_else(|| bad(&format!("tensor {full} is missing")))?;
         if info.shape != shape {
             return Err(bad(&format!("tensor {full} has shape {:?}, expected {shape:?}", info.shape)));
@@ -118,8 +175,8 @@ impl Header {
         Ok(TensorLoc {
             dtype: info.dtype,
             shape: info.shape.clone(),
-            start: self.data_start + s as u64,
-            end: self.data_start + e as u64,
+            start: self.data_start + s,
+            end: self.data_start + e,
         })
     }
 }

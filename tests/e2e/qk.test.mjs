@@ -16,6 +16,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startServer } from './server.mjs';
 
@@ -160,6 +161,50 @@ describe('QK Lens in Chromium', () => {
     } finally {
       await cold3.context.close();
       await warm.context.close();
+    }
+  });
+
+  test('a file larger than 4 GB (gpt2-xl is 6.4 GB): offsets past 2^32 load in 32-bit wasm', { timeout: 180_000 }, async () => {
+    // The tiny model behind a 4.4 GB sparse padding tensor, so every real offset is above 2^32.
+    const model = 'tiny-gpt2-hub';
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qk-4gb-'));
+    const big = path.join(dir, model);
+    fs.mkdirSync(big);
+    for (const f of ['config.json', 'tokenizer.json']) fs.copyFileSync(path.join(MODELS, model, f), path.join(big, f));
+    const file = fs.readFileSync(path.join(MODELS, model, 'model.safetensors'));
+    const n = Number(file.readBigUInt64LE(0));
+    const header = JSON.parse(file.subarray(8, 8 + n).toString('utf8'));
+    const pad = 1_100_000_000 * 4;
+    const shifted = { 'aa.padding': { dtype: 'F32', shape: [1_100_000_000], data_offsets: [0, pad] } };
+    for (const [k, v] of Object.entries(header)) {
+      shifted[k] = k === '__metadata__' ? v : { ...v, data_offsets: v.data_offsets.map((o) => o + pad) };
+    }
+    let text = JSON.stringify(shifted);
+    text += ' '.repeat((8 - (text.length % 8)) % 8);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(text.length));
+    const out = path.join(big, 'model.safetensors');
+    const fd = fs.openSync(out, 'w');
+    fs.writeSync(fd, Buffer.concat([len, Buffer.from(text)]));
+    fs.writeSync(fd, file.subarray(8 + n), 0, file.length - 8 - n, 8 + text.length + pad);
+    fs.closeSync(fd);
+    const own = await startServer({ root: DIST, mounts: { '/models/': dir, '/experiments/': EXPERIMENTS } });
+    const { context, page, logs } = await openPage(browser);
+    try {
+      await withDiagnostics(logs, () => own.requests, async () => {
+        await page.goto(`${own.url}/?model=/models/${model}/&experiment=/experiments/lecture-L1.json&run=1`);
+        const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+        assert.equal(outcome.kind, 'result', outcome.text);
+        const res = JSON.parse(outcome.text);
+        checkResult(res, readJson(path.join(GOLDEN, `${model}.L1.json`)), readJson(path.join(EXPERIMENTS, 'lecture-L1.json')), 1);
+        assert.equal(res.stats.model_file_bytes, fs.statSync(out).size);
+        assert.ok(res.stats.model_file_bytes > 2 ** 32);
+        assert.ok(res.stats.bytes_downloaded < 2_000_000, `downloaded ${res.stats.bytes_downloaded} bytes`);
+      });
+    } finally {
+      await context.close();
+      await own.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
