@@ -197,6 +197,35 @@ describe('the lab in the page', () => {
     });
   });
 
+  test('model files dropped on the model picker run like picked ones', { timeout: 180_000 }, async () => {
+    await withServedPage(browser, async (srv, page) => {
+      const dir = path.join(MODELS, 'tiny-gpt2-hub-fp16');
+      const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
+      await page.goto(`${srv.url}/?exp=${encodeURIComponent(exp)}`);
+      await page.waitForSelector('.model-picker');
+      // Real File objects from disk (through a scratch input), dropped as a drag would drop them.
+      await page.evaluate(() => {
+        const input = Object.assign(document.createElement('input'), { type: 'file', multiple: true, id: 'scratch-files' });
+        document.body.append(input);
+      });
+      await page.setInputFiles('#scratch-files', ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => path.join(dir, f)));
+      await page.evaluate(() => {
+        const dt = new DataTransfer();
+        for (const f of document.querySelector('#scratch-files').files) dt.items.add(f);
+        const target = document.querySelector('.model-picker');
+        for (const type of ['dragover', 'drop']) {
+          target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+        }
+      });
+      await page.waitForFunction(() => /Using config.json/.test(document.querySelector('.model-picker')?.textContent ?? ''));
+      const before = srv.requests.length;
+      await page.click('#qk-run');
+      const res = await result(page, 'dropped-files');
+      checkResult(res, readJson(path.join(GOLDEN, 'tiny-gpt2-hub-fp16.L1.json')), readJson(path.join(EXPERIMENTS, 'lecture-L1.json')), 1);
+      assert.equal(weightRequests(srv, before).length, 0, 'nothing fetched from the server');
+    });
+  });
+
   test('a slow download can be cancelled, then run again; the cache panel shows and frees what is stored', { timeout: 180_000 }, async () => {
     await withServedPage(browser, async (srv, page) => {
     const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L3.json')));
