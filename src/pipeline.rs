@@ -5,7 +5,7 @@ use crate::analysis::report::ExtendedOptions;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::model::gpt2::capture_all_layers;
-use crate::model::plan::{needs, ByteSource, Header, Need, WholeFile};
+use crate::model::plan::{needs, plan, ByteSource, Header, Need, WholeFile};
 use crate::model::weights::tokens_used;
 use crate::model::{capture_last_token, Capture, Gpt2Config, Gpt2Tokenizer, LayerWeights, Prompts};
 use crate::result::RunResult;
@@ -37,11 +37,23 @@ pub fn prepare_with(
     config_json: &[u8],
     tokenizer_json: &[u8],
 ) -> Result<Prepared> {
+    // The experiment's own mistakes are reported before the model's.
     experiment.validate()?;
     let config = Gpt2Config::from_json(config_json)?;
-    config.check_layer(experiment.layer)?;
     let tokenizer = Gpt2Tokenizer::from_bytes(tokenizer_json)?;
-    let prompts = Prompts::new(experiment, &tokenizer)?;
+    prepare_parsed(experiment, options, config, &tokenizer)
+}
+
+/// [`prepare_with`] from a parsed config and tokenizer (the page keeps both).
+pub fn prepare_parsed(
+    experiment: &Experiment,
+    options: Option<&ExtendedOptions>,
+    config: Gpt2Config,
+    tokenizer: &Gpt2Tokenizer,
+) -> Result<Prepared> {
+    experiment.validate()?;
+    config.check_layer(experiment.layer)?;
+    let prompts = Prompts::new(experiment, tokenizer)?;
     Ok(Prepared {
         experiment: experiment.clone(),
         config,
@@ -68,6 +80,14 @@ impl Prepared {
     pub fn weight_needs(&self) -> Result<Vec<Need>> {
         let (rows, n_pos) = tokens_used(&self.config, &self.prompts.token_ids())?;
         Ok(needs(&self.config, self.top_layer(), &rows, n_pos))
+    }
+
+    /// How many bytes of the file the run reads (before neighbouring pieces are merged).
+    pub fn needed_bytes(&self, header: &Header) -> Result<u64> {
+        Ok(plan(header, &self.weight_needs()?)?
+            .iter()
+            .map(|p| p.range.end - p.range.start)
+            .sum())
     }
 
     /// Step 3: the weights the run needs, converted to f32, from the bytes behind `header`.

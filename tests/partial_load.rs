@@ -131,3 +131,36 @@ fn header_rejects_lies() {
         "unknown dtype"
     );
 }
+
+/// The size the page shows before a run (Prepared::needed_bytes): grows with the layer, the
+/// layer sweep needs what the top layer needs, and a run downloads no less.
+#[test]
+fn needed_bytes_before_a_run() {
+    use qk_lens::analysis::report::ExtendedOptions;
+    use qk_lens::Experiment;
+    let dir = model_dir("tiny-gpt2-hub");
+    let (config, tokenizer) = (read(&dir.join("config.json")), read(&dir.join("tokenizer.json")));
+    let file = read(&dir.join("model.safetensors"));
+    let header = Header::from_file(&file).unwrap();
+    let mut exp = experiment_of(&golden("tiny-gpt2-hub.L1"));
+    let at = |exp: &Experiment, options: Option<&ExtendedOptions>| {
+        qk_lens::pipeline::prepare_with(exp, options, &config, &tokenizer)
+            .unwrap()
+            .needed_bytes(&header)
+            .unwrap()
+    };
+    let sizes: Vec<u64> = (0..4)
+        .map(|l| {
+            exp.layer = l;
+            at(&exp, None)
+        })
+        .collect();
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+    assert!(sizes[3] < file.len() as u64);
+    exp.layer = 1;
+    let sweep = ExtendedOptions {
+        all_layers: true,
+        ..Default::default()
+    };
+    assert_eq!(at(&exp, Some(&sweep)), sizes[3]);
+}

@@ -155,6 +155,17 @@ async fn load_header(url: &str, cache: Option<&Cache>, stats: &mut DownloadStats
     Ok(Answered::Range(header))
 }
 
+/// The header of the model.safetensors at `url` (cached, so the run that follows reuses it); None
+/// when the server ignores Range requests (the header would cost the whole file).
+pub async fn remote_header(url: &str) -> Result<Option<Header>> {
+    let cache = open_cache(url).await;
+    let mut stats = DownloadStats::default();
+    Ok(match load_header(url, cache.as_ref(), &mut stats).await? {
+        Answered::Range(h) => Some(h),
+        Answered::WholeFile(_) => None,
+    })
+}
+
 /// A small file (config.json, tokenizer.json) from the cache, else downloaded and cached once
 /// complete: a second visit downloads nothing, and the app works offline.
 pub async fn fetch_cached(url: &str) -> Result<(Vec<u8>, bool)> {

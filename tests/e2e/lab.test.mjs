@@ -197,6 +197,31 @@ describe('the lab in the page', () => {
     });
   });
 
+  test('a custom folder shows its size and what the run downloads, before downloading it', { timeout: 180_000 }, async () => {
+    await withServedPage(browser, async (srv, page) => {
+      const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}`);
+      await page.waitForSelector('.category[data-category="1"] .chip.one');
+      await page.click('#qk-check-model');
+      await page.waitForFunction(() => /this run downloads/.test(document.querySelector('#qk-model-size')?.textContent ?? ''));
+      const percent = async () => Number((await page.textContent('#qk-model-size')).match(/\((\d+\.\d) %\)/)[1]);
+      const atL1 = await percent();
+      assert.match(await page.textContent('#qk-model-size'), /4 layers, 4 heads/);
+      await page.fill('#qk-layer', '3');
+      await page.waitForFunction((p) => !document.querySelector('#qk-model-size').textContent.includes(`(${p} %)`), atL1.toFixed(1));
+      const atL3 = await percent();
+      assert.ok(atL1 < atL3 && atL3 < 100, `L1 ${atL1} %, L3 ${atL3} %`);
+      await screenshot(page, 'custom-folder-size');
+      const before = srv.requests.length;
+      await page.click('#qk-run');
+      const res = await result(page);
+      const share = (100 * res.stats.bytes_downloaded) / res.stats.model_file_bytes;
+      assert.ok(share >= atL3 - 0.1 && share <= atL3 + 10, `downloaded ${share} %, announced ${atL3} %`);
+      // The check's header is cached: the run does not read it again.
+      assert.ok(!weightRequests(srv, before).some((r) => r.range === 'bytes=0-7'), 'header read once');
+    });
+  });
+
   test('model files dropped on the model picker run like picked ones', { timeout: 180_000 }, async () => {
     await withServedPage(browser, async (srv, page) => {
       const dir = path.join(MODELS, 'tiny-gpt2-hub-fp16');

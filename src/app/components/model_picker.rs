@@ -4,10 +4,62 @@
 use web_sys::{DragEvent, FileList, HtmlInputElement, HtmlSelectElement, Url};
 use yew::prelude::*;
 
+use std::rc::Rc;
+
 use super::super::state::{Action, LocalModel, State, BUNDLED_TOKENIZER};
+use crate::model::plan::Header;
+use crate::model::Gpt2Config;
+use crate::pipeline::prepare_parsed;
 use crate::presets::{human_bytes, preset, PRESETS};
 use crate::web::engine::ModelFiles;
+use crate::web::hub::{fetch_cached, remote_header};
 use crate::web::params::absolute_url;
+
+/// A custom folder's config and weight header, read before any run (a few KB).
+#[derive(Clone)]
+enum Checked {
+    Reading,
+    Found(Rc<(Gpt2Config, Option<Header>)>),
+    Failed(String),
+}
+
+async fn check_folder(base: String) -> Checked {
+    let files = ModelFiles::in_folder(&absolute_url(&base), None);
+    let config = match fetch_cached(&files.config)
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|(bytes, _)| Gpt2Config::from_json(&bytes).map_err(|e| format!("config.json: {e}")))
+    {
+        Ok(c) => c,
+        Err(e) => return Checked::Failed(e),
+    };
+    match remote_header(&files.weights).await {
+        Ok(header) => Checked::Found(Rc::new((config, header))),
+        Err(e) => Checked::Failed(e.to_string()),
+    }
+}
+
+/// What a checked folder holds and what this run would download of it.
+fn size_text(state: &State, config: &Gpt2Config, header: Option<&Header>) -> String {
+    let shape = format!("{} layers, {} heads, width {}", config.n_layer, config.n_head, config.n_embd);
+    let Some(header) = header else {
+        return format!("{shape}; the server ignores Range requests, so the whole model.safetensors is downloaded");
+    };
+    let file = header.file_len();
+    let needed = state.tokenizer.as_ref().map(|t| {
+        prepare_parsed(&state.experiment, state.run_options().as_ref(), config.clone(), &t.0).and_then(|p| p.needed_bytes(header))
+    });
+    match needed {
+        Some(Ok(n)) => format!(
+            "model.safetensors {} ({shape}); this run downloads ≈ {} ({:.1} %), once",
+            human_bytes(file),
+            human_bytes(n),
+            100.0 * n as f64 / file.max(1) as f64
+        ),
+        Some(Err(e)) => format!("model.safetensors {} ({shape}); {e}", human_bytes(file)),
+        None => format!("model.safetensors {} ({shape})", human_bytes(file)),
+    }
+}
 
 const CUSTOM: &str = "custom";
 const LOCAL: &str = "local";
@@ -110,6 +162,28 @@ pub fn model_picker(props: &Props) -> Html {
         })
     };
     let on_drag_over = Callback::from(|e: DragEvent| e.prevent_default());
+    let checked = use_state(|| None::<(String, Checked)>);
+    let on_check = {
+        let (checked, base) = (checked.clone(), state.model_url());
+        Callback::from(move |_| {
+            let (checked, base) = (checked.clone(), base.clone());
+            checked.set(Some((base.clone(), Checked::Reading)));
+            yew::platform::spawn_local(async move {
+                let outcome = check_folder(base.clone()).await;
+                checked.set(Some((base, outcome)));
+            });
+        })
+    };
+    // A check holds for the folder it read, not for one typed since.
+    let checked_now = checked
+        .as_ref()
+        .filter(|(base, _)| *base == state.model_url())
+        .map(|(_, c)| c.clone());
+    let checked_text = checked_now.map(|c| match c {
+        Checked::Reading => "reading config.json and the weights' header…".to_string(),
+        Checked::Found(found) => size_text(state, &found.0, found.1.as_ref()),
+        Checked::Failed(e) => format!("cannot read this folder: {e}"),
+    });
     let size = (!custom && !local)
         .then(|| preset(&state.experiment.model))
         .flatten()
@@ -131,12 +205,16 @@ pub fn model_picker(props: &Props) -> Html {
                 if custom {
                     <input id="qk-model" type="url" value={state.model_url()} oninput={on_url} size="60"
                         placeholder="https://…/ (holds config.json, model.safetensors, tokenizer.json)" />
+                    <button class="secondary" id="qk-check-model" onclick={on_check}>{ "Check size" }</button>
                 }
                 if local {
                     <input id="qk-local-files" type="file" multiple=true accept=".json,.safetensors" onchange={on_files} />
                 }
                 if let Some(size) = size { <span class="hint">{ size }</span> }
             </div>
+            if let (true, Some(text)) = (custom, checked_text) {
+                <div class="hint" id="qk-model-size">{ text }</div>
+            }
             if local {
                 <div class="hint drop-hint">{
                     match &state.local_model {
