@@ -3,9 +3,9 @@
 //!
 //! With few rows the work is streaming W: every weight is used M times. W is re-packed once, at
 //! load time, into column panels of [`NR`] columns, each panel stored k-major (row k of the
-//! panel is NR contiguous floats), so the kernel reads W front to back exactly once per block of
-//! K. x is packed per call (it is small) into blocks of [`MR`] rows stored k-major, so the
-//! kernel reads it contiguously too. The micro-kernel keeps an MR × NR block of y in
+//! panel is NR contiguous floats), laid out in the order the kernel reads them, so one matmul
+//! reads W exactly once, front to back. x is packed per call (it is small) into blocks of
+//! [`MR`] rows stored k-major, so the kernel reads it contiguously too. The micro-kernel keeps an MR × NR block of y in
 //! registers (MR · NR/4 f32x4 accumulators) and adds one rank-1 update per k: NR/4 vector loads
 //! of W, MR broadcasts of x, MR · NR/4 multiplies and adds (simd128 has no FMA).
 //!
@@ -17,21 +17,29 @@
 //! candle's matmul-then-add have too, which matters for the goldens (a cosine 1.5e-7 from a
 //! histogram edge).
 
+// Measured in node on gpt2-medium's shapes with 38 rows, W not in cache (bench/matmul.mjs):
+// MR 2 × NV 4 (8 accumulators) 34.7 GFLOP/s, 4 × 2 33.2; with W cached 4 × 2 and 2 × 4 both
+// ~40, while 6 × 2, 4 × 3, 3 × 4, 2 × 6 and 8 × 1 (12 or more accumulators: x86 has 16 xmm
+// registers) are slower (27-34).
 /// Rows of x per micro-kernel call.
-pub const MR: usize = 4;
+pub const MR: usize = 2;
 /// f32x4 vectors per panel row.
-const NV: usize = 2;
+const NV: usize = 4;
 /// Columns of W per panel.
 pub const NR: usize = 4 * NV;
 /// Rows of W (the k dimension) per pass: a pass over a panel's KC rows stays in L1 while every
 /// block of x's rows runs over it.
-pub const KC: usize = 256;
+pub const KC: usize = 512;
 
 /// A Conv1D's weight re-packed into column panels, and its bias.
 pub struct PackedLinear {
     k: usize,
     n: usize,
-    /// ceil(n / NR) panels, panel p holding columns p·NR.. (zero past n), each k × NR.
+    /// ceil(n / NR) panels, panel p holding columns p·NR.. (zero past n), each k × NR, stored in
+    /// the order the kernel reads them: by block of KC rows of k, then by panel, then by row
+    /// (see [`PackedLinear::at`]). One matmul reads W front to back, which the hardware
+    /// prefetcher streams from memory (per panel it would jump 32 KB every KC rows: ~35 %
+    /// slower on W not in cache).
     panels: Vec<f32>,
     bias: Vec<f32>,
 }
@@ -47,7 +55,7 @@ impl PackedLinear {
         for kk in 0..k {
             row(kk, &mut buf[..n]);
             for (p, chunk) in buf.chunks_exact(NR).enumerate() {
-                let at = p * k * NR + kk * NR;
+                let at = at(k, np, kk, p);
                 panels[at..at + NR].copy_from_slice(chunk);
             }
         }
@@ -58,6 +66,39 @@ impl PackedLinear {
     pub fn pack(w: &[f32], k: usize, n: usize, bias: Vec<f32>) -> Self {
         assert_eq!(w.len(), k * n, "weight length");
         Self::pack_rows(k, n, bias, |kk, out| out.copy_from_slice(&w[kk * n..(kk + 1) * n]))
+    }
+
+    /// Packs W [k, n] stored as little-endian f32 bytes, row-major (a safetensors F32 tensor),
+    /// copying the bytes of each panel row straight into place.
+    pub fn pack_f32_le(bytes: &[u8], k: usize, n: usize, bias: Vec<f32>) -> Self {
+        assert_eq!(bytes.len(), 4 * k * n, "weight bytes");
+        if cfg!(target_endian = "big") {
+            return Self::pack_rows(k, n, bias, |kk, out| {
+                for (v, b) in out.iter_mut().zip(bytes[4 * kk * n..4 * (kk + 1) * n].chunks_exact(4)) {
+                    *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            });
+        }
+        assert_eq!(bias.len(), n, "bias length");
+        let np = n.div_ceil(NR);
+        let mut panels = vec![0.0f32; np * k * NR];
+        let dst = panels.as_mut_ptr() as *mut u8;
+        // 16 rows of the file at a time (read front to back), each panel's piece of them written
+        // as one contiguous run.
+        for k0 in (0..k).step_by(16) {
+            for p in 0..np {
+                let width = NR.min(n - p * NR);
+                for kk in k0..k.min(k0 + 16) {
+                    let from = 4 * (kk * n + p * NR);
+                    let to = 4 * at(k, np, kk, p);
+                    // SAFETY: from + 4·width ≤ 4·k·n = bytes.len() and to + 4·width ≤ 4·np·k·NR, the
+                    // panels' size in bytes; f32 has no invalid bit patterns and the target is
+                    // little-endian.
+                    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr().add(from), dst.add(to), 4 * width) };
+                }
+            }
+        }
+        PackedLinear { k, n, panels, bias }
     }
 
     pub fn in_features(&self) -> usize {
@@ -77,7 +118,7 @@ impl PackedLinear {
         let mut w = vec![0.0f32; self.k * self.n];
         for (i, v) in w.iter_mut().enumerate() {
             let (kk, j) = (i / self.n, i % self.n);
-            *v = self.panels[(j / NR) * self.k * NR + kk * NR + j % NR];
+            *v = self.panels[at(self.k, self.n.div_ceil(NR), kk, j / NR) + j % NR];
         }
         w
     }
@@ -114,7 +155,7 @@ impl PackedLinear {
             for p in 0..np {
                 let j0 = p * NR;
                 let width = NR.min(n - j0);
-                let panel = &self.panels[p * k * NR + k0 * NR..p * k * NR + (k0 + kc) * NR];
+                let panel = &self.panels[at(k, np, k0, p)..at(k, np, k0, p) + kc * NR];
                 for b in 0..mb {
                     let rows = MR.min(m - b * MR);
                     let xb = &xp[b * k * MR + k0 * MR..b * k * MR + (k0 + kc) * MR];
@@ -129,8 +170,22 @@ impl PackedLinear {
     }
 }
 
-/// y[r0 + r][j0 + c] += Σ_kk xb[kk][r] · panel[kk][c] for r < rows, c < width, in kk order.
+/// Where row kk of panel p starts in the packed W of k rows and np panels: blocks of KC rows
+/// (the last may be shorter), each holding every panel's rows of the block in turn.
 #[inline(always)]
+fn at(k: usize, np: usize, kk: usize, p: usize) -> usize {
+    let k0 = kk - kk % KC;
+    let kc = KC.min(k - k0);
+    k0 * np * NR + p * kc * NR + (kk - k0) * NR
+}
+
+/// y[r0 + r][j0 + c] += Σ_kk xb[kk][r] · panel[kk][c] for r < rows, c < width, in kk order.
+///
+/// Not inlined: in the browser a wasm function starts in V8's baseline compiler (Liftoff, ~3.5×
+/// slower here) and its optimised code is used from its next call on (no on-stack replacement),
+/// so the hot loop is a small function called thousands of times per matmul, optimised after
+/// the first few, rather than part of one long call.
+#[inline(never)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn block(xb: &[f32], panel: &[f32], kc: usize, y: &mut [f32], n: usize, r0: usize, rows: usize, j0: usize, width: usize) {
     debug_assert!(xb.len() >= kc * MR && panel.len() >= kc * NR);

@@ -8,6 +8,15 @@ const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 /// x / (1 + exp(-2·√(2/π)·(x + 0.044715·x³))), which has no cancellation for negative x.
 /// Within a few f32 ulps of the exact value (tests/matmul.rs).
 pub fn gelu_tanh_in_place(xs: &mut [f32]) {
+    // In pieces: a small function called often gets V8's optimised code after its first calls
+    // (see `block` in matmul.rs), one long call would run in the baseline compiler's code.
+    for piece in xs.chunks_mut(1024) {
+        gelu_piece(piece);
+    }
+}
+
+#[inline(never)]
+fn gelu_piece(xs: &mut [f32]) {
     for x in xs.iter_mut() {
         let v = *x;
         let u = SQRT_2_OVER_PI * v * (1.0 + 0.044_715 * v * v);

@@ -98,12 +98,7 @@ impl Reader<'_> {
         let bytes = self.source.bytes(loc.start..loc.end)?;
         let linear = match loc.dtype {
             // f32 (the hub's files): from the bytes straight into the panels.
-            Dtype::F32 => PackedLinear::pack_rows(n_in, n_out, bias, |kk, out| {
-                let row = &bytes[4 * kk * n_out..4 * (kk + 1) * n_out];
-                for (v, b) in out.iter_mut().zip(row.chunks_exact(4)) {
-                    *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                }
-            }),
+            Dtype::F32 => PackedLinear::pack_f32_le(&bytes, n_in, n_out, bias),
             // f16 / bf16: converted by candle, then packed.
             dtype => {
                 let w = to_f32(&bytes, dtype, &shape)?.flatten_all()?.to_vec1::<f32>()?;

@@ -65,3 +65,35 @@ pub extern "C" fn gelu_candle(n: usize) -> f32 {
         .collect();
     ys.iter().sum()
 }
+
+static mut MANY: Vec<PackedLinear> = Vec::new();
+
+/// `count` different random W [k, n] (more than the caches hold), and x [m, k].
+#[no_mangle]
+pub extern "C" fn setup_many(m: usize, k: usize, n: usize, count: usize) {
+    let mut s = 9u64;
+    #[allow(static_mut_refs)]
+    unsafe {
+        MANY.clear();
+        for _ in 0..count {
+            let w: Vec<f32> = (0..k * n).map(|_| rnd(&mut s)).collect();
+            let b: Vec<f32> = (0..n).map(|_| rnd(&mut s)).collect();
+            MANY.push(PackedLinear::pack(&w, k, n, b));
+        }
+        let x: Vec<f32> = (0..m * k).map(|_| rnd(&mut s)).collect();
+        STATE = Some((PackedLinear::pack(&[0.0], 1, 1, vec![0.0]), x, m, Vec::new()));
+    }
+}
+
+/// y = x W_i + b_i for each of the W of `setup_many`, in turn (each read once, from memory).
+#[no_mangle]
+pub extern "C" fn run_many() -> f32 {
+    #[allow(static_mut_refs)]
+    let (_, x, m, _) = unsafe { STATE.as_ref().unwrap() };
+    let mut acc = 0.0;
+    #[allow(static_mut_refs)]
+    for p in unsafe { MANY.iter() } {
+        acc += p.forward(x, *m)[0];
+    }
+    acc
+}
