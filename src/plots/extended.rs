@@ -4,15 +4,47 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::figure::{Figure, FigureOptions, HitMap};
+use super::grid::CellLayer;
 use super::head_grid::{draw_head_grid, HeadGridSpec};
 use super::layer_sweep::{draw_layer_sweep, LayerSweepSpec};
 use super::null_distributions::draw_null_distributions;
 use super::pca_map::{draw_pca_map, PcaMapSpec, PcaPanel};
-use super::qk_matrix::{draw_qk_matrix, QkMatrixSpec};
+use super::qk_matrix::{draw_qk_matrix_layered, QkMatrixSpec};
 use crate::result::RunResult;
 
 /// Draws one of `Figure::EXTENDED` but the V heatmap; the caller checked `figure.available`.
+/// With `cells_as_image`, a big Q·K matrix's cells are returned instead of drawn (`CellLayer`).
 pub(crate) fn draw_extended<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: Figure,
+    result: &RunResult,
+    options: &FigureOptions,
+    words: &[String],
+    categories: &[usize],
+    cells_as_image: bool,
+) -> Result<(Option<HitMap>, Option<CellLayer>), String> {
+    if figure == Figure::QkMatrix {
+        let heads = result
+            .qk
+            .as_deref()
+            .ok_or_else(|| format!("{}: not in the result", figure.id()))?;
+        let h = options.head.unwrap_or(0);
+        let head = heads
+            .iter()
+            .find(|q| q.head == h)
+            .ok_or_else(|| format!("{}: no head {h} in the result ({} heads)", figure.id(), heads.len()))?;
+        let spec = QkMatrixSpec {
+            head,
+            labels: words,
+            categories,
+            highlight: options.highlight,
+        };
+        return draw_qk_matrix_layered(area, &spec, cells_as_image).map(|(grid, cells)| (Some(HitMap::QkCells(grid)), cells));
+    }
+    draw_other(area, figure, result, options, words, categories).map(|hits| (hits, None))
+}
+
+fn draw_other<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     figure: Figure,
     result: &RunResult,
@@ -39,21 +71,6 @@ pub(crate) fn draw_extended<DB: DrawingBackend>(
                 selected: options.head,
             };
             draw_head_grid(area, &spec).map(|c| Some(HitMap::HeadCells(c)))
-        }
-        Figure::QkMatrix => {
-            let heads = result.qk.as_deref().ok_or_else(absent)?;
-            let h = options.head.unwrap_or(0);
-            let head = heads
-                .iter()
-                .find(|q| q.head == h)
-                .ok_or_else(|| format!("{}: no head {h} in the result ({} heads)", figure.id(), heads.len()))?;
-            let spec = QkMatrixSpec {
-                head,
-                labels: words,
-                categories,
-                highlight: options.highlight,
-            };
-            draw_qk_matrix(area, &spec).map(|grid| Some(HitMap::QkCells(grid)))
         }
         Figure::PcaMap => {
             let pca = result.pca.as_ref().ok_or_else(absent)?;

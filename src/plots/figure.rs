@@ -4,10 +4,13 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::grid::CellLayer;
+use super::group_mask::draw_group_mask_layered;
+use super::heatmap::draw_cosine_heatmap_layered;
 use super::histograms::draw_qkv_histograms;
 use super::{
-    draw_cosine_heatmap, draw_group_mask, draw_rsa_per_category, draw_rsa_scatter, draw_selectivity, draw_similarity_histograms,
-    ColourRange, GroupMaskSpec, HeatmapSpec, HistogramSpec, RsaCategoriesSpec, RsaScatterSpec, SelectivityBars, SelectivitySpec,
+    draw_rsa_per_category, draw_rsa_scatter, draw_selectivity, draw_similarity_histograms, ColourRange, GroupMaskSpec,
+    HeatmapSpec, HistogramSpec, RsaCategoriesSpec, RsaScatterSpec, SelectivityBars, SelectivitySpec,
 };
 use crate::analysis::upper_triangle;
 use crate::result::{RunResult, SpaceResult};
@@ -208,6 +211,43 @@ pub fn draw_figure<DB: DrawingBackend>(
     result: &RunResult,
     options: &FigureOptions,
 ) -> Result<Option<HitMap>, String> {
+    draw_figure_layered(area, figure, result, options, false).map(|drawn| drawn.hits)
+}
+
+/// A figure drawn by `draw_figure_with_cell_image`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrawnFigure {
+    /// Where its word pairs (or layers, or heads) are, as `draw_figure` returns.
+    pub hits: Option<HitMap>,
+    /// The cells of a word × word grid of `IMAGE_MIN_WORDS` words or more, not drawn: the caller
+    /// paints `cells.image` at its position, then `draw_overlay` draws the separators and the
+    /// highlight over it. The result is what `draw_figure` draws, pixel for pixel.
+    pub cells: Option<CellLayer>,
+}
+
+/// `draw_figure` for a backend that paints an image faster than n² rectangles (the page's
+/// canvas: one `putImageData` instead of a `fillRect` per cell); see `DrawnFigure::cells`.
+pub fn draw_figure_with_cell_image<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: Figure,
+    result: &RunResult,
+    options: &FigureOptions,
+) -> Result<DrawnFigure, String> {
+    draw_figure_layered(area, figure, result, options, true)
+}
+
+fn draw_figure_layered<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: Figure,
+    result: &RunResult,
+    options: &FigureOptions,
+    cells_as_image: bool,
+) -> Result<DrawnFigure, String> {
+    let plain = |hits: Option<HitMap>| DrawnFigure { hits, cells: None };
+    let cells = |(grid, cells): (super::CellGrid, Option<CellLayer>)| DrawnFigure {
+        hits: Some(HitMap::Cells(grid)),
+        cells,
+    };
     let words: Vec<String> = result.words.iter().map(|w| w.word.clone()).collect();
     let names = result.experiment.category_names();
     let categories: Vec<usize> = result
@@ -232,7 +272,7 @@ pub fn draw_figure<DB: DrawingBackend>(
             range,
             highlight: options.highlight,
         };
-        draw_cosine_heatmap(area, &spec).map(|grid| Some(HitMap::Cells(grid)))
+        draw_cosine_heatmap_layered(area, &spec, cells_as_image).map(cells)
     };
     match figure {
         Figure::GroupMask => {
@@ -242,7 +282,7 @@ pub fn draw_figure<DB: DrawingBackend>(
                 categories: &categories,
                 category_names: &names,
             };
-            draw_group_mask(area, &spec).map(|_| None)
+            draw_group_mask_layered(area, &spec, cells_as_image).map(cells)
         }
         Figure::HeatmapQ => heatmap(area, &format!("Q cosine similarity{head}"), &result.q.cosine, LECTURE_Q_RANGE),
         Figure::HeatmapK => heatmap(area, &format!("K cosine similarity{head}"), &result.k.cosine, LECTURE_K_RANGE),
@@ -257,7 +297,7 @@ pub fn draw_figure<DB: DrawingBackend>(
                 Some(v) => draw_qkv_histograms(area, &spec, &v.histogram),
                 None => draw_similarity_histograms(area, &spec),
             }
-            .map(|_| None)
+            .map(|_| plain(None))
         }
         Figure::Selectivity => {
             let within = |s: &SpaceResult| -> Vec<Option<f64>> { s.within_means.iter().map(|m| m.mean).collect() };
@@ -274,7 +314,7 @@ pub fn draw_figure<DB: DrawingBackend>(
                     category_names: &names,
                 },
             )
-            .map(|_| None)
+            .map(|_| plain(None))
         }
         Figure::RsaScatter => {
             let (q, k) = (upper_triangle(&result.q.cosine), upper_triangle(&result.k.cosine));
@@ -287,7 +327,7 @@ pub fn draw_figure<DB: DrawingBackend>(
                     highlight: highlight_pair,
                 },
             )
-            .map(|points| Some(HitMap::Points { n, points }))
+            .map(|points| plain(Some(HitMap::Points { n, points })))
         }
         Figure::RsaPerCategory => {
             let (q, k) = (upper_triangle(&result.q.cosine), upper_triangle(&result.k.cosine));
@@ -300,7 +340,7 @@ pub fn draw_figure<DB: DrawingBackend>(
                 r: &r,
                 highlight: highlight_pair,
             };
-            draw_rsa_per_category(area, &spec).map(|_| None)
+            draw_rsa_per_category(area, &spec).map(|_| plain(None))
         }
         Figure::HeatmapV => {
             let v = result.v.as_ref().ok_or_else(|| missing(figure))?;
@@ -314,13 +354,15 @@ pub fn draw_figure<DB: DrawingBackend>(
                 range: ColourRange::Auto,
                 highlight: options.highlight,
             };
-            draw_cosine_heatmap(area, &spec).map(|grid| Some(HitMap::Cells(grid)))
+            draw_cosine_heatmap_layered(area, &spec, cells_as_image).map(cells)
         }
         _ => {
             if !figure.available(result) {
                 return Err(missing(figure));
             }
-            super::extended::draw_extended(area, figure, result, options, &words, &categories)
+            let (hits, cells) =
+                super::extended::draw_extended(area, figure, result, options, &words, &categories, cells_as_image)?;
+            Ok(DrawnFigure { hits, cells })
         }
     }
 }

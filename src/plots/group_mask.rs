@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::grid::{draw_grid, Grid};
+use super::grid::{draw_grid, CellGrid, CellLayer, Grid};
 use super::legend::{draw_legend, legend_width, Mark};
 use super::palette::{category_colour, EMPTY_GREY};
 use super::{drawing_error, DrawResult};
@@ -39,6 +39,16 @@ pub struct GroupMaskSpec<'a> {
 }
 
 pub fn draw_group_mask<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &GroupMaskSpec) -> DrawResult {
+    draw_group_mask_layered(area, spec, false).map(|_| ())
+}
+
+/// `draw_group_mask`, returning where its cells are, with the cells of a big grid left to the
+/// caller when `cells_as_image`.
+pub(crate) fn draw_group_mask_layered<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    spec: &GroupMaskSpec,
+    cells_as_image: bool,
+) -> Result<(CellGrid, Option<CellLayer>), String> {
     let mask = group_mask(spec.categories);
     let n = spec.labels.len().min(mask.len());
     area.fill(&WHITE).map_err(drawing_error)?;
@@ -51,7 +61,7 @@ pub fn draw_group_mask<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: 
         .collect();
     let (w, _) = area.dim_in_pixel();
     let (main, legend) = area.split_horizontally(w.saturating_sub(legend_width(area, &entries)));
-    draw_grid(
+    let drawn = draw_grid(
         &main,
         &Grid {
             title: spec.title,
@@ -60,6 +70,7 @@ pub fn draw_group_mask<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: 
             labels: spec.labels,
             categories: spec.categories,
             highlight: None,
+            cells_as_image,
         },
         |i, j| match mask[i][j] {
             0 => EMPTY_GREY,
@@ -67,5 +78,6 @@ pub fn draw_group_mask<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: 
         },
     )?;
     // Legend: a swatch and a name per category, level with the top of the image.
-    draw_legend(&legend, &entries, 32)
+    draw_legend(&legend, &entries, 32)?;
+    Ok(drawn)
 }

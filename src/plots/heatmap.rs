@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
 
-use super::grid::{draw_grid, CellGrid, Grid};
+use super::grid::{draw_grid, CellGrid, CellLayer, Grid};
 use super::{drawing_error, DrawResult};
 
 /// Colour limits: from the data (off-diagonal min..max) or fixed like the lecture's.
@@ -59,6 +59,15 @@ pub(crate) fn colour(v: f64, lo: f64, hi: f64) -> RGBColor {
 
 /// Draws the heatmap; returns where its cells are, for pointer hit-testing.
 pub fn draw_cosine_heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &HeatmapSpec) -> Result<CellGrid, String> {
+    draw_cosine_heatmap_layered(area, spec, false).map(|(cells, _)| cells)
+}
+
+/// `draw_cosine_heatmap`, with the cells of a big grid left to the caller when `cells_as_image`.
+pub(crate) fn draw_cosine_heatmap_layered<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    spec: &HeatmapSpec,
+    cells_as_image: bool,
+) -> Result<(CellGrid, Option<CellLayer>), String> {
     let n = spec.matrix.len();
     let (lo, hi) = spec.limits();
     area.fill(&WHITE).map_err(drawing_error)?;
@@ -73,6 +82,7 @@ pub fn draw_cosine_heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, sp
             labels: spec.labels,
             categories: spec.categories,
             highlight: spec.highlight,
+            cells_as_image,
         },
         |i, j| colour(spec.matrix[i][j], lo, hi),
     )?;

@@ -59,7 +59,8 @@ impl HeadCells {
 /// Where a figure's word pairs (or layers, or heads) are on screen.
 #[derive(Clone, Debug, PartialEq)]
 pub enum HitMap {
-    /// A cosine heatmap's cells (row, column) = word pair; the diagonal is no pair.
+    /// A cosine heatmap's (or the group mask's) cells (row, column) = word pair; the diagonal is
+    /// no pair.
     Cells(CellGrid),
     /// Pixel position of each upper-triangle pair (i < j, row-major).
     Points { n: usize, points: Vec<(i32, i32)> },

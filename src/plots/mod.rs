@@ -19,7 +19,7 @@ pub mod rsa_categories;
 pub mod rsa_scatter;
 pub mod selectivity;
 
-pub use grid::CellGrid;
+pub use grid::{draw_overlay, CellGrid, CellImage, CellLayer, OverlayPath, IMAGE_MIN_WORDS};
 pub use group_mask::{draw_group_mask, group_mask, GroupMaskSpec};
 pub use head_grid::{draw_head_grid, HeadGridSpec};
 pub use heatmap::{draw_cosine_heatmap, ColourRange, HeatmapSpec};

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::drawing_error;
-use super::grid::{draw_grid, CellGrid, Grid};
+use super::grid::{draw_grid, CellGrid, CellLayer, Grid};
 use super::heatmap::{colour, draw_colour_bar};
 use crate::analysis::sweep::QkHead;
 
@@ -48,6 +48,15 @@ pub fn qk_limits(scores: &[Vec<f64>]) -> (f64, f64) {
 
 /// Draws the matrix; returns where its cells are ((query, key) under the pointer).
 pub fn draw_qk_matrix<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &QkMatrixSpec) -> Result<CellGrid, String> {
+    draw_qk_matrix_layered(area, spec, false).map(|(cells, _)| cells)
+}
+
+/// `draw_qk_matrix`, with the cells of a big matrix left to the caller when `cells_as_image`.
+pub(crate) fn draw_qk_matrix_layered<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    spec: &QkMatrixSpec,
+    cells_as_image: bool,
+) -> Result<(CellGrid, Option<CellLayer>), String> {
     let scores = &spec.head.scores;
     let n = scores.len();
     if scores.iter().any(|row| row.len() != n) {
@@ -71,6 +80,7 @@ pub fn draw_qk_matrix<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &
             labels: spec.labels,
             categories: spec.categories,
             highlight: spec.highlight,
+            cells_as_image,
         },
         |i, j| colour(scores[i][j], lo, hi),
     )?;

@@ -11,9 +11,11 @@ use web_sys::{HtmlCanvasElement, HtmlInputElement, MouseEvent};
 use yew::prelude::*;
 
 use crate::export::csv_files;
-use crate::plots::figure::{draw_figure, figure_svg, Figure, FigureOptions, HitMap, Space};
+use crate::plots::draw_overlay;
+use crate::plots::figure::{draw_figure_with_cell_image, figure_svg, Figure, FigureOptions, HitMap, Space};
 use crate::result::RunResult;
 use crate::result_view::View;
+use crate::web::canvas_image::put_rgba;
 use crate::web::download::{save_text, save_url};
 
 use super::{fmt_opt, ResultProps};
@@ -37,9 +39,23 @@ fn draw(
 ) -> Result<Option<HitMap>, String> {
     let backend = CanvasBackend::with_canvas_object(canvas.clone()).ok_or("no 2-D canvas context")?;
     let root = backend.into_drawing_area();
-    let grid = draw_figure(&root, figure, result, options)?;
+    // A big word × word grid's cells come back as one image (a fillRect per cell through
+    // wasm-bindgen took seconds at 520 words): paint it, then what goes over the cells.
+    let drawn = draw_figure_with_cell_image(&root, figure, result, options)?;
+    if let Some(cells) = &drawn.cells {
+        put_rgba(canvas, cells.image.pos, cells.image.size, &cells.image.rgba)?;
+        draw_overlay(&root, cells)?;
+    }
     root.present().map_err(|e| e.to_string())?;
-    Ok(grid)
+    if let Some(HitMap::Cells(grid) | HitMap::QkCells(grid)) = &drawn.hits {
+        // Where the cells are (x0,y0,x1,y1 in the canvas's pixels), for tests and tools.
+        let rect = format!(
+            "{},{},{},{}",
+            grid.top_left.0, grid.top_left.1, grid.bottom_right.0, grid.bottom_right.1
+        );
+        let _ = canvas.set_attribute("data-cells", &rect);
+    }
+    Ok(drawn.hits)
 }
 
 /// The event's position in the canvas's pixels (the canvas may be shown scaled).
@@ -123,7 +139,11 @@ pub fn figures(props: &Props) -> Html {
         use_effect_with((drawn, options), move |(_, options)| {
             for (figure, node) in refs.iter() {
                 if let Some(canvas) = node.cast::<HtmlCanvasElement>() {
-                    match draw(&canvas, *figure, &result, options) {
+                    let started = js_sys::Date::now();
+                    let drawn = draw(&canvas, *figure, &result, options);
+                    // How long the figure took to draw, for tests and tools (`data-draw-ms`).
+                    let _ = canvas.set_attribute("data-draw-ms", &format!("{:.0}", js_sys::Date::now() - started));
+                    match drawn {
                         Ok(Some(grid)) => {
                             if matches!(figure, Figure::LayerSweep | Figure::HeadGrid) {
                                 let targets = click_targets(&grid, (canvas.width(), canvas.height()));
