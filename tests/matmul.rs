@@ -144,3 +144,19 @@ fn gelu_and_exp_match_f64() {
     assert!(exp(-1000.0) >= 0.0 && exp(-1000.0) < 1e-37);
     assert!(exp(1000.0) > 1e38 && exp(1000.0).is_finite());
 }
+
+#[test]
+fn packing_from_file_bytes_equals_packing_floats() {
+    let mut seed = 13;
+    for (k, n) in [(1, 1), (5, NR - 3), (17, NR), (40, 2 * NR + 5), (KC + 20, 37)] {
+        let w = random(k * n, &mut seed);
+        let bytes: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let from_bytes = PackedLinear::pack_f32_le(&bytes, k, n, vec![0.25; n]);
+        assert_eq!(from_bytes.unpack(), w, "k={k} n={n}");
+        let x = random(3 * k, &mut seed);
+        assert_eq!(
+            from_bytes.forward(&x, 3),
+            PackedLinear::pack(&w, k, n, vec![0.25; n]).forward(&x, 3)
+        );
+    }
+}
