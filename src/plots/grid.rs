@@ -134,15 +134,7 @@ pub(crate) fn draw_grid<DB: DrawingBackend>(
     if let Some((i, j)) = grid.highlight.filter(|&(i, j)| i < n && j < n) {
         let (x0, y0) = px(j as f64, y(i));
         let (x1, y1) = px(j as f64 + 1.0, y(i + 1));
-        let ring = |d: i32| {
-            vec![
-                (x0 - d, y0 - d),
-                (x1 + d, y0 - d),
-                (x1 + d, y1 + d),
-                (x0 - d, y1 + d),
-                (x0 - d, y0 - d),
-            ]
-        };
+        let ring = |d: i32| ring((x0, y0), (x1, y1), d);
         for (d, colour, width) in [(1, BLACK, 2), (-1, WHITE, 1)] {
             match &mut layer {
                 Some(layer) => layer.overlay.push(OverlayPath {
@@ -259,4 +251,16 @@ impl CellImage {
             rgba,
         }
     }
+}
+
+/// The closed outline of the pixel rectangle (x0, y0)..(x1, y1), grown by `d` pixels (shrunk
+/// when negative): highlight rings around cells and rows.
+pub(crate) fn ring((x0, y0): (i32, i32), (x1, y1): (i32, i32), d: i32) -> Vec<(i32, i32)> {
+    vec![
+        (x0 - d, y0 - d),
+        (x1 + d, y0 - d),
+        (x1 + d, y1 + d),
+        (x0 - d, y1 + d),
+        (x0 - d, y0 - d),
+    ]
 }

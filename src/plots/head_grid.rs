@@ -8,6 +8,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::drawing_error;
 use super::figure::Space;
+use super::grid::ring;
 use super::heatmap::{colour, draw_colour_bar_between};
 use super::hits::{HeadCells, PixelRect};
 use super::palette::EMPTY_GREY;
@@ -145,15 +146,6 @@ fn draw_panel<DB: DrawingBackend>(
         main.draw_text(&format!("L{}", layers[r]), &style, (x0 - 4, yc))
             .map_err(drawing_error)?;
     }
-    let ring = |(x0, y0): (i32, i32), (x1, y1): (i32, i32), d: i32| {
-        vec![
-            (x0 - d, y0 - d),
-            (x1 + d, y0 - d),
-            (x1 + d, y1 + d),
-            (x0 - d, y1 + d),
-            (x0 - d, y0 - d),
-        ]
-    };
     if let Some(r) = outline.0 {
         let (a, b) = (px(0.0, y(r)), px(cols as f64, y(r + 1)));
         main.draw(&PathElement::new(ring(a, b, 1), BLACK.stroke_width(2)))
