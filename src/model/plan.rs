@@ -317,6 +317,9 @@ impl ByteSource for WholeFile<'_> {
 /// One fetched range's bytes, wherever they are kept.
 pub trait Part {
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Bytes a..b of this part (within bounds).
     fn slice(&self, a: usize, b: usize) -> Cow<'_, [u8]>;
 }
