@@ -21,6 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../tests/e2e/server.mjs';
+import { waitForOutcome } from '../tests/e2e/harness.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(REPO, 'tests', 'e2e', 'package.json'));
@@ -101,21 +102,6 @@ function peakRss(pids) {
   return max;
 }
 
-async function waitForOutcome(page) {
-  const handle = await page.waitForFunction(
-    () => {
-      const r = document.querySelector('#qk-result');
-      if (r && r.textContent.trim()) return { kind: 'result', text: r.textContent };
-      const e = document.querySelector('#qk-error');
-      if (e && e.textContent.trim()) return { kind: 'error', text: e.textContent.trim() };
-      return false;
-    },
-    null,
-    { timeout: TIMEOUT_MS, polling: 100 },
-  );
-  return handle.jsonValue();
-}
-
 /** One navigation (goto or reload) until the result; returns its measurements. */
 async function measure(srv, page, profile, model, go) {
   const first = srv.requests.length;
@@ -123,9 +109,9 @@ async function measure(srv, page, profile, model, go) {
   resetPeak(pidsBefore);
   const t0 = performance.now();
   await go();
-  const outcome = await waitForOutcome(page);
+  const outcome = await waitForOutcome(page, TIMEOUT_MS, { polling: 100 });
   const wallMs = performance.now() - t0;
-  if (outcome.kind !== 'result') throw new Error(`${model}: page showed #qk-error: ${outcome.text}`);
+  if (outcome.kind !== 'result') throw new Error(`${model}: no result (${outcome.kind}): ${outcome.text}`);
   const res = JSON.parse(outcome.text);
   const pids = [...new Set([...pidsBefore, ...rendererPids(profile)])];
   const mine = srv.requests.slice(first);

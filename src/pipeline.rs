@@ -41,7 +41,7 @@ pub fn prepare_with(
     experiment.validate()?;
     let config = Gpt2Config::from_json(config_json)?;
     let tokenizer = Gpt2Tokenizer::from_bytes(tokenizer_json)?;
-    prepare_parsed(experiment, options, config, &tokenizer)
+    prepare_valid(experiment, options, config, &tokenizer)
 }
 
 /// [`prepare_with`] from a parsed config and tokenizer (the page keeps both).
@@ -52,6 +52,16 @@ pub fn prepare_parsed(
     tokenizer: &Gpt2Tokenizer,
 ) -> Result<Prepared> {
     experiment.validate()?;
+    prepare_valid(experiment, options, config, tokenizer)
+}
+
+/// The common end of both: `experiment` is already validated.
+fn prepare_valid(
+    experiment: &Experiment,
+    options: Option<&ExtendedOptions>,
+    config: Gpt2Config,
+    tokenizer: &Gpt2Tokenizer,
+) -> Result<Prepared> {
     config.check_layer(experiment.layer)?;
     let prompts = Prompts::new(experiment, tokenizer)?;
     Ok(Prepared {

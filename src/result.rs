@@ -372,6 +372,16 @@ impl RunResult {
         Ok(())
     }
 
+    /// Each word's category as an index into `experiment.category_names()` (the figures' colours,
+    /// the views' grouping).
+    pub fn category_indices(&self) -> Vec<usize> {
+        let names = self.experiment.category_names();
+        self.words
+            .iter()
+            .map(|w| names.iter().position(|n| *n == w.category).unwrap_or(0))
+            .collect()
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a result always serialises")
     }

@@ -29,12 +29,7 @@ impl RunResult {
             )));
         }
         let names = self.experiment.category_names();
-        let labels = self
-            .words
-            .iter()
-            .map(|w| names.iter().position(|n| *n == w.category).unwrap_or(0))
-            .collect();
-        let grouping = Grouping::new(labels, names.len());
+        let grouping = Grouping::new(self.category_indices(), names.len());
         let vectors = |rows: &[Vec<f32>]| -> Result<Vec<Vec<f64>>> {
             let x = to_f64(rows);
             let x = if view.centered { center(&x) } else { x };

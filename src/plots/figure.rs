@@ -250,11 +250,7 @@ fn draw_figure_layered<DB: DrawingBackend>(
     };
     let words: Vec<String> = result.words.iter().map(|w| w.word.clone()).collect();
     let names = result.experiment.category_names();
-    let categories: Vec<usize> = result
-        .words
-        .iter()
-        .map(|w| names.iter().position(|n| *n == w.category).unwrap_or(0))
-        .collect();
+    let categories = result.category_indices();
     let n = words.len();
     let head = head_suffix(result, options);
     let highlight_pair = options.highlight.and_then(|(i, j)| pair_index(n, i, j));

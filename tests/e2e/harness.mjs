@@ -148,8 +148,11 @@ export async function openPage(browser) {
   return { context, page, logs };
 }
 
-/** Waits until #qk-result has text or #qk-error has text. Returns {kind, text}. */
-export async function waitForOutcome(page, timeout) {
+/**
+ * Waits until #qk-result has text or #qk-error has text. Returns {kind, text}; kind 'timeout'
+ * with the page's text when neither comes. The benchmark polls more often (its wall time).
+ */
+export async function waitForOutcome(page, timeout, { polling = 250 } = {}) {
   try {
     const handle = await page.waitForFunction(
       () => {
@@ -160,7 +163,7 @@ export async function waitForOutcome(page, timeout) {
         return false;
       },
       null,
-      { timeout, polling: 250 },
+      { timeout, polling },
     );
     return await handle.jsonValue();
   } catch (err) {

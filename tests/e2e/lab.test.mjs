@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  DIST,
   EXPERIMENTS,
   GOLDEN,
   MODELS,

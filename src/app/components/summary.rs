@@ -6,7 +6,7 @@ use yew::prelude::*;
 
 use super::fmt_opt;
 use super::ResultProps as Props;
-use crate::analysis::report::{SelectivityStat, Statistics};
+use crate::analysis::report::{ModelStat, SelectivityStat, Statistics};
 use crate::result::SpaceResult;
 
 fn fmt_p(p: Option<f64>) -> String {
@@ -28,15 +28,19 @@ fn cells(spaces: &[(&str, &SpaceResult)], value: impl Fn(&SpaceResult) -> String
         .collect()
 }
 
+/// The statistics of the space named "Q", "K" or "V": its selectivity test and category-model fit.
+fn space_stats<'a>(stats: &'a Statistics, name: &str) -> (&'a SelectivityStat, &'a ModelStat) {
+    match name {
+        "Q" => (&stats.q.selectivity, &stats.category_model.q),
+        "K" => (&stats.k.selectivity, &stats.category_model.k),
+        _ => (&stats.v.selectivity, &stats.category_model.v),
+    }
+}
+
 fn stat_cells(stats: &Statistics, names: &[&str], value: impl Fn(&SelectivityStat) -> String, id: &str) -> Html {
-    let of = |name: &str| match name {
-        "Q" => &stats.q.selectivity,
-        "K" => &stats.k.selectivity,
-        _ => &stats.v.selectivity,
-    };
     names
         .iter()
-        .map(|name| html! { <td id={format!("{id}-{}", name.to_lowercase())}>{ value(of(name)) }</td> })
+        .map(|name| html! { <td id={format!("{id}-{}", name.to_lowercase())}>{ value(space_stats(stats, name).0) }</td> })
         .collect()
 }
 
@@ -51,11 +55,7 @@ pub fn summary(props: &Props) -> Html {
     let stats = r.statistics.as_ref();
     let conf = stats.map_or(95.0, |s| s.confidence * 100.0);
     let model_fit = |s: &Statistics, name: &str| {
-        let m = match name {
-            "Q" => &s.category_model.q,
-            "K" => &s.category_model.k,
-            _ => &s.category_model.v,
-        };
+        let m = space_stats(s, name).1;
         format!("{} (p = {})", fmt_opt(m.r, 3), fmt_p(m.p))
     };
     html! {
