@@ -4,8 +4,9 @@
 use crate::analysis::report::ExtendedOptions;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
-use crate::model::gpt2::capture_all_layers;
+use crate::model::gpt2::{capture_all_layers, capture_sharded};
 use crate::model::plan::{needs, plan, ByteSource, Header, Need, WholeFile};
+use crate::model::shard::{Exchange, Shard};
 use crate::model::weights::tokens_used;
 use crate::model::{capture_last_token, Capture, Gpt2Config, Gpt2Tokenizer, LayerWeights, Prompts};
 use crate::result::RunResult;
@@ -105,12 +106,35 @@ impl Prepared {
         LayerWeights::load(header, source, &self.config, self.top_layer(), &self.prompts.token_ids())
     }
 
+    /// Step 3 for one rank of a tensor-parallel forward: its share of the weights.
+    pub fn load_weights_shard(&self, header: &Header, source: &dyn ByteSource, shard: Shard) -> Result<LayerWeights> {
+        LayerWeights::load_shard(
+            header,
+            source,
+            &self.config,
+            self.top_layer(),
+            &self.prompts.token_ids(),
+            shard,
+        )
+    }
+
     /// Step 4 with the options: the analysed layer's capture, or every layer's for a sweep.
     pub fn capture_layers(&self, weights: &LayerWeights) -> Result<Vec<Capture>> {
         match self.sweep() {
             true => capture_all_layers(weights, &self.config, &self.prompts.token_ids()),
             false => Ok(vec![self.capture(weights)?]),
         }
+    }
+
+    /// [`Self::capture_layers`] by one rank of a tensor-parallel forward (`weights` from
+    /// [`Self::load_weights_shard`]); every rank gets the whole captures.
+    pub async fn capture_layers_sharded<E: Exchange>(&self, weights: &LayerWeights, exchange: &mut E) -> Result<Vec<Capture>> {
+        let all = self.sweep();
+        let mut captures = capture_sharded(weights, &self.config, &self.prompts.token_ids(), all, exchange).await?;
+        if !all {
+            captures.retain(|c| c.layer == self.experiment.layer);
+        }
+        Ok(captures)
     }
 
     /// Step 5 with the options: the lecture's analysis of the analysed layer, then the rest.
@@ -150,4 +174,83 @@ pub fn run_prepared(prepared: &Prepared, weights: &[u8]) -> Result<RunResult> {
 pub fn run(experiment: &Experiment, files: &ModelFiles) -> Result<RunResult> {
     let prepared = prepare(experiment, files.config, files.tokenizer)?;
     run_prepared(&prepared, files.weights)
+}
+
+/// Steps 3-4 on native threads, one rank of a tensor-parallel forward each (the CLI).
+#[cfg(not(target_arch = "wasm32"))]
+pub struct ThreadedCapture {
+    pub captures: Vec<Capture>,
+    /// Loading every rank's share (in parallel), then the forward, in milliseconds.
+    pub load_ms: f64,
+    pub forward_ms: f64,
+    pub ranks: usize,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Prepared {
+    /// Loads and runs the forward on `threads` threads (at most one per head), each holding its
+    /// share of the weights: the captures are the same, bit for bit, as on one thread.
+    pub fn capture_on_threads(&self, header: &Header, file: &[u8], threads: usize) -> Result<ThreadedCapture> {
+        use crate::model::gpt2::capture_blocking;
+        use crate::model::shard::ThreadExchange;
+        use std::time::Instant;
+
+        let ranks = threads.clamp(1, self.config.n_head.max(1));
+        let barrier = std::sync::Barrier::new(ranks);
+        let t0 = Instant::now();
+        let outcomes: Vec<Result<(Vec<Capture>, Instant)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = ThreadExchange::ranks(ranks)
+                .into_iter()
+                .enumerate()
+                .map(|(rank, mut exchange)| {
+                    let barrier = &barrier;
+                    s.spawn(move || {
+                        let weights =
+                            Shard::new(rank, ranks).and_then(|shard| self.load_weights_shard(header, &WholeFile(file), shard));
+                        // Every rank waits here, loaded or not, so the forward is timed alone.
+                        barrier.wait();
+                        let t_forward = Instant::now();
+                        let all = self.sweep();
+                        let mut captures =
+                            capture_blocking(&weights?, &self.config, &self.prompts.token_ids(), all, &mut exchange)?;
+                        if !all {
+                            captures.retain(|c| c.layer == self.experiment.layer);
+                        }
+                        Ok((captures, t_forward))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Model("a forward thread panicked".into())))
+                })
+                .collect()
+        });
+        let t_end = Instant::now();
+        // A rank's own error, rather than another's "a rank stopped" it caused.
+        let mut errors: Vec<Error> = Vec::new();
+        let mut first = None;
+        for outcome in outcomes {
+            match outcome {
+                Ok(done) => {
+                    first.get_or_insert(done);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            let own = errors.iter().position(|e| !crate::model::shard::is_peer_gone(e)).unwrap_or(0);
+            return Err(errors.swap_remove(own));
+        }
+        let (captures, t_forward) = first.ok_or_else(|| Error::Model("no forward thread ran".into()))?;
+        let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+        Ok(ThreadedCapture {
+            captures,
+            load_ms: ms(t0, t_forward),
+            forward_ms: ms(t_forward, t_end),
+            ranks,
+        })
+    }
 }

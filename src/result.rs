@@ -97,7 +97,11 @@ pub struct RunStats {
     pub analysis_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_ms: Option<f64>,
-    /// Size of the wasm linear memory after the run (it only grows: the peak).
+    /// Workers (page) or threads (CLI) the forward ran on, each with its share of the weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_ranks: Option<u32>,
+    /// Size of the wasm linear memory after the run (it only grows: the peak), summed over the
+    /// engine's workers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wasm_memory_bytes: Option<u64>,
     /// Peak resident memory of the native process.

@@ -1,7 +1,7 @@
 //! Native command line over the same core as the page:
 //! `qk-lens run EXPERIMENT.json --model-dir DIR [--layer L] [--out RESULT.json]`, and beyond the
 //! lecture `[--all-layers] [--heads] [--v] [--qk] [--center] [--pca] [--stats]
-//! [--permutations N] [--bootstrap B] [--seed S]`.
+//! [--permutations N] [--bootstrap B] [--seed S]`; `[--threads N]` for the forward pass.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use std::time::Instant;
 
 use qk_lens::analysis::report::ExtendedOptions;
-use qk_lens::model::plan::{Header, WholeFile};
+use qk_lens::model::plan::Header;
 use qk_lens::pipeline;
 use qk_lens::result::RunStats;
 use qk_lens::{Error, Experiment, Result};
@@ -44,6 +44,10 @@ enum Command {
         /// Where to write the result JSON (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Threads for the forward pass, each holding its share of the weights (default: the
+        /// machine's cores; capped at the model's heads). The result is the same for any number.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
         #[command(flatten)]
         extended: Extended,
     },
@@ -110,7 +114,14 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::input(path.display().to_string(), e))
 }
 
-fn run(experiment: &Path, model_dir: &Path, layer: Option<usize>, out: Option<&Path>, extended: &Extended) -> Result<()> {
+fn run(
+    experiment: &Path,
+    model_dir: &Path,
+    layer: Option<usize>,
+    out: Option<&Path>,
+    threads: Option<u32>,
+    extended: &Extended,
+) -> Result<()> {
     let options = extended.options()?;
     let text =
         String::from_utf8(read(experiment)?).map_err(|_| Error::input(experiment.display().to_string(), "not UTF-8 text"))?;
@@ -140,19 +151,17 @@ fn run(experiment: &Path, model_dir: &Path, layer: Option<usize>, out: Option<&P
     let t0 = Instant::now();
     let prepared = pipeline::prepare_with(&exp, options.as_ref(), &config, &tokenizer)?;
     let header = Header::from_file(&weights)?;
-    let t_load = Instant::now();
-    let layer_weights = prepared.load_weights(&header, &WholeFile(&weights))?;
-    let t_forward = Instant::now();
-    let captures = prepared.capture_layers(&layer_weights)?;
-    drop(layer_weights);
+    let threads = threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
+    let run = prepared.capture_on_threads(&header, &weights, threads)?;
     let t_analysis = Instant::now();
-    let mut result = prepared.analyse_layers(&captures)?;
+    let mut result = prepared.analyse_layers(&run.captures)?;
     let ms = |a: Instant, b: Instant| Some((b - a).as_secs_f64() * 1e3);
     let end = Instant::now();
     result.stats = Some(RunStats {
         model_file_bytes: Some(weights.len() as u64),
-        load_ms: ms(t_load, t_forward),
-        forward_ms: ms(t_forward, t_analysis),
+        load_ms: Some(run.load_ms),
+        forward_ms: Some(run.forward_ms),
+        forward_ranks: Some(run.ranks as u32),
         analysis_ms: ms(t_analysis, end),
         total_ms: ms(t0, end),
         peak_rss_bytes: peak_rss_bytes(),
@@ -190,8 +199,9 @@ fn main() -> ExitCode {
             model_dir,
             layer,
             out,
+            threads,
             extended,
-        } => run(experiment, model_dir, *layer, out.as_deref(), extended),
+        } => run(experiment, model_dir, *layer, out.as_deref(), *threads, extended),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 
 use candle_core::{Device, Tensor};
+use futures::FutureExt;
 
 use super::config::{Activation, Gpt2Config};
 use super::ops::gelu_tanh_in_place;
+use super::shard::{concat_columns, Alone, Exchange, Shard};
 use super::weights::{Conv1D, LayerNormWeights, LayerWeights};
 use crate::error::{Error, Result};
 
@@ -46,17 +48,49 @@ pub fn capture_all_layers(weights: &LayerWeights, config: &Gpt2Config, prompts: 
 }
 
 fn capture(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>], all: bool) -> Result<Vec<Capture>> {
+    capture_blocking(weights, config, prompts, all, &mut Alone)
+}
+
+/// [`capture_sharded`] over an exchange that blocks instead of waiting ([`Alone`],
+/// [`super::shard::ThreadExchange`]), so the forward finishes in one poll.
+pub fn capture_blocking<E: Exchange>(
+    weights: &LayerWeights,
+    config: &Gpt2Config,
+    prompts: &[Vec<u32>],
+    all: bool,
+    exchange: &mut E,
+) -> Result<Vec<Capture>> {
+    alone(capture_sharded(weights, config, prompts, all, exchange))
+}
+
+fn alone(forward: impl std::future::Future<Output = Result<Vec<Capture>>>) -> Result<Vec<Capture>> {
+    forward
+        .now_or_never()
+        .unwrap_or_else(|| Err(Error::Model("a forward pass with a blocking exchange waited".into())))
+}
+
+/// The captures of layer L (`all`: of layers 0..=L) by one rank of a tensor-parallel forward:
+/// `weights` holds this rank's share ([`Shard`]), and `exchange` joins it to the other ranks,
+/// which run the same call on their shares. Every rank returns the whole captures, equal to one
+/// worker's bit for bit (see [`super::shard`]).
+pub async fn capture_sharded<E: Exchange>(
+    weights: &LayerWeights,
+    config: &Gpt2Config,
+    prompts: &[Vec<u32>],
+    all: bool,
+    exchange: &mut E,
+) -> Result<Vec<Capture>> {
     let prefix_len = shared_prefix_len(prompts);
     let prefix = prompts.first().map_or(&[][..], |p| &p[..prefix_len]);
     let suffixes: Vec<&[u32]> = prompts.iter().map(|p| &p[prefix_len..]).collect();
-    capture_groups(weights, config, prefix, &suffixes, all)
+    capture_groups(weights, config, prefix, &suffixes, all, exchange).await
 }
 
 /// The same capture without reusing a shared prefix: every prompt runs whole (for tests and
 /// as the reference the prefix reuse must equal).
 pub fn capture_without_prefix(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Capture> {
     let whole: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
-    let mut layers = capture_groups(weights, config, &[], &whole, false)?;
+    let mut layers = alone(capture_groups(weights, config, &[], &whole, false, &mut Alone))?;
     Ok(layers.pop().expect("the top layer is always captured"))
 }
 
@@ -91,14 +125,20 @@ struct Segment {
 /// result is the same as if it ran alone: see [`super::matmul`]), so each weight matrix is
 /// streamed once per block for all of them; only attention is per batch, and a batch attends
 /// to the prefix's keys and values of the same block (causal attention makes this exact).
-fn capture_groups(
+///
+/// With a shard, this rank computes its columns of every Conv1D and its heads' attention, and
+/// gathers the other ranks' columns after each ([`gather_columns`]).
+async fn capture_groups<E: Exchange>(
     weights: &LayerWeights,
     config: &Gpt2Config,
     prefix: &[u32],
     seqs: &[&[u32]],
     all: bool,
+    exchange: &mut E,
 ) -> Result<Vec<Capture>> {
     let c = config.n_embd;
+    let shard = weights.shard;
+    let heads = shard.heads(config.n_head).len();
     let n = seqs.len();
     let top = weights.layer;
     let first = if all { 0 } else { top };
@@ -141,6 +181,8 @@ fn capture_groups(
     let last_rows = Tensor::new(last_rows, &Device::Cpu)?;
     let prefix_mask = causal_mask(p, 0)?;
     let mut taps = Vec::new();
+    // This rank's heads: its queries, keys and values are c_attn's output columns.
+    let cr = heads * config.d_head();
     for block in &weights.blocks {
         let qkv = conv1d(&layer_norm(&x, &block.ln_1, eps)?, &block.c_attn)?;
         if all {
@@ -149,42 +191,79 @@ fn capture_groups(
         }
         let mut outs = Vec::with_capacity(segments.len() + 1);
         let past = if p > 0 {
-            let (y, kv) = attention(&qkv.narrow(0, 0, p)?.reshape((1, p, 3 * c))?, &prefix_mask, config, None)?;
-            outs.push(y.reshape((p, c))?);
+            let (y, kv) = attention(&qkv.narrow(0, 0, p)?.reshape((1, p, 3 * cr))?, &prefix_mask, heads, None)?;
+            outs.push(y.reshape((p, cr))?);
             Some(kv)
         } else {
             None
         };
         for s in &segments {
-            let part = qkv.narrow(0, s.row0, s.b * s.t)?.reshape((s.b, s.t, 3 * c))?;
-            let (y, _) = attention(&part, &s.mask, config, past.as_ref())?;
-            outs.push(y.reshape((s.b * s.t, c))?);
+            let part = qkv.narrow(0, s.row0, s.b * s.t)?.reshape((s.b, s.t, 3 * cr))?;
+            let (y, _) = attention(&part, &s.mask, heads, past.as_ref())?;
+            outs.push(y.reshape((s.b * s.t, cr))?);
         }
-        x = (x + conv1d(&Tensor::cat(&outs, 0)?, &block.c_proj)?)?;
+        let y = gather_columns(exchange, shard, Tensor::cat(&outs, 0)?).await?;
+        x = (x + gather_columns(exchange, shard, conv1d(&y, &block.c_proj)?).await?)?;
         let m = layer_norm(&x, &block.ln_2, eps)?;
-        let h = conv1d_act(&m, &block.mlp_c_fc, act)?;
-        x = (x + conv1d(&h, &block.mlp_c_proj)?)?;
+        let h = gather_columns(exchange, shard, conv1d_act(&m, &block.mlp_c_fc, act)?).await?;
+        x = (x + gather_columns(exchange, shard, conv1d(&h, &block.mlp_c_proj)?).await?)?;
     }
     // Block L: only the last positions' ln_1 and c_attn are needed.
     let last = x.index_select(&last_rows, 0)?;
     taps.push(conv1d(&layer_norm(&last, &weights.top_ln_1, eps)?, &weights.top_c_attn)?);
+    // Every rank's heads of every tap, in one exchange: rows of [q | k | v] of its heads.
+    let mine: Vec<f32> = Tensor::cat(&taps, 0)?.flatten_all()?.to_vec1()?;
+    let ranks = exchange.all_gather(mine).await?;
+    check_ranks(&ranks, shard)?;
     let mut out = Vec::with_capacity(taps.len());
-    for (layer, qkv) in (first..=top).zip(taps) {
+    for (t, layer) in (first..=top).enumerate() {
         let mut capture = Capture {
             layer,
-            q: vec![Vec::new(); n],
-            k: vec![Vec::new(); n],
-            v: vec![Vec::new(); n],
+            q: vec![vec![0.0; c]; n],
+            k: vec![vec![0.0; c]; n],
+            v: vec![vec![0.0; c]; n],
         };
-        let qkv: Vec<Vec<f32>> = qkv.to_vec2()?;
-        for (row, &i) in qkv.into_iter().zip(&order) {
-            capture.q[i] = row[..c].to_vec();
-            capture.k[i] = row[c..2 * c].to_vec();
-            capture.v[i] = row[2 * c..].to_vec();
+        let mut col = 0; // where this rank's heads start in q, k and v
+        for (r, data) in ranks.iter().enumerate() {
+            let w = 3 * Shard::new(r, shard.ranks)?.heads(config.n_head).len() * config.d_head();
+            let rows = data
+                .get(t * n * w..(t + 1) * n * w)
+                .ok_or_else(|| Error::Model(format!("rank {r} sent too few captured rows")))?;
+            for (row, &i) in rows.chunks_exact(w.max(1)).zip(&order) {
+                let third = w / 3;
+                capture.q[i][col..col + third].copy_from_slice(&row[..third]);
+                capture.k[i][col..col + third].copy_from_slice(&row[third..2 * third]);
+                capture.v[i][col..col + third].copy_from_slice(&row[2 * third..]);
+            }
+            col += w / 3;
         }
         out.push(capture);
     }
     Ok(out)
+}
+
+/// Every rank's output columns of a [rows, width] activation, side by side in rank order.
+async fn gather_columns<E: Exchange>(exchange: &mut E, shard: Shard, mine: Tensor) -> Result<Tensor> {
+    if shard.ranks == 1 {
+        return Ok(mine);
+    }
+    let rows = mine.dim(0)?;
+    let parts = exchange.all_gather(mine.flatten_all()?.to_vec1()?).await?;
+    check_ranks(&parts, shard)?;
+    let all = concat_columns(&parts, rows)?;
+    let width = all.len() / rows.max(1);
+    Ok(Tensor::from_vec(all, (rows, width), &Device::Cpu)?)
+}
+
+fn check_ranks(parts: &[Vec<f32>], shard: Shard) -> Result<()> {
+    match parts.len() == shard.ranks {
+        true => Ok(()),
+        false => Err(Error::Model(format!(
+            "{} of the forward's {} ranks answered",
+            parts.len(),
+            shard.ranks
+        ))),
+    }
 }
 
 /// Token plus position embeddings of equal-length sequences starting at position `start`: [b, t, C].
@@ -237,11 +316,13 @@ fn causal_mask(t: usize, past: usize) -> Result<Tensor> {
     Ok(Tensor::from_vec(data, (t, past + t), &Device::Cpu)?)
 }
 
-/// Multi-head causal self-attention from the fused qkv [b, t, 3C], after optional past keys and
-/// values [1, h, p, d]; returns [b, t, C] and this call's keys and values [b, h, t, d].
-fn attention(qkv: &Tensor, mask: &Tensor, config: &Gpt2Config, past: Option<&PastKv>) -> Result<(Tensor, (Tensor, Tensor))> {
-    let (b, t, _) = qkv.dims3()?;
-    let (c, h, d) = (config.n_embd, config.n_head, config.d_head());
+/// Multi-head causal self-attention of `h` heads from their fused qkv [b, t, 3·h·d], after
+/// optional past keys and values [1, h, p, d]; returns [b, t, h·d] and this call's keys and
+/// values [b, h, t, d].
+fn attention(qkv: &Tensor, mask: &Tensor, h: usize, past: Option<&PastKv>) -> Result<(Tensor, (Tensor, Tensor))> {
+    let (b, t, width) = qkv.dims3()?;
+    let c = width / 3;
+    let d = c / h.max(1);
     let heads = |i: usize| -> Result<Tensor> {
         Ok(qkv
             .narrow(2, i * c, c)?

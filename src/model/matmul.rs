@@ -17,6 +17,8 @@
 //! candle's matmul-then-add have too, which matters for the goldens (a cosine 1.5e-7 from a
 //! histogram edge).
 
+use std::ops::Range;
+
 // Measured in node on gpt2-medium's shapes with 38 rows, W not in cache (bench/matmul.mjs):
 // MR 2 × NV 4 (8 accumulators) 34.7 GFLOP/s, 4 × 2 33.2; with W cached 4 × 2 and 2 × 4 both
 // ~40, while 6 × 2, 4 × 3, 3 × 4, 2 × 6 and 8 × 1 (12 or more accumulators: x86 has 16 xmm
@@ -71,37 +73,62 @@ impl PackedLinear {
     /// Packs W [k, n] stored as little-endian f32 bytes, row-major (a safetensors F32 tensor),
     /// copying the bytes of each panel row straight into place.
     pub fn pack_f32_le(bytes: &[u8], k: usize, n: usize, bias: Vec<f32>) -> Self {
-        assert_eq!(bytes.len(), 4 * k * n, "weight bytes");
+        Self::pack_f32_le_columns(bytes, k, n, std::slice::from_ref(&(0..n)), bias)
+    }
+
+    /// [`Self::pack_f32_le`] keeping only the columns `cols` of the file's `n_file` (in that
+    /// order): one rank's share of a matrix (see [`super::shard`]). `bias` is already theirs.
+    pub fn pack_f32_le_columns(bytes: &[u8], k: usize, n_file: usize, cols: &[Range<usize>], bias: Vec<f32>) -> Self {
+        assert_eq!(bytes.len(), 4 * k * n_file, "weight bytes");
+        assert!(cols.iter().all(|c| c.start <= c.end && c.end <= n_file), "columns");
+        // The file's column of each kept column.
+        let source: Vec<usize> = cols.iter().flat_map(|c| c.clone()).collect();
+        let n = source.len();
         if cfg!(target_endian = "big") {
             return Self::pack_rows(k, n, bias, |kk, out| {
-                for (v, b) in out.iter_mut().zip(bytes[4 * kk * n..4 * (kk + 1) * n].chunks_exact(4)) {
-                    *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                let row = &bytes[4 * kk * n_file..4 * (kk + 1) * n_file];
+                for (v, &j) in out.iter_mut().zip(&source) {
+                    *v = f32::from_le_bytes([row[4 * j], row[4 * j + 1], row[4 * j + 2], row[4 * j + 3]]);
                 }
             });
         }
         assert_eq!(bias.len(), n, "bias length");
         let np = n.div_ceil(NR);
+        // Each panel's first file column, and whether its columns are one run in the file.
+        let runs: Vec<(usize, usize, bool)> = (0..np)
+            .map(|p| {
+                let width = NR.min(n - p * NR);
+                let first = source[p * NR];
+                (first, width, source[p * NR + width - 1] == first + width - 1)
+            })
+            .collect();
         let mut panels = vec![0.0f32; np * k * NR];
         let dst = panels.as_mut_ptr() as *mut u8;
         // 16 rows of the file at a time (read front to back), each panel's piece of them written
         // as one contiguous run.
         for k0 in (0..k).step_by(16) {
-            for p in 0..np {
-                let width = NR.min(n - p * NR);
+            for (p, &(first, width, contiguous)) in runs.iter().enumerate() {
                 for kk in k0..k.min(k0 + 16) {
-                    let from = 4 * (kk * n + p * NR);
                     let to = 4 * at(k, np, kk, p);
-                    // SAFETY: from + 4·width ≤ 4·k·n = bytes.len() and to + 4·width ≤ 4·np·k·NR, the
-                    // panels' size in bytes; f32 has no invalid bit patterns and the target is
-                    // little-endian.
+                    // SAFETY: every file column read is < n_file, so each byte read lies in
+                    // bytes (4·k·n_file long), and to + 4·width ≤ 4·np·k·NR, the panels' size in
+                    // bytes; f32 has no invalid bit patterns and the target is little-endian.
                     unsafe {
-                        let (src, dst) = (bytes.as_ptr().add(from), dst.add(to));
-                        if width == NR {
-                            // A constant size: inline vector loads and stores, not a memcpy call
-                            // per 64 bytes (which made packing slower than candle's copy in wasm).
-                            (dst as *mut [u8; 4 * NR]).write_unaligned((src as *const [u8; 4 * NR]).read_unaligned());
+                        let dst = dst.add(to);
+                        if contiguous {
+                            let src = bytes.as_ptr().add(4 * (kk * n_file + first));
+                            if width == NR {
+                                // A constant size: inline vector loads and stores, not a memcpy
+                                // call per 64 bytes (which made packing slower than candle's
+                                // copy in wasm).
+                                (dst as *mut [u8; 4 * NR]).write_unaligned((src as *const [u8; 4 * NR]).read_unaligned());
+                            } else {
+                                std::ptr::copy_nonoverlapping(src, dst, 4 * width);
+                            }
                         } else {
-                            std::ptr::copy_nonoverlapping(src, dst, 4 * width);
+                            for (c, &j) in source[p * NR..p * NR + width].iter().enumerate() {
+                                std::ptr::copy_nonoverlapping(bytes.as_ptr().add(4 * (kk * n_file + j)), dst.add(4 * c), 4);
+                            }
                         }
                     }
                 }

@@ -7,6 +7,7 @@ pub mod matmul;
 pub mod ops;
 pub mod plan;
 pub mod prompts;
+pub mod shard;
 pub mod weights;
 
 pub use config::Gpt2Config;

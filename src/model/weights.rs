@@ -3,12 +3,15 @@
 //! used, position rows of the positions used, blocks 0..L whole, and block L's ln_1 and
 //! attn.c_attn. Mask buffers, upper blocks, ln_f and the LM head are never touched.
 
+use std::ops::Range;
+
 use candle_core::{DType, Device, Tensor};
 use safetensors::Dtype;
 
 use super::config::Gpt2Config;
 use super::matmul::PackedLinear;
 use super::plan::{needs, ByteSource, Header, WholeFile};
+use super::shard::Shard;
 use crate::error::{Error, Result};
 
 pub struct LayerNormWeights {
@@ -33,6 +36,9 @@ pub struct BlockWeights {
 
 pub struct LayerWeights {
     pub layer: usize,
+    /// Which columns of every Conv1D these are (all of them, or one rank's: see [`Shard`]).
+    /// Embeddings and layer norms are always whole.
+    pub shard: Shard,
     /// Sorted distinct token ids; row i of `wte_rows` is the embedding of `token_rows[i]`.
     pub token_rows: Vec<u32>,
     pub wte_rows: Tensor,
@@ -91,18 +97,28 @@ impl Reader<'_> {
         })
     }
 
-    fn conv1d(&self, name: &str, n_in: usize, n_out: usize) -> Result<Conv1D> {
-        let bias = self.tensor(&format!("{name}.bias"), &[n_out])?.to_vec1::<f32>()?;
+    /// A Conv1D [n_in, n_out], keeping only the output columns `cols` (in that order).
+    fn conv1d(&self, name: &str, n_in: usize, n_out: usize, cols: &[Range<usize>]) -> Result<Conv1D> {
+        let bias_all = self.tensor(&format!("{name}.bias"), &[n_out])?.to_vec1::<f32>()?;
+        let bias: Vec<f32> = cols.iter().flat_map(|c| bias_all[c.clone()].iter().copied()).collect();
         let shape = [n_in, n_out];
         let loc = self.header.locate(&format!("{name}.weight"), &shape)?;
         let bytes = self.source.bytes(loc.start..loc.end)?;
         let linear = match loc.dtype {
             // f32 (the hub's files): from the bytes straight into the panels.
-            Dtype::F32 => PackedLinear::pack_f32_le(&bytes, n_in, n_out, bias),
+            Dtype::F32 => PackedLinear::pack_f32_le_columns(&bytes, n_in, n_out, cols, bias),
             // f16 / bf16: converted by candle, then packed.
             dtype => {
                 let w = to_f32(&bytes, dtype, &shape)?.flatten_all()?.to_vec1::<f32>()?;
-                PackedLinear::pack(&w, n_in, n_out, bias)
+                drop(bytes);
+                let n = bias.len();
+                PackedLinear::pack_rows(n_in, n, bias, |kk, out| {
+                    let row = &w[kk * n_out..(kk + 1) * n_out];
+                    let kept = cols.iter().flat_map(|c| row[c.clone()].iter());
+                    for (o, &v) in out.iter_mut().zip(kept) {
+                        *o = v;
+                    }
+                })
             }
         };
         Ok(Conv1D { linear })
@@ -147,12 +163,27 @@ impl LayerWeights {
         layer: usize,
         token_ids: &[Vec<u32>],
     ) -> Result<Self> {
+        Self::load_shard(header, source, config, layer, token_ids, Shard::WHOLE)
+    }
+
+    /// [`Self::load`] keeping only `shard`'s columns of every Conv1D.
+    pub fn load_shard(
+        header: &Header,
+        source: &dyn ByteSource,
+        config: &Gpt2Config,
+        layer: usize,
+        token_ids: &[Vec<u32>],
+        shard: Shard,
+    ) -> Result<Self> {
         config.check_layer(layer)?;
         let (token_rows, n_pos) = tokens_used(config, token_ids)?;
         // Shapes and dtypes of everything needed are checked before any conversion.
         super::plan::plan(header, &needs(config, layer, &token_rows, n_pos))?;
         let reader = Reader { header, source };
         let c = config.n_embd;
+        let (n_head, d_head, inner) = (config.n_head, config.d_head(), config.n_inner());
+        let qkv_cols = shard.qkv_columns(n_head, d_head);
+        let c_attn = |name: &str| reader.conv1d(name, c, 3 * c, &qkv_cols);
         let wte_rows = reader.rows(
             "wte.weight",
             [config.vocab_size, c],
@@ -164,22 +195,23 @@ impl LayerWeights {
                 let p = format!("h.{l}");
                 Ok(BlockWeights {
                     ln_1: reader.layer_norm(&format!("{p}.ln_1"), c)?,
-                    c_attn: reader.conv1d(&format!("{p}.attn.c_attn"), c, 3 * c)?,
-                    c_proj: reader.conv1d(&format!("{p}.attn.c_proj"), c, c)?,
+                    c_attn: c_attn(&format!("{p}.attn.c_attn"))?,
+                    c_proj: reader.conv1d(&format!("{p}.attn.c_proj"), c, c, &[shard.columns(c)])?,
                     ln_2: reader.layer_norm(&format!("{p}.ln_2"), c)?,
-                    mlp_c_fc: reader.conv1d(&format!("{p}.mlp.c_fc"), c, config.n_inner())?,
-                    mlp_c_proj: reader.conv1d(&format!("{p}.mlp.c_proj"), config.n_inner(), c)?,
+                    mlp_c_fc: reader.conv1d(&format!("{p}.mlp.c_fc"), c, inner, &[shard.columns(inner)])?,
+                    mlp_c_proj: reader.conv1d(&format!("{p}.mlp.c_proj"), inner, c, &[shard.columns(c)])?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(LayerWeights {
             layer,
+            shard,
             token_rows,
             wte_rows,
             wpe,
             blocks,
             top_ln_1: reader.layer_norm(&format!("h.{layer}.ln_1"), c)?,
-            top_c_attn: reader.conv1d(&format!("h.{layer}.attn.c_attn"), c, 3 * c)?,
+            top_c_attn: c_attn(&format!("h.{layer}.attn.c_attn"))?,
         })
     }
 

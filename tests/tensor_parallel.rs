@@ -1,0 +1,137 @@
+//! The tensor-parallel forward (each rank holding its columns of every weight, swapping
+//! activations) gives the one-worker captures bit for bit, on every fixture model and layer,
+//! for even and uneven head splits, with and without the layer sweep.
+
+mod common;
+
+use common::*;
+use qk_lens::model::gpt2::{capture_all_layers, capture_blocking};
+use qk_lens::model::plan::Header;
+use qk_lens::model::shard::{Alone, Shard, ThreadExchange};
+use qk_lens::model::{capture_last_token, Capture, Gpt2Config, LayerWeights};
+use qk_lens::pipeline;
+
+fn lecture_ids() -> Vec<Vec<u32>> {
+    serde_json::from_value(golden("tiny-gpt2-hub.L1")["token_ids"].clone()).unwrap()
+}
+
+/// Every rank's captures from `ranks` threads, each loading its share of the file.
+fn sharded(file: &[u8], config: &Gpt2Config, layer: usize, ids: &[Vec<u32>], ranks: usize, all: bool) -> Vec<Vec<Capture>> {
+    let header = Header::from_file(file).unwrap();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadExchange::ranks(ranks)
+            .into_iter()
+            .enumerate()
+            .map(|(rank, mut exchange)| {
+                let header = &header;
+                s.spawn(move || {
+                    let shard = Shard::new(rank, ranks).unwrap();
+                    let weights =
+                        LayerWeights::load_shard(header, &qk_lens::model::plan::WholeFile(file), config, layer, ids, shard)
+                            .unwrap();
+                    capture_blocking(&weights, config, ids, all, &mut exchange).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn ranks_equal_one_worker_bit_for_bit() {
+    let ids = lecture_ids();
+    for model in ["tiny-gpt2-hub", "tiny-gpt2-hub-fp16", "tiny-gpt2-savepretrained"] {
+        let dir = model_dir(model);
+        let config = Gpt2Config::from_json(&read(&dir.join("config.json"))).unwrap();
+        let file = read(&dir.join("model.safetensors"));
+        for layer in 0..config.n_layer {
+            let whole = LayerWeights::from_safetensors(&file, &config, layer, &ids).unwrap();
+            let one = capture_last_token(&whole, &config, &ids).unwrap();
+            let sweep = capture_all_layers(&whole, &config, &ids).unwrap();
+            // 2 ranks split the 4 heads evenly, 3 unevenly (2, 1, 1).
+            for ranks in [2, 3] {
+                for (rank, got) in sharded(&file, &config, layer, &ids, ranks, false).into_iter().enumerate() {
+                    assert_eq!(got, vec![one.clone()], "{model} L{layer}, rank {rank} of {ranks}");
+                }
+                let got = sharded(&file, &config, layer, &ids, ranks, true).swap_remove(0);
+                assert_eq!(got, sweep, "{model} L{layer} sweep, {ranks} ranks");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_pipeline_on_threads_equals_one_thread() {
+    let dir = model_dir("tiny-gpt2-hub");
+    let g = golden("tiny-gpt2-hub.L3");
+    let experiment = experiment_of(&g);
+    let prepared = pipeline::prepare(
+        &experiment,
+        &read(&dir.join("config.json")),
+        &read(&dir.join("tokenizer.json")),
+    )
+    .unwrap();
+    let file = read(&dir.join("model.safetensors"));
+    let header = Header::from_file(&file).unwrap();
+    let one = prepared
+        .capture_layers(
+            &prepared
+                .load_weights(&header, &qk_lens::model::plan::WholeFile(&file))
+                .unwrap(),
+        )
+        .unwrap();
+    for threads in [1, 2, 4, 64] {
+        let run = prepared.capture_on_threads(&header, &file, threads).unwrap();
+        assert_eq!(
+            run.ranks,
+            threads.min(config_heads(&dir)),
+            "threads are capped at one per head"
+        );
+        assert_eq!(run.captures, one, "{threads} threads");
+    }
+}
+
+fn config_heads(dir: &std::path::Path) -> usize {
+    Gpt2Config::from_json(&read(&dir.join("config.json"))).unwrap().n_head
+}
+
+#[test]
+fn a_share_run_alone_is_an_error_not_a_wrong_result() {
+    let dir = model_dir("tiny-gpt2-hub");
+    let config = Gpt2Config::from_json(&read(&dir.join("config.json"))).unwrap();
+    let file = read(&dir.join("model.safetensors"));
+    let ids = lecture_ids();
+    let header = Header::from_file(&file).unwrap();
+    let half = LayerWeights::load_shard(
+        &header,
+        &qk_lens::model::plan::WholeFile(&file),
+        &config,
+        1,
+        &ids,
+        Shard::new(0, 2).unwrap(),
+    )
+    .unwrap();
+    let err = capture_blocking(&half, &config, &ids, false, &mut Alone).unwrap_err();
+    assert!(err.to_string().contains("1 of the forward's 2 ranks answered"), "{err}");
+}
+
+#[test]
+fn a_rank_that_fails_to_load_stops_the_others_with_its_own_error() {
+    let dir = model_dir("tiny-gpt2-hub");
+    let g = golden("tiny-gpt2-hub.L1");
+    let prepared = pipeline::prepare(
+        &experiment_of(&g),
+        &read(&dir.join("config.json")),
+        &read(&dir.join("tokenizer.json")),
+    )
+    .unwrap();
+    let file = read(&dir.join("model.safetensors"));
+    let header = Header::from_file(&file).unwrap();
+    // Every rank misses the bytes past the header: each reports it, none waits forever.
+    let truncated = &file[..file.len() / 2];
+    let err = prepared
+        .capture_on_threads(&header, truncated, 2)
+        .err()
+        .expect("a truncated file fails");
+    assert!(err.to_string().contains("outside the file"), "{err}");
+}
