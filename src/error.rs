@@ -43,6 +43,9 @@ pub enum Error {
     /// The analysis cannot be computed (a zero vector, too few words).
     #[error("analysis: {0}")]
     Analysis(String),
+    /// The page engine's second worker (the forward's other half) failed or could not start.
+    #[error("the engine's second worker: {0}")]
+    Worker(String),
 }
 
 impl Error {

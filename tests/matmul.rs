@@ -2,7 +2,7 @@
 //! are not multiples of its blocks, and its arithmetic contract (each row's result independent of
 //! the other rows).
 
-use qk_lens::model::matmul::{PackedLinear, KC, MR, NR};
+use qk_lens::model::matmul::{PackF32Le, PackedLinear, KC, MR, NR};
 
 fn rnd(seed: &mut u64) -> f32 {
     *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -158,5 +158,43 @@ fn packing_from_file_bytes_equals_packing_floats() {
             from_bytes.forward(&x, 3),
             PackedLinear::pack(&w, k, n, vec![0.25; n]).forward(&x, 3)
         );
+    }
+}
+
+#[test]
+#[allow(clippy::single_range_in_vec_init)] // one range of columns is a case
+fn packing_chosen_columns_from_row_blocks_equals_packing_them_whole() {
+    let mut seed = 29;
+    // Ranges aligned on panels (contiguous runs), unaligned (panels spanning two ranges), and
+    // out of order, read in row blocks of several sizes.
+    let (k, n_file) = (KC + 21, 5 * NR + 7);
+    let w = random(k * n_file, &mut seed);
+    let bytes: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
+    for cols in [
+        vec![0..n_file],
+        vec![NR..3 * NR],
+        vec![3..NR + 5, 2 * NR + 1..4 * NR + 2],
+        vec![4 * NR..n_file, 0..NR],
+    ] {
+        let kept: Vec<usize> = cols.iter().flat_map(|c| c.clone()).collect();
+        let n = kept.len();
+        let chosen: Vec<f32> = (0..k)
+            .flat_map(|kk| kept.iter().map(move |&j| (kk, j)))
+            .map(|(kk, j)| w[kk * n_file + j])
+            .collect();
+        let bias: Vec<f32> = (0..n).map(|j| j as f32).collect();
+        let want = PackedLinear::pack(&chosen, k, n, bias.clone());
+        for block in [1, 16, 64, k] {
+            let mut packer = PackF32Le::new(k, n_file, &cols, bias.clone());
+            for k0 in (0..k).step_by(block) {
+                let k1 = k.min(k0 + block);
+                packer.rows(k0, &bytes[4 * k0 * n_file..4 * k1 * n_file]);
+            }
+            let got = packer.finish();
+            assert_eq!(got.unpack(), chosen, "{cols:?}, blocks of {block}");
+            assert_eq!(got.bias(), &bias[..]);
+            let x = random(3 * k, &mut seed);
+            assert_eq!(got.forward(&x, 3), want.forward(&x, 3), "{cols:?}");
+        }
     }
 }

@@ -17,7 +17,8 @@ fn lecture_ids() -> Vec<Vec<u32>> {
 
 /// Every rank's captures from `ranks` threads, each loading its share of the file.
 fn sharded(file: &[u8], config: &Gpt2Config, layer: usize, ids: &[Vec<u32>], ranks: usize, all: bool) -> Vec<Vec<Capture>> {
-    let header = Header::from_file(file).unwrap();
+    // As the page's second worker gets it: the header handed over as JSON.
+    let header = Header::from_wire(&Header::from_file(file).unwrap().to_wire()).unwrap();
     std::thread::scope(|s| {
         let handles: Vec<_> = ThreadExchange::ranks(ranks)
             .into_iter()

@@ -77,6 +77,7 @@ pub async fn run(
         experiment,
         model,
         options,
+        workers: crate::web::params::PageParams::from_location().workers,
     };
     dispatch.dispatch(Action::Started(now_ms()));
     let mut bridge = Engine::spawner()

@@ -3,6 +3,16 @@
 #[cfg(target_arch = "wasm32")]
 fn main() {
     use gloo::worker::Registrable;
+    use qk_lens::web::peer;
+    // The engine's second worker (the other half of the forward pass) answers the engine only.
+    if peer::is_second_worker() {
+        std::panic::set_hook(Box::new(|info| {
+            console_error_panic_hook::hook(info);
+            peer::report_failure(&info.to_string());
+        }));
+        peer::serve();
+        return;
+    }
     // A panic kills the worker: tell the page on the engine's channel, so it says so.
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);

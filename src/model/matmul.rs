@@ -80,61 +80,9 @@ impl PackedLinear {
     /// order): one rank's share of a matrix (see [`super::shard`]). `bias` is already theirs.
     pub fn pack_f32_le_columns(bytes: &[u8], k: usize, n_file: usize, cols: &[Range<usize>], bias: Vec<f32>) -> Self {
         assert_eq!(bytes.len(), 4 * k * n_file, "weight bytes");
-        assert!(cols.iter().all(|c| c.start <= c.end && c.end <= n_file), "columns");
-        // The file's column of each kept column.
-        let source: Vec<usize> = cols.iter().flat_map(|c| c.clone()).collect();
-        let n = source.len();
-        if cfg!(target_endian = "big") {
-            return Self::pack_rows(k, n, bias, |kk, out| {
-                let row = &bytes[4 * kk * n_file..4 * (kk + 1) * n_file];
-                for (v, &j) in out.iter_mut().zip(&source) {
-                    *v = f32::from_le_bytes([row[4 * j], row[4 * j + 1], row[4 * j + 2], row[4 * j + 3]]);
-                }
-            });
-        }
-        assert_eq!(bias.len(), n, "bias length");
-        let np = n.div_ceil(NR);
-        // Each panel's first file column, and whether its columns are one run in the file.
-        let runs: Vec<(usize, usize, bool)> = (0..np)
-            .map(|p| {
-                let width = NR.min(n - p * NR);
-                let first = source[p * NR];
-                (first, width, source[p * NR + width - 1] == first + width - 1)
-            })
-            .collect();
-        let mut panels = vec![0.0f32; np * k * NR];
-        let dst = panels.as_mut_ptr() as *mut u8;
-        // 16 rows of the file at a time (read front to back), each panel's piece of them written
-        // as one contiguous run.
-        for k0 in (0..k).step_by(16) {
-            for (p, &(first, width, contiguous)) in runs.iter().enumerate() {
-                for kk in k0..k.min(k0 + 16) {
-                    let to = 4 * at(k, np, kk, p);
-                    // SAFETY: every file column read is < n_file, so each byte read lies in
-                    // bytes (4·k·n_file long), and to + 4·width ≤ 4·np·k·NR, the panels' size in
-                    // bytes; f32 has no invalid bit patterns and the target is little-endian.
-                    unsafe {
-                        let dst = dst.add(to);
-                        if contiguous {
-                            let src = bytes.as_ptr().add(4 * (kk * n_file + first));
-                            if width == NR {
-                                // A constant size: inline vector loads and stores, not a memcpy
-                                // call per 64 bytes (which made packing slower than candle's
-                                // copy in wasm).
-                                (dst as *mut [u8; 4 * NR]).write_unaligned((src as *const [u8; 4 * NR]).read_unaligned());
-                            } else {
-                                std::ptr::copy_nonoverlapping(src, dst, 4 * width);
-                            }
-                        } else {
-                            for (c, &j) in source[p * NR..p * NR + width].iter().enumerate() {
-                                std::ptr::copy_nonoverlapping(bytes.as_ptr().add(4 * (kk * n_file + j)), dst.add(4 * c), 4);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        PackedLinear { k, n, panels, bias }
+        let mut packer = PackF32Le::new(k, n_file, cols, bias);
+        packer.rows(0, bytes);
+        packer.finish()
     }
 
     pub fn in_features(&self) -> usize {
@@ -203,6 +151,104 @@ impl PackedLinear {
             k0 += kc;
         }
         y
+    }
+}
+
+/// Packs a little-endian f32 W [k, n_file] (a safetensors F32 tensor) from blocks of its rows,
+/// keeping the columns `cols`: a caller can read the file a few rows at a time, so no copy of
+/// the whole tensor is ever held beside the panels.
+pub struct PackF32Le {
+    linear: PackedLinear,
+    n_file: usize,
+    /// The file's column of each kept column.
+    source: Vec<usize>,
+    /// Each panel's first file column, width, and whether its columns are one run in the file.
+    runs: Vec<(usize, usize, bool)>,
+}
+
+impl PackF32Le {
+    pub fn new(k: usize, n_file: usize, cols: &[Range<usize>], bias: Vec<f32>) -> Self {
+        assert!(cols.iter().all(|c| c.start <= c.end && c.end <= n_file), "columns");
+        let source: Vec<usize> = cols.iter().flat_map(|c| c.clone()).collect();
+        let n = source.len();
+        assert_eq!(bias.len(), n, "bias length");
+        let np = n.div_ceil(NR);
+        let runs = (0..np)
+            .map(|p| {
+                let width = NR.min(n - p * NR);
+                let first = source[p * NR];
+                (first, width, source[p * NR + width - 1] == first + width - 1)
+            })
+            .collect();
+        PackF32Le {
+            linear: PackedLinear {
+                k,
+                n,
+                panels: vec![0.0f32; np * k * NR],
+                bias,
+            },
+            n_file,
+            source,
+            runs,
+        }
+    }
+
+    /// Rows k0.. of W, whole rows of the file.
+    pub fn rows(&mut self, k0: usize, bytes: &[u8]) {
+        let (k, n_file) = (self.linear.k, self.n_file);
+        let row_bytes = 4 * n_file;
+        assert!(row_bytes == 0 || bytes.len().is_multiple_of(row_bytes), "whole rows");
+        let count = bytes.len().checked_div(row_bytes).unwrap_or(0);
+        assert!(k0 + count <= k, "rows past the matrix");
+        let np = self.runs.len();
+        let from_le = |b: &[u8]| f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        if cfg!(target_endian = "big") {
+            for r in 0..count {
+                let row = &bytes[r * row_bytes..(r + 1) * row_bytes];
+                for (j, &col) in self.source.iter().enumerate() {
+                    let at = at(k, np, k0 + r, j / NR) + j % NR;
+                    self.linear.panels[at] = from_le(&row[4 * col..4 * col + 4]);
+                }
+            }
+            return;
+        }
+        let dst = self.linear.panels.as_mut_ptr() as *mut u8;
+        // 16 rows at a time (read front to back), each panel's piece of them written as one
+        // contiguous run.
+        for r0 in (0..count).step_by(16) {
+            for (p, &(first, width, contiguous)) in self.runs.iter().enumerate() {
+                for r in r0..count.min(r0 + 16) {
+                    let to = 4 * at(k, np, k0 + r, p);
+                    // SAFETY: every file column read is < n_file, so each byte read lies in row
+                    // r of bytes (count whole rows), and to + 4·width ≤ 4·np·k·NR, the panels'
+                    // size in bytes (k0 + r < k); f32 has no invalid bit patterns and the target
+                    // is little-endian.
+                    unsafe {
+                        let dst = dst.add(to);
+                        let row = bytes.as_ptr().add(r * row_bytes);
+                        if contiguous {
+                            let src = row.add(4 * first);
+                            if width == NR {
+                                // A constant size: inline vector loads and stores, not a memcpy
+                                // call per 64 bytes (which made packing slower than candle's
+                                // copy in wasm).
+                                (dst as *mut [u8; 4 * NR]).write_unaligned((src as *const [u8; 4 * NR]).read_unaligned());
+                            } else {
+                                std::ptr::copy_nonoverlapping(src, dst, 4 * width);
+                            }
+                        } else {
+                            for (c, &j) in self.source[p * NR..p * NR + width].iter().enumerate() {
+                                std::ptr::copy_nonoverlapping(row.add(4 * j), dst.add(4 * c), 4);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> PackedLinear {
+        self.linear
     }
 }
 

@@ -8,6 +8,7 @@ pub mod ops;
 pub mod plan;
 pub mod prompts;
 pub mod shard;
+pub mod warm;
 pub mod weights;
 
 pub use config::Gpt2Config;

@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::collections::HashMap;
 
 use safetensors::Dtype;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::Gpt2Config;
 use crate::error::{Error, Result};
@@ -42,7 +42,7 @@ pub struct TensorLoc {
 }
 
 /// One entry of the header, as the format writes it.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct TensorInfo {
     dtype: Dtype,
@@ -92,7 +92,37 @@ fn parse_entries(json: &[u8]) -> Result<(HashMap<String, TensorInfo>, u64)> {
     Ok((tensors, end))
 }
 
+/// A parsed header as one worker hands it to another (already checked: not re-validated).
+#[derive(Deserialize, Serialize)]
+struct HeaderWire {
+    tensors: HashMap<String, TensorInfo>,
+    data_len: u64,
+    data_start: u64,
+    save_pretrained: bool,
+}
+
 impl Header {
+    /// This header as JSON for another worker of the same run ([`Header::from_wire`]).
+    pub fn to_wire(&self) -> String {
+        serde_json::to_string(&HeaderWire {
+            tensors: self.tensors.clone(),
+            data_len: self.data_len,
+            data_start: self.data_start,
+            save_pretrained: !self.prefix.is_empty(),
+        })
+        .expect("a header serialises")
+    }
+
+    pub fn from_wire(json: &str) -> Result<Self> {
+        let w: HeaderWire = serde_json::from_str(json).map_err(|e| bad(&format!("header from another worker: {e}")))?;
+        Ok(Header {
+            tensors: w.tensors,
+            data_len: w.data_len,
+            data_start: w.data_start,
+            prefix: if w.save_pretrained { "transformer." } else { "" },
+        })
+    }
+
     /// The JSON header's length, from the file's first 8 bytes.
     pub fn json_len(first8: &[u8]) -> Result<u64> {
         let bytes: [u8; 8] = first8
@@ -346,6 +376,11 @@ impl<P: Part> FetchedRanges<P> {
 
     pub fn total_bytes(&self) -> u64 {
         self.parts.iter().map(|(_, b)| b.len()).sum()
+    }
+
+    /// The parts, each with its absolute offset, by offset.
+    pub fn parts(&self) -> &[(u64, P)] {
+        &self.parts
     }
 }
 

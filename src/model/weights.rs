@@ -9,7 +9,7 @@ use candle_core::{DType, Device, Tensor};
 use safetensors::Dtype;
 
 use super::config::Gpt2Config;
-use super::matmul::PackedLinear;
+use super::matmul::{PackF32Le, PackedLinear};
 use super::plan::{needs, ByteSource, Header, WholeFile};
 use super::shard::Shard;
 use crate::error::{Error, Result};
@@ -48,6 +48,10 @@ pub struct LayerWeights {
     pub top_ln_1: LayerNormWeights,
     pub top_c_attn: Conv1D,
 }
+
+/// Rows of an f32 Conv1D weight copied into wasm at a time (gpt2-xl's widest rows, 6400
+/// floats: 1.6 MB).
+const PACK_ROWS: usize = 64;
 
 fn to_f32(bytes: &[u8], dtype: Dtype, shape: &[usize]) -> Result<Tensor> {
     let dtype = match dtype {
@@ -103,12 +107,22 @@ impl Reader<'_> {
         let bias: Vec<f32> = cols.iter().flat_map(|c| bias_all[c.clone()].iter().copied()).collect();
         let shape = [n_in, n_out];
         let loc = self.header.locate(&format!("{name}.weight"), &shape)?;
-        let bytes = self.source.bytes(loc.start..loc.end)?;
         let linear = match loc.dtype {
-            // f32 (the hub's files): from the bytes straight into the panels.
-            Dtype::F32 => PackedLinear::pack_f32_le_columns(&bytes, n_in, n_out, cols, bias),
+            // f32 (the hub's files): from the bytes straight into the panels, a block of rows
+            // at a time, so the tensor's bytes are never all in wasm memory beside its panels.
+            Dtype::F32 => {
+                let mut packer = PackF32Le::new(n_in, n_out, cols, bias);
+                let row_bytes = 4 * n_out as u64;
+                for k0 in (0..n_in).step_by(PACK_ROWS) {
+                    let k1 = n_in.min(k0 + PACK_ROWS);
+                    let start = loc.start + k0 as u64 * row_bytes;
+                    packer.rows(k0, &self.source.bytes(start..start + (k1 - k0) as u64 * row_bytes)?);
+                }
+                packer.finish()
+            }
             // f16 / bf16: converted by candle, then packed.
             dtype => {
+                let bytes = self.source.bytes(loc.start..loc.end)?;
                 let w = to_f32(&bytes, dtype, &shape)?.flatten_all()?.to_vec1::<f32>()?;
                 drop(bytes);
                 let n = bias.len();

@@ -6,14 +6,18 @@ use futures::{SinkExt, StreamExt};
 use gloo::worker::reactor::{reactor, ReactorScope};
 use gloo::worker::Codec;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use super::fetch::Progress;
-use super::hub::{fetch_cached, load_weight_bytes};
+use super::hub::{fetch_cached, load_weight_bytes, WeightBytes};
+use super::peer::{wasm_memory_bytes, SecondWorker};
 use crate::analysis::report::ExtendedOptions;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
-use crate::pipeline;
+use crate::model::plan::Header;
+use crate::model::shard::Shard;
+use crate::model::Capture;
+use crate::pipeline::{self, Prepared};
 use crate::result::{RunResult, RunStats};
 
 /// Absolute URLs of a model's three files (a hub folder, a custom folder, or local files).
@@ -45,6 +49,10 @@ pub struct RunRequest {
     /// The analyses beyond the lecture (layer sweep, heads, V, statistics...); None: the lecture's.
     #[serde(default)]
     pub options: Option<ExtendedOptions>,
+    /// At most this many workers for the forward pass (None: two where the machine has two
+    /// cores; 1: the engine worker alone).
+    #[serde(default)]
+    pub workers: Option<u32>,
 }
 
 /// What a run is doing now.
@@ -133,9 +141,17 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
         experiment,
         model,
         options,
+        workers,
     } = request;
     experiment.validate()?;
     let t_start = now_ms();
+    // Started now, the second worker gets ready while the files download.
+    let mut second = match workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 {
+        true => SecondWorker::spawn().ok(),
+        false => None,
+    };
+    // The forward's hot code gets optimised now, not during the forward (see model/warm.rs).
+    crate::model::warm::warm_up(12, now_ms)?;
     send(EngineEvent::Stage(Stage::Config));
     let (config, _) = fetch_cached(&model.config).await?;
     send(EngineEvent::Stage(Stage::Tokenizer));
@@ -148,8 +164,9 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
     let prepared = pipeline::prepare_with(experiment, options.as_ref(), &config, &tokenizer)?;
     send(EngineEvent::Stage(Stage::Weights));
     let t_download = now_ms();
+    let needs = prepared.weight_needs()?;
     let mut last_ms = 0.0;
-    let (header, bytes, download) = load_weight_bytes(&model.weights, &prepared.weight_needs()?, |p: Progress| {
+    let (header, bytes, mut download) = load_weight_bytes(&model.weights, &needs, |p: Progress| {
         // Ten updates a second are plenty for a progress bar.
         let t = now_ms();
         if t - last_ms > 100.0 || Some(p.done) == p.total {
@@ -161,17 +178,39 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
     send(EngineEvent::Stage(Stage::Convert));
     yield_now().await;
     let t_load = now_ms();
-    let weights = prepared.load_weights(&header, &bytes)?;
-    drop(bytes);
-    send(EngineEvent::Stage(Stage::Forward));
-    yield_now().await;
-    let t_forward = now_ms();
-    let captures = prepared.capture_layers(&weights)?;
-    drop(weights);
+    let mut fell_back = None;
+    let forwarded = match second.as_mut().filter(|_| prepared.config.n_head >= 2) {
+        Some(peer) => match forward_on_two(&prepared, &header, bytes, peer, &send).await {
+            Err(Error::Worker(why)) => {
+                // Nothing is lost: the run goes on in this worker alone, with the bytes read
+                // again (the second worker had them; the cache has them).
+                second = None;
+                fell_back = Some(why);
+                let (header, bytes, again) = load_weight_bytes(&model.weights, &needs, |_| ()).await?;
+                download.bytes_downloaded += again.bytes_downloaded;
+                download.requests += again.requests;
+                forward_alone(&prepared, &header, &bytes, &send).await?
+            }
+            other => other?,
+        },
+        None => forward_alone(&prepared, &header, &bytes, &send).await?,
+    };
+    drop(second);
+    let Forwarded {
+        captures,
+        t_forward,
+        ranks,
+        other_memory,
+    } = forwarded;
     send(EngineEvent::Stage(Stage::Analysis));
     yield_now().await;
     let t_analysis = now_ms();
     let mut result = prepared.analyse_layers(&captures)?;
+    if let Some(why) = fell_back {
+        result
+            .notes
+            .push(format!("the forward pass ran on one core: the second worker failed ({why})"));
+    }
     if download.not_cached > 0 {
         result.notes.push(format!(
             "the browser's storage is full: {} downloaded pieces could not be kept, so the next visit downloads them again (free space in the storage panel)",
@@ -190,16 +229,67 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
         forward_ms: Some(t_analysis - t_forward),
         analysis_ms: Some(t_end - t_analysis),
         total_ms: Some(t_end - t_start),
-        wasm_memory_bytes: Some(wasm_memory_bytes()),
+        forward_ranks: Some(ranks),
+        wasm_memory_bytes: Some(wasm_memory_bytes() + other_memory),
         peak_rss_bytes: None,
     });
     Ok(result)
 }
 
-/// Current size of the wasm linear memory; it never shrinks, so after a run it is the peak.
-fn wasm_memory_bytes() -> u64 {
-    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
-    memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as u64
+/// The forward's captures, when it started (after loading), and on how many workers.
+struct Forwarded {
+    captures: Vec<Capture>,
+    t_forward: f64,
+    ranks: u32,
+    /// The second worker's wasm memory.
+    other_memory: u64,
+}
+
+async fn forward_alone(
+    prepared: &Prepared,
+    header: &Header,
+    bytes: &WeightBytes,
+    send: &impl Fn(EngineEvent),
+) -> Result<Forwarded> {
+    let weights = prepared.load_weights(header, bytes)?;
+    send(EngineEvent::Stage(Stage::Forward));
+    yield_now().await;
+    let t_forward = now_ms();
+    Ok(Forwarded {
+        captures: prepared.capture_layers(&weights)?,
+        t_forward,
+        ranks: 1,
+        other_memory: 0,
+    })
+}
+
+/// This worker loads its half of the weights, hands the bytes to the second worker (moved, not
+/// copied), which loads its half; then both run the forward.
+async fn forward_on_two(
+    prepared: &Prepared,
+    header: &Header,
+    bytes: WeightBytes,
+    peer: &mut SecondWorker,
+    send: &impl Fn(EngineEvent),
+) -> Result<Forwarded> {
+    let ids = prepared.prompts.token_ids();
+    let all = prepared.options.as_ref().is_some_and(|o| o.all_layers);
+    peer.ready().await?;
+    let weights = prepared.load_weights_shard(header, &bytes, Shard::new(0, 2)?)?;
+    peer.start(header, &prepared.config, prepared.top_layer(), all, &ids, bytes)?;
+    peer.loaded().await?;
+    send(EngineEvent::Stage(Stage::Forward));
+    yield_now().await;
+    let t_forward = now_ms();
+    let captures = prepared.capture_layers_sharded(&weights, &mut peer.exchange()).await?;
+    drop(weights);
+    let other_memory = peer.done().await?;
+    Ok(Forwarded {
+        captures,
+        t_forward,
+        ranks: 2,
+        other_memory,
+    })
 }
 
 /// Where a dying worker reports its panic (a worker cannot unwind, and the bridge would wait).

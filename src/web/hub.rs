@@ -43,6 +43,16 @@ pub struct DownloadStats {
 /// A downloaded range, kept in JavaScript memory.
 pub struct JsBytes(Uint8Array);
 
+impl JsBytes {
+    pub fn new(bytes: Uint8Array) -> Self {
+        JsBytes(bytes)
+    }
+
+    pub fn array(&self) -> &Uint8Array {
+        &self.0
+    }
+}
+
 impl Part for JsBytes {
     fn len(&self) -> u64 {
         self.0.length() as u64

@@ -7,3 +7,4 @@ pub mod engine;
 pub mod fetch;
 pub mod hub;
 pub mod params;
+pub mod peer;

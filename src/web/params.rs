@@ -2,7 +2,8 @@
 //! `?model=BASE_URL` (relative or absolute), `&experiment=URL` (an experiment JSON to fetch),
 //! `&exp=JSON` (the experiment itself, as share links carry it), `&run=1`; and the analyses
 //! beyond the lecture, named as the CLI's flags: `&all-layers=1&heads=1&v=1&qk=1&center=1&pca=1`,
-//! `&stats=1`, `&permutations=N`, `&bootstrap=B`, `&seed=S` (any of the last three implies stats).
+//! `&stats=1`, `&permutations=N`, `&bootstrap=B`, `&seed=S` (any of the last three implies stats);
+//! `&workers=1` runs the forward pass in one worker instead of two (for comparison).
 
 use web_sys::{Url, UrlSearchParams};
 
@@ -21,6 +22,8 @@ pub struct PageParams {
     pub options: Option<ExtendedOptions>,
     /// Why an option in the link was ignored.
     pub options_error: Option<String>,
+    /// At most this many workers for the forward pass (`&workers=N`, N ≥ 1).
+    pub workers: Option<u32>,
 }
 
 /// Resolves `href` against the page's address, as a link would.
@@ -50,6 +53,7 @@ impl PageParams {
             experiment: non_empty("experiment").map(|e| absolute_url(&e)),
             inline_experiment: non_empty("exp"),
             run: matches!(q.get("run").as_deref(), Some("1") | Some("true") | Some("yes")),
+            workers: q.get("workers").and_then(|w| w.trim().parse().ok()).filter(|&w: &u32| w >= 1),
             ..Self::default()
         }
         .with_options(|k| q.get(k))

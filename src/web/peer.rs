@@ -1,0 +1,323 @@
+//! The engine's second worker, for a forward pass on two cores (see `model/shard.rs`): the
+//! engine worker (rank 0) starts it beside itself (the same wasm, told apart by its worker
+//! name), hands it the downloaded bytes, and both load their half of every weight and run the
+//! forward, swapping activations by postMessage. The weights are in memory once, split in two.
+//!
+//! Messages are objects with a `kind`:
+//! - rank 1 → 0: `ready` (listening), `loaded`, `part` {data}, `done` {memory}, `failed` {message};
+//! - rank 0 → 1: `run` {header, config, layer, all, ids, starts, parts}, `part` {data}.
+
+use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures::StreamExt;
+use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DedicatedWorkerGlobalScope, ErrorEvent, MessageEvent, Worker, WorkerGlobalScope, WorkerOptions};
+
+use super::hub::{JsBytes, WeightBytes};
+use crate::error::{Error, Result};
+use crate::model::gpt2::capture_sharded;
+use crate::model::plan::{FetchedRanges, Header};
+use crate::model::shard::{Exchange, Shard};
+use crate::model::{Gpt2Config, LayerWeights};
+
+/// The worker name that makes the engine's wasm serve as rank 1 (see `bin/worker.rs`).
+pub const SECOND_WORKER_NAME: &str = "qk-lens-engine-rank-1";
+
+enum Inbound {
+    Message(JsValue),
+    /// The other worker died (an uncaught error: out of memory, a trap).
+    Stopped(String),
+}
+
+fn worker_error(detail: impl Into<String>) -> Error {
+    Error::Worker(detail.into())
+}
+
+fn js_text(v: &JsValue) -> String {
+    v.as_string()
+        .or_else(|| v.dyn_ref::<js_sys::Error>().map(|e| e.message().into()))
+        .unwrap_or_else(|| format!("{v:?}"))
+}
+
+fn field(msg: &JsValue, key: &str) -> JsValue {
+    Reflect::get(msg, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn text_field(msg: &JsValue, key: &str) -> Result<String> {
+    field(msg, key)
+        .as_string()
+        .ok_or_else(|| worker_error(format!("the message lacks `{key}`")))
+}
+
+/// postMessage(message, transfer) to the other worker.
+type Post = Box<dyn Fn(&JsValue, &JsValue) -> std::result::Result<(), JsValue>>;
+
+/// One side of the link between the two workers: how to post, and what has arrived.
+struct Link {
+    post: Post,
+    inbox: UnboundedReceiver<Inbound>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Option<Closure<dyn FnMut(ErrorEvent)>>,
+}
+
+fn on_message(tx: UnboundedSender<Inbound>) -> Closure<dyn FnMut(MessageEvent)> {
+    Closure::new(move |e: MessageEvent| {
+        let _ = tx.unbounded_send(Inbound::Message(e.data()));
+    })
+}
+
+impl Link {
+    fn send(&self, kind: &str, fields: &[(&str, JsValue)], transfer: &[JsValue]) -> Result<()> {
+        let msg = Object::new();
+        let set = |k: &str, v: &JsValue| Reflect::set(&msg, &JsValue::from_str(k), v);
+        let _ = set("kind", &JsValue::from_str(kind));
+        for (k, v) in fields {
+            let _ = set(k, v);
+        }
+        let transfer: Array = transfer.iter().collect();
+        (self.post)(&msg, &transfer).map_err(|e| worker_error(format!("could not send `{kind}`: {}", js_text(&e))))
+    }
+
+    /// The next message, which must be of `kind`; the other side's failure is an error.
+    async fn expect(&mut self, kind: &str) -> Result<JsValue> {
+        let next = self.inbox.next().await;
+        let msg = match next {
+            Some(Inbound::Message(m)) => m,
+            Some(Inbound::Stopped(why)) => return Err(worker_error(format!("it stopped: {why}"))),
+            None => return Err(worker_error("it is gone")),
+        };
+        match field(&msg, "kind").as_string().as_deref() {
+            Some(k) if k == kind => Ok(msg),
+            Some("failed") => Err(worker_error(text_field(&msg, "message").unwrap_or_default())),
+            other => Err(worker_error(format!("expected `{kind}`, got {other:?}"))),
+        }
+    }
+}
+
+/// Swaps activation columns with the other worker over a [`Link`].
+pub struct PeerExchange<'a> {
+    link: &'a mut Link,
+    rank: usize,
+}
+
+impl Exchange for PeerExchange<'_> {
+    async fn all_gather(&mut self, mine: Vec<f32>) -> Result<Vec<Vec<f32>>> {
+        let data = Float32Array::from(mine.as_slice());
+        self.link
+            .send("part", &[("data", data.clone().into())], &[data.buffer().into()])?;
+        let msg = self.link.expect("part").await?;
+        let theirs = field(&msg, "data")
+            .dyn_into::<Float32Array>()
+            .map_err(|_| worker_error("a part without data"))?
+            .to_vec();
+        Ok(match self.rank {
+            0 => vec![mine, theirs],
+            _ => vec![theirs, mine],
+        })
+    }
+}
+
+/// The machine's cores as the browser reports them (navigator.hardwareConcurrency; 1 if unknown).
+pub fn cores() -> u32 {
+    Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|n| Reflect::get(&n, &"hardwareConcurrency".into()))
+        .ok()
+        .and_then(|v| v.as_f64())
+        .map_or(1, |n| n as u32)
+}
+
+/// Size of this worker's wasm memory (it never shrinks: after a run, its peak).
+pub fn wasm_memory_bytes() -> u64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as u64
+}
+
+/// The engine's handle on its second worker (terminated when dropped).
+pub struct SecondWorker {
+    worker: Worker,
+    link: Link,
+    ready: bool,
+}
+
+impl SecondWorker {
+    /// Starts the second worker from the engine's own script; it gets ready while the engine
+    /// downloads.
+    pub fn spawn() -> Result<Self> {
+        let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+        let script = scope.location().href();
+        let options = WorkerOptions::new();
+        options.set_name(SECOND_WORKER_NAME);
+        let worker =
+            Worker::new_with_options(&script, &options).map_err(|e| worker_error(format!("could not start: {}", js_text(&e))))?;
+        let (tx, rx) = unbounded();
+        let on_message = on_message(tx.clone());
+        let on_error = Closure::new(move |e: ErrorEvent| {
+            e.prevent_default();
+            let _ = tx.unbounded_send(Inbound::Stopped(e.message()));
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        let post_to = worker.clone();
+        Ok(SecondWorker {
+            worker,
+            link: Link {
+                post: Box::new(move |m, t| post_to.post_message_with_transfer(m, t)),
+                inbox: rx,
+                _on_message: on_message,
+                _on_error: Some(on_error),
+            },
+            ready: false,
+        })
+    }
+
+    /// Waits until rank 1 listens (it started with the run, and warmed up meanwhile).
+    pub async fn ready(&mut self) -> Result<()> {
+        if !self.ready {
+            self.link.expect("ready").await?;
+            self.ready = true;
+        }
+        Ok(())
+    }
+
+    /// Sends the run, with the bytes moved to rank 1 (transferred, not copied: this worker
+    /// has loaded its share already). Copying them instead took ~150 ms for gpt2-medium's
+    /// layer 5 (265 MB), structured cloning ~500 ms.
+    pub fn start(
+        &self,
+        header: &Header,
+        config: &Gpt2Config,
+        layer: usize,
+        all: bool,
+        ids: &[Vec<u32>],
+        bytes: WeightBytes,
+    ) -> Result<()> {
+        let starts: Array = bytes.parts().iter().map(|(s, _)| JsValue::from_f64(*s as f64)).collect();
+        let parts: Array = bytes.parts().iter().map(|(_, b)| JsValue::from(b.array())).collect();
+        // Each buffer once: cached pieces may share one.
+        let transfer: Array = Array::new();
+        for (_, b) in bytes.parts() {
+            let buffer = b.array().buffer();
+            if !transfer.includes(&buffer, 0) {
+                transfer.push(&buffer);
+            }
+        }
+        let config = serde_json::to_string(config).map_err(|e| worker_error(e.to_string()))?;
+        let ids = serde_json::to_string(ids).map_err(|e| worker_error(e.to_string()))?;
+        self.link.send(
+            "run",
+            &[
+                ("header", header.to_wire().into()),
+                ("config", config.into()),
+                ("layer", (layer as f64).into()),
+                ("all", all.into()),
+                ("ids", ids.into()),
+                ("starts", starts.into()),
+                ("parts", parts.into()),
+            ],
+            &transfer.iter().collect::<Vec<_>>(),
+        )
+    }
+
+    /// Waits until rank 1 holds its share.
+    pub async fn loaded(&mut self) -> Result<()> {
+        self.link.expect("loaded").await.map(drop)
+    }
+
+    /// Rank 0's side of the forward's exchanges.
+    pub fn exchange(&mut self) -> PeerExchange<'_> {
+        PeerExchange {
+            link: &mut self.link,
+            rank: 0,
+        }
+    }
+
+    /// Waits for rank 1's end; returns its wasm memory.
+    pub async fn done(&mut self) -> Result<u64> {
+        let msg = self.link.expect("done").await?;
+        Ok(field(&msg, "memory").as_f64().unwrap_or(0.0) as u64)
+    }
+}
+
+impl Drop for SecondWorker {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
+
+/// Whether this worker was started as rank 1.
+pub fn is_second_worker() -> bool {
+    js_sys::global()
+        .dyn_into::<DedicatedWorkerGlobalScope>()
+        .is_ok_and(|scope| scope.name() == SECOND_WORKER_NAME)
+}
+
+/// Tells the engine that rank 1 failed (its panic hook calls this: the engine then runs alone).
+pub fn report_failure(message: &str) {
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let msg = Object::new();
+    let _ = Reflect::set(&msg, &"kind".into(), &"failed".into());
+    let _ = Reflect::set(&msg, &"message".into(), &message.into());
+    let _ = scope.post_message(&msg);
+}
+
+/// Rank 1's life: say ready, then serve runs until the engine goes.
+pub fn serve() {
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let (tx, rx) = unbounded();
+    let on_message = on_message(tx);
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    let post_to = scope.clone();
+    let mut link = Link {
+        post: Box::new(move |m, t| post_to.post_message_with_transfer(m, t)),
+        inbox: rx,
+        _on_message: on_message,
+        _on_error: None,
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        // While the engine downloads, this worker's hot code gets optimised (model/warm.rs).
+        let _ = crate::model::warm::warm_up(12, js_sys::Date::now);
+        if link.send("ready", &[], &[]).is_err() {
+            return;
+        }
+        while let Ok(run) = link.expect("run").await {
+            if let Err(e) = serve_run(&mut link, &run).await {
+                let _ = link.send("failed", &[("message", e.to_string().into())], &[]);
+                return;
+            }
+        }
+    });
+}
+
+async fn serve_run(link: &mut Link, run: &JsValue) -> Result<()> {
+    let header = Header::from_wire(&text_field(run, "header")?)?;
+    let config: Gpt2Config =
+        serde_json::from_str(&text_field(run, "config")?).map_err(|e| worker_error(format!("config: {e}")))?;
+    let ids: Vec<Vec<u32>> = serde_json::from_str(&text_field(run, "ids")?).map_err(|e| worker_error(format!("ids: {e}")))?;
+    let layer = field(run, "layer").as_f64().unwrap_or(-1.0);
+    let all = field(run, "all").is_truthy();
+    let starts: Array = field(run, "starts").unchecked_into();
+    let parts: Array = field(run, "parts").unchecked_into();
+    let bytes = FetchedRanges::new(
+        starts
+            .iter()
+            .zip(parts.iter())
+            .map(|(s, p)| {
+                (
+                    s.as_f64().unwrap_or(0.0) as u64,
+                    JsBytes::new(p.unchecked_into::<Uint8Array>()),
+                )
+            })
+            .collect(),
+    );
+    if layer < 0.0 {
+        return Err(worker_error("the run has no layer"));
+    }
+    let shard = Shard::new(1, 2)?;
+    let weights = LayerWeights::load_shard(&header, &bytes, &config, layer as usize, &ids, shard)?;
+    drop(bytes);
+    link.send("loaded", &[], &[])?;
+    capture_sharded(&weights, &config, &ids, all, &mut PeerExchange { link, rank: 1 }).await?;
+    drop(weights);
+    link.send("done", &[("memory", (wasm_memory_bytes() as f64).into())], &[])
+}
