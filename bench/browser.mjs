@@ -7,7 +7,8 @@
 // playwright-core (from tests/e2e/node_modules) and the e2e tests' flags. For each case:
 //   cold: a new browser with a new, empty profile opens
 //         /?model=<server>/models/<model>/&experiment=/experiments/<model>-L<L>.json&run=1
-//   warm: the same page is reloaded (same profile, so Cache Storage holds what the cold run kept).
+//   warm: the same page is reloaded (same profile, so Cache Storage holds what the cold run kept);
+//   warm_one_worker: warm again with &workers=1 (the forward in the engine worker alone).
 // Each run records result.stats, the wall time from navigation to #qk-result, the bytes the
 // server sent (model.safetensors and everything), and the renderer's peak RSS (VmHWM, reset
 // before each run through /proc/PID/clear_refs; null where that is not possible).
@@ -149,7 +150,10 @@ async function runCase(srv, model, layer) {
     log(`${model} L${layer} cold: ${cold.server_weight_bytes} B of weights, ${Math.round(cold.stats.total_ms)} ms total, ${Math.round(cold.stats.forward_ms)} ms forward`);
     const warm = await measure(srv, page, profile, model, () => page.reload({ waitUntil: 'commit', timeout: 60_000 }));
     log(`${model} L${layer} warm: ${warm.server_weight_bytes} B of weights, ${Math.round(warm.stats.total_ms)} ms total, ${Math.round(warm.stats.forward_ms)} ms forward`);
-    return { model, layer, url, cold, warm, page_errors: errors };
+    // The same warm run with the forward in one worker (&workers=1), for the ratio in this run.
+    const one = await measure(srv, page, profile, model, () => page.goto(`${url}&workers=1`, { waitUntil: 'commit', timeout: 60_000 }));
+    log(`${model} L${layer} warm, one worker: ${Math.round(one.stats.total_ms)} ms total, ${Math.round(one.stats.forward_ms)} ms forward`);
+    return { model, layer, url, cold, warm, warm_one_worker: one, page_errors: errors };
   } finally {
     await context.close();
     fs.rmSync(profile, { recursive: true, force: true });

@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cases import CASES, name  # noqa: E402
 
-KEYS = ("forward_ms", "total_ms", "load_ms", "analysis_ms", "peak_rss_bytes")
+KEYS = ("forward_ms", "total_ms", "load_ms", "analysis_ms", "peak_rss_bytes", "forward_ranks")
 
 
 def main():

@@ -94,7 +94,8 @@ def main():
         fwd = max(cold["stats"]["forward_ms"], warm["stats"]["forward_ms"])
         wasm = max(cold["stats"]["wasm_memory_bytes"], warm["stats"]["wasm_memory_bytes"])
         rows[(m, l)] = dict(
-            file=file_bytes, need=need, cold=cold, warm=warm, fwd=fwd, wasm=wasm, native=n["median"],
+            file=file_bytes, need=need, cold=cold, warm=warm, one=b.get("warm_one_worker"), fwd=fwd, wasm=wasm,
+            native=n["median"],
             pt1=p["threads"]["1"]["full"]["median_ms"], pt2=p["threads"]["2"]["full"]["median_ms"],
             pt1t=p["threads"]["1"]["truncated"]["median_ms"], pt2t=p["threads"]["2"]["truncated"]["median_ms"],
             pt_load=p["load_ms"])
@@ -125,17 +126,23 @@ def main():
           pct(r["cold"]["server_weight_bytes"], r["file"]), mb(r["warm"]["server_weight_bytes"]), mb(r["need"]),
           f'{r["cold"]["server_weight_requests"]} / {r["cold"]["stats"]["http_requests"]}']
          for (m, l), r in rows.items()])
+    def one_worker(r):
+        one = r.get("one")
+        return ms(one["stats"]["forward_ms"]) if one else "–"
+
     def mark(phase, text):
         return f"{text} †" if phase in noisy_phases else text
 
     t_time = table(
-        ["case", "time to result cold", "time to result warm", "browser forward (cold / warm)", "native forward",
-         "native total", "PyTorch lecture cell 1 thread", "PyTorch lecture cell 2 threads",
+        ["case", "time to result cold", "time to result warm", "browser forward (cold / warm)",
+         "browser forward, one worker (warm)", "native forward (threads)", "native total", "PyTorch lecture cell 1 thread", "PyTorch lecture cell 2 threads",
          "browser forward / PyTorch cell (2 threads)", "PyTorch stopped after block L c_attn (1 / 2 threads)"],
         [[case(m, l), mark(f"browser-{m}-L{l}", ms(r["cold"]["stats"]["total_ms"])),
           mark(f"browser-{m}-L{l}", ms(r["warm"]["stats"]["total_ms"])),
           mark(f"browser-{m}-L{l}", f'{ms(r["cold"]["stats"]["forward_ms"])} / {ms(r["warm"]["stats"]["forward_ms"])}'),
-          mark("native", ms(r["native"]["forward_ms"])), mark("native", ms(r["native"]["total_ms"])),
+          mark(f"browser-{m}-L{l}", one_worker(r)),
+          mark("native", f'{ms(r["native"]["forward_ms"])} ({r["native"].get("forward_ranks", 1):.0f})'),
+          mark("native", ms(r["native"]["total_ms"])),
           mark(f"pytorch-{m}-L{l}", ms(r["pt1"])), mark(f"pytorch-{m}-L{l}", ms(r["pt2"])),
           mark(f"pytorch-{m}-L{l}", mark(f"browser-{m}-L{l}", f'{r["fwd"] / r["pt2"]:.2f}')),
           mark(f"pytorch-{m}-L{l}", f'{ms(r["pt1t"])} / {ms(r["pt2t"])}')]
@@ -216,11 +223,15 @@ Rerun it to replace this file; everything it needs is cached outside git in
   the e2e tests' flags), served on 127.0.0.1 by `tests/e2e/server.mjs`, which counts the bytes it
   sends. **Cold**: a new browser with an empty profile opens the page URL with `&run=1`.
   **Warm**: the same page reloaded (same profile: Cache Storage keeps what the cold run stored).
+  The forward runs on two workers (the engine and a second one it starts, each holding half of
+  every weight; `forward_ranks` in the stats); "one worker" is a third, warm run with `&workers=1`.
   Times are the page's own `result.stats`; "time to result" is `stats.total_ms` (from the run's
   start, after the app loaded, to the result); the wall time from navigation to `#qk-result` is
-  in the last table. Wasm memory is `stats.wasm_memory_bytes` (the larger of cold and warm);
+  in the last table. Wasm memory is `stats.wasm_memory_bytes` (both workers' summed; the larger
+  of cold and warm);
   renderer peak RSS is the VmHWM of Chromium's renderer processes (reset before each run).
-- Native: the release CLI (`qk-lens run`), 3 runs per case, medians; peak RSS is the process's
+- Native: the release CLI (`qk-lens run`, its forward on as many threads as cores: the number
+  in brackets), 3 runs per case, medians; peak RSS is the process's
   VmHWM (it counts the pages of the memory-mapped file that were read).
 - PyTorch: the lecture's cell, `bench/lecture_cell.py`: transformers' `GPT2LMHeadModel`
   (eager attention, float32) with the lecture's forward hook on `transformer.h[L].attn.c_attn`,

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{DedicatedWorkerGlobalScope, ErrorEvent, MessageEvent, Worker, WorkerGlobalScope, WorkerOptions};
+use web_sys::{DedicatedWorkerGlobalScope, Event, MessageEvent, Worker, WorkerGlobalScope, WorkerOptions};
 
 use super::hub::{JsBytes, WeightBytes};
 use crate::error::{Error, Result};
@@ -58,7 +58,7 @@ struct Link {
     post: Post,
     inbox: UnboundedReceiver<Inbound>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Option<Closure<dyn FnMut(ErrorEvent)>>,
+    _on_error: Option<Closure<dyn FnMut(Event)>>,
 }
 
 fn on_message(tx: UnboundedSender<Inbound>) -> Closure<dyn FnMut(MessageEvent)> {
@@ -145,16 +145,23 @@ impl SecondWorker {
     /// downloads.
     pub fn spawn() -> Result<Self> {
         let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+        // The engine's own script, marked (`rank=1`) so a server log tells the two apart.
         let script = scope.location().href();
+        let script = format!("{script}{}rank=1", if script.contains('?') { '&' } else { '?' });
         let options = WorkerOptions::new();
         options.set_name(SECOND_WORKER_NAME);
         let worker =
             Worker::new_with_options(&script, &options).map_err(|e| worker_error(format!("could not start: {}", js_text(&e))))?;
         let (tx, rx) = unbounded();
         let on_message = on_message(tx.clone());
-        let on_error = Closure::new(move |e: ErrorEvent| {
+        // An ErrorEvent for an uncaught error in the worker, a plain Event when its script
+        // could not be loaded: read `message` without assuming which.
+        let on_error = Closure::new(move |e: Event| {
             e.prevent_default();
-            let _ = tx.unbounded_send(Inbound::Stopped(e.message()));
+            let why = field(&e, "message")
+                .as_string()
+                .unwrap_or_else(|| "its script could not be loaded".into());
+            let _ = tx.unbounded_send(Inbound::Stopped(why));
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));

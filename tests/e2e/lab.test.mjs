@@ -101,6 +101,8 @@ describe('the lab in the page', () => {
       await page.reload();
       const offline = await result(page, 'offline');
       checkResult(offline, golden, experiment, 1);
+      // The second worker started offline too (its script from the shell), not a fallback.
+      assert.equal(offline.stats.forward_ranks, 2, `offline forward on ${offline.stats.forward_ranks} worker(s): ${offline.notes}`);
     });
   });
 

@@ -111,7 +111,9 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
   //   fail: { status, times, path }: answer `status` to the next `times` requests whose path ends with `path`;
   //   drop: { afterBytes, times, path }: cut the connection after `afterBytes` body bytes, `times`
   //     times (answers shorter than that are not cut).
-  const options = { ignoreRange: false, delayMs: 0, fail: null, drop: null };
+  // And for any answer: failUrl: { status, times, url }: answer `status` to the next `times`
+  //   requests whose URL (path and query) ends with `url`.
+  const options = { ignoreRange: false, delayMs: 0, fail: null, drop: null, failUrl: null };
   const take = (fault, urlPath) => {
     if (!fault || fault.times <= 0 || (fault.path && !urlPath.endsWith(fault.path))) return false;
     fault.times -= 1;
@@ -159,6 +161,11 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
         return finish(403, {}, '403 forbidden\n');
       }
       if (req.method === 'OPTIONS') return finish(204);
+      const failUrl = options.failUrl;
+      if (failUrl && failUrl.times > 0 && req.url.endsWith(failUrl.url)) {
+        failUrl.times -= 1;
+        return finish(failUrl.status, {}, `${failUrl.status} injected fault\n`);
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return finish(405, { Allow: 'GET, HEAD, OPTIONS' }, '405 method not allowed\n');
       }

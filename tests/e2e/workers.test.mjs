@@ -1,0 +1,85 @@
+// End-to-end tests of the forward pass on two workers (the engine and a second worker it starts,
+// each holding half of every weight): the result equals the one-worker result exactly and
+// PyTorch's within the tolerances, with the layer sweep and heads too; and when the second
+// worker cannot start, the run still succeeds in one worker and says so.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import {
+  EXPERIMENTS,
+  GOLDEN,
+  RESULT_TIMEOUT_MS,
+  checkResult,
+  launchBrowser,
+  readJson,
+  screenshot,
+  waitForOutcome,
+  withServedPage,
+} from './harness.mjs';
+
+const MODEL = 'tiny-gpt2-hub';
+const EXPERIMENT = readJson(path.join(EXPERIMENTS, 'lecture-L3.json'));
+
+async function result(page, url, name) {
+  await page.goto(url);
+  const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+  await screenshot(page, name);
+  assert.equal(outcome.kind, 'result', outcome.text);
+  return JSON.parse(outcome.text);
+}
+
+/** The result without what differs between runs by nature (timings, bytes, the workers). */
+function numbers(res) {
+  const { stats, ...rest } = res;
+  return rest;
+}
+
+const url = (srv, query) =>
+  `${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(EXPERIMENT))}&run=1${query}`;
+
+describe('the forward on two workers', () => {
+  let browser;
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  test('equals one worker exactly, and PyTorch', { timeout: 240_000 }, async () => {
+    await withServedPage(browser, async (srv, page) => {
+      const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+      assert.ok(cores >= 2, `the test machine reports ${cores} core(s): two workers cannot be tested`);
+      for (const query of ['', '&all-layers=1&heads=1&v=1']) {
+        const two = await result(page, url(srv, query), `workers-two${query ? '-options' : ''}`);
+        const one = await result(page, url(srv, `${query}&workers=1`), `workers-one${query ? '-options' : ''}`);
+        assert.equal(two.stats.forward_ranks, 2, `forward_ranks with two workers (${query})`);
+        assert.equal(one.stats.forward_ranks, 1, `forward_ranks with &workers=1 (${query})`);
+        // Bit for bit: every vector, cosine and statistic (see src/model/shard.rs).
+        assert.deepEqual(numbers(two), numbers(one), `two workers differ from one (${query})`);
+        checkResult(two, readJson(path.join(GOLDEN, `${MODEL}.L3.json`)), EXPERIMENT, 3);
+        // The second worker was started from the engine's own script, marked rank=1.
+        assert.ok(srv.requests.some((r) => r.url.endsWith('worker_loader.js?rank=1') && r.status === 200));
+      }
+    });
+  });
+
+  test('a second worker that cannot start leaves the run to one worker', { timeout: 180_000 }, async () => {
+    await withServedPage(browser, async (srv, page) => {
+      srv.options.failUrl = { status: 500, times: 1, url: 'worker_loader.js?rank=1' };
+      const res = await result(page, url(srv, ''), 'workers-second-fails');
+      assert.equal(srv.options.failUrl.times, 0, 'the fault was not met: no second worker was started');
+      assert.equal(res.stats.forward_ranks, 1);
+      assert.ok(
+        res.notes.some((n) => /forward pass ran on one core: the second worker failed/.test(n)),
+        `no note says so: ${JSON.stringify(res.notes)}`,
+      );
+      checkResult(res, readJson(path.join(GOLDEN, `${MODEL}.L3.json`)), EXPERIMENT, 3);
+      // Nothing downloaded twice: the weights were read again from the cache.
+      const weights = srv.requests.filter((r) => r.path.endsWith('/model.safetensors') && r.status === 206);
+      const ranges = weights.map((r) => r.range);
+      assert.equal(new Set(ranges).size, ranges.length, `a range was downloaded twice: ${ranges}`);
+    });
+  });
+});
