@@ -145,13 +145,6 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
     } = request;
     experiment.validate()?;
     let t_start = now_ms();
-    // Started now, the second worker gets ready while the files download.
-    let mut second = match workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 {
-        true => SecondWorker::spawn().ok(),
-        false => None,
-    };
-    // The forward's hot code gets optimised now, not during the forward (see model/warm.rs).
-    crate::model::warm::warm_up(12, now_ms)?;
     send(EngineEvent::Stage(Stage::Config));
     let (config, _) = fetch_cached(&model.config).await?;
     send(EngineEvent::Stage(Stage::Tokenizer));
@@ -165,16 +158,29 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
     send(EngineEvent::Stage(Stage::Weights));
     let t_download = now_ms();
     let needs = prepared.weight_needs()?;
+    // Started now, the second worker starts and warms up while the weights download.
+    let mut second = match workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 {
+        true => SecondWorker::spawn().ok(),
+        false => None,
+    };
     let mut last_ms = 0.0;
-    let (header, bytes, mut download) = load_weight_bytes(&model.weights, &needs, |p: Progress| {
+    let download = load_weight_bytes(&model.weights, &needs, |p: Progress| {
         // Ten updates a second are plenty for a progress bar.
         let t = now_ms();
         if t - last_ms > 100.0 || Some(p.done) == p.total {
             last_ms = t;
             send(EngineEvent::Progress(p));
         }
-    })
-    .await?;
+    });
+    // This worker's hot code gets optimised before the forward (see model/warm.rs), while its
+    // requests are under way (the browser receives the bytes meanwhile).
+    let warm = async {
+        yield_now().await;
+        crate::model::warm::warm_up(12, now_ms)
+    };
+    let (downloaded, warmed) = futures::join!(download, warm);
+    let (header, bytes, mut download) = downloaded?;
+    warmed?;
     send(EngineEvent::Stage(Stage::Convert));
     yield_now().await;
     let t_load = now_ms();
