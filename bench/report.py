@@ -293,11 +293,14 @@ Rerun it to replace this file; everything it needs is cached outside git in
     if misses:
         notes.append("- Targets missed: " + "; ".join(misses) + ".")
     if notes:
-        doc += "\n## Observations (computed from the figures above)\n\n" + "\n".join(notes) + "\n"
+        doc += f"\n{OBSERVATIONS}\n\n" + "\n".join(notes) + "\n"
     doc += kept_sections(args.out, doc)
     with open(args.out, "w") as f:
         f.write(doc)
     print(doc[doc.index("## Download"):])
+
+
+OBSERVATIONS = "## Observations (computed from the figures above)"
 
 
 def kept_sections(path, doc):
@@ -308,7 +311,8 @@ def kept_sections(path, doc):
             old = f.read()
     except FileNotFoundError:
         return ""
-    generated = {line.strip() for line in doc.splitlines() if line.startswith("## ")}
+    # Sections this report writes, also those it leaves out this time (no observations).
+    generated = {line.strip() for line in doc.splitlines() if line.startswith("## ")} | {OBSERVATIONS}
     kept = [part.rstrip("\n") + "\n" for part in re.split(r"(?m)^(?=## )", old)[1:]
             if part.splitlines()[0].strip() not in generated]
     return "".join("\n" + part for part in kept)
