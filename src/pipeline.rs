@@ -74,7 +74,8 @@ fn prepare_valid(
 }
 
 impl Prepared {
-    fn sweep(&self) -> bool {
+    /// Whether the run captures every layer (the layer sweep).
+    pub fn sweep(&self) -> bool {
         self.options.as_ref().is_some_and(|o| o.all_layers)
     }
 
@@ -129,12 +130,8 @@ impl Prepared {
     /// [`Self::capture_layers`] by one rank of a tensor-parallel forward (`weights` from
     /// [`Self::load_weights_shard`]); every rank gets the whole captures.
     pub async fn capture_layers_sharded<E: Exchange>(&self, weights: &LayerWeights, exchange: &mut E) -> Result<Vec<Capture>> {
-        let all = self.sweep();
-        let mut captures = capture_sharded(weights, &self.config, &self.prompts.token_ids(), all, exchange).await?;
-        if !all {
-            captures.retain(|c| c.layer == self.experiment.layer);
-        }
-        Ok(captures)
+        // Without the sweep the top layer is the analysed one, the only one captured.
+        capture_sharded(weights, &self.config, &self.prompts.token_ids(), self.sweep(), exchange).await
     }
 
     /// Step 5 with the options: the lecture's analysis of the analysed layer, then the rest.
@@ -191,8 +188,9 @@ impl Prepared {
     /// Loads and runs the forward on `threads` threads (at most one per head), each holding its
     /// share of the weights: the captures are the same, bit for bit, as on one thread.
     pub fn capture_on_threads(&self, header: &Header, file: &[u8], threads: usize) -> Result<ThreadedCapture> {
-        use crate::model::gpt2::capture_blocking;
         use crate::model::shard::ThreadExchange;
+        use futures::FutureExt;
+        use std::panic::{catch_unwind, AssertUnwindSafe};
         use std::time::Instant;
 
         let ranks = threads.clamp(1, self.config.n_head.max(1));
@@ -205,17 +203,19 @@ impl Prepared {
                 .map(|(rank, mut exchange)| {
                     let barrier = &barrier;
                     s.spawn(move || {
-                        let weights =
-                            Shard::new(rank, ranks).and_then(|shard| self.load_weights_shard(header, &WholeFile(file), shard));
+                        // A panic must not leave the other ranks at the barrier for ever.
+                        let weights = catch_unwind(AssertUnwindSafe(|| {
+                            Shard::new(rank, ranks).and_then(|shard| self.load_weights_shard(header, &WholeFile(file), shard))
+                        }))
+                        .unwrap_or_else(|_| Err(Error::Model("loading the weights panicked".into())));
                         // Every rank waits here, loaded or not, so the forward is timed alone.
                         barrier.wait();
                         let t_forward = Instant::now();
-                        let all = self.sweep();
-                        let mut captures =
-                            capture_blocking(&weights?, &self.config, &self.prompts.token_ids(), all, &mut exchange)?;
-                        if !all {
-                            captures.retain(|c| c.layer == self.experiment.layer);
-                        }
+                        // A thread exchange blocks instead of waiting: the forward ends in one poll.
+                        let captures = self
+                            .capture_layers_sharded(&weights?, &mut exchange)
+                            .now_or_never()
+                            .unwrap_or_else(|| Err(Error::Model("a forward thread was left waiting".into())))?;
                         Ok((captures, t_forward))
                     })
                 })

@@ -117,7 +117,7 @@ fn a_share_run_alone_is_an_error_not_a_wrong_result() {
 }
 
 #[test]
-fn a_rank_that_fails_to_load_stops_the_others_with_its_own_error() {
+fn a_file_that_fails_to_load_ends_every_thread_with_its_error() {
     let dir = model_dir("tiny-gpt2-hub");
     let g = golden("tiny-gpt2-hub.L1");
     let prepared = pipeline::prepare(
@@ -135,4 +135,83 @@ fn a_rank_that_fails_to_load_stops_the_others_with_its_own_error() {
         .err()
         .expect("a truncated file fails");
     assert!(err.to_string().contains("outside the file"), "{err}");
+}
+
+/// A random GPT-2 in hub layout with 3 heads of 8 (C = 24): unlike the fixtures (d_head 16, one
+/// kernel panel per head), a rank's queries, keys and values share panels with other columns.
+fn odd_heads_model() -> (Gpt2Config, Vec<u8>) {
+    use safetensors::tensor::TensorView;
+    let (c, layers, vocab, positions) = (24usize, 3usize, 40usize, 12usize);
+    let config = format!(
+        r#"{{"vocab_size": {vocab}, "n_positions": {positions}, "n_embd": {c}, "n_layer": {layers}, "n_head": 3, "activation_function": "gelu_new"}}"#
+    );
+    let mut seed = 7u64;
+    let mut random = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5).to_le_bytes()
+            })
+            .collect()
+    };
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = vec![
+        ("wte.weight".into(), vec![vocab, c], random(vocab * c)),
+        ("wpe.weight".into(), vec![positions, c], random(positions * c)),
+        ("ln_f.weight".into(), vec![c], random(c)),
+        ("ln_f.bias".into(), vec![c], random(c)),
+    ];
+    for l in 0..layers {
+        for (name, shape) in [
+            ("ln_1.weight", vec![c]),
+            ("ln_1.bias", vec![c]),
+            ("attn.c_attn.weight", vec![c, 3 * c]),
+            ("attn.c_attn.bias", vec![3 * c]),
+            ("attn.c_proj.weight", vec![c, c]),
+            ("attn.c_proj.bias", vec![c]),
+            ("ln_2.weight", vec![c]),
+            ("ln_2.bias", vec![c]),
+            ("mlp.c_fc.weight", vec![c, 4 * c]),
+            ("mlp.c_fc.bias", vec![4 * c]),
+            ("mlp.c_proj.weight", vec![4 * c, c]),
+            ("mlp.c_proj.bias", vec![c]),
+        ] {
+            let n = shape.iter().product();
+            tensors.push((format!("h.{l}.{name}"), shape, random(n)));
+        }
+    }
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .map(|(name, shape, data)| {
+            (
+                name.clone(),
+                TensorView::new(safetensors::Dtype::F32, shape.clone(), data).unwrap(),
+            )
+        })
+        .collect();
+    let file = safetensors::serialize(views, None).unwrap();
+    (Gpt2Config::from_json(config.as_bytes()).unwrap(), file)
+}
+
+#[test]
+fn heads_that_share_kernel_panels_split_exactly_too() {
+    let (config, file) = odd_heads_model();
+    // A shared prefix of 3 tokens, then words of 1 and 2 tokens.
+    let ids: Vec<Vec<u32>> = (0..9u32)
+        .map(|i| [vec![1, 2, 3], (0..1 + i % 2).map(|j| 4 + i + j).collect()].concat())
+        .collect();
+    for layer in 0..config.n_layer {
+        let whole = LayerWeights::from_safetensors(&file, &config, layer, &ids).unwrap();
+        let one = capture_last_token(&whole, &config, &ids).unwrap();
+        let sweep = capture_all_layers(&whole, &config, &ids).unwrap();
+        for ranks in [2, 3] {
+            for (rank, got) in sharded(&file, &config, layer, &ids, ranks, false).into_iter().enumerate() {
+                assert_eq!(got, vec![one.clone()], "L{layer}, rank {rank} of {ranks}");
+            }
+            assert_eq!(
+                sharded(&file, &config, layer, &ids, ranks, true).swap_remove(0),
+                sweep,
+                "L{layer} sweep, {ranks} ranks"
+            );
+        }
+    }
 }

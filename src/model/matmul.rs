@@ -175,9 +175,8 @@ impl PackF32Le {
         let np = n.div_ceil(NR);
         let runs = (0..np)
             .map(|p| {
-                let width = NR.min(n - p * NR);
-                let first = source[p * NR];
-                (first, width, source[p * NR + width - 1] == first + width - 1)
+                let cols = &source[p * NR..(p * NR + NR).min(n)];
+                (cols[0], cols.len(), cols.windows(2).all(|w| w[1] == w[0] + 1))
             })
             .collect();
         PackF32Le {

@@ -1,14 +1,14 @@
-//! Tensor parallelism for the forward pass: two workers (or threads) each hold half of every
-//! weight matrix and exchange activations, so the forward runs on two cores with the weights in
-//! memory once.
+//! Tensor parallelism for the forward pass: ranks (the page's two workers, the CLI's threads)
+//! each hold their share of every weight matrix and exchange activations, so the forward runs on
+//! several cores with the weights in memory once.
 //!
 //! Every matrix is split by output columns (c_attn by heads: each rank's queries, keys and
 //! values of its own heads), so attention runs per rank on its own heads, and after each
 //! Conv1D the ranks swap their columns ([`Exchange::all_gather`]). Each output element is then
 //! computed by the same kernel over the same inputs in the same order as in one worker (see
 //! [`super::matmul`]): the result is bit-identical, not merely close. The price is four
-//! exchanges per block (attention output, c_proj, c_fc, mlp.c_proj), each [rows, C/2] or
-//! [rows, 2C] floats per rank.
+//! exchanges per block (attention output, c_proj, c_fc, mlp.c_proj), each a rank's share of
+//! [rows, C] or [rows, 4C] floats.
 
 use std::future::Future;
 use std::ops::Range;
@@ -180,6 +180,19 @@ mod tests {
         assert_eq!(Shard::new(0, 2).unwrap().heads(25), 0..13);
         assert_eq!(Shard::new(1, 2).unwrap().qkv_columns(2, 4), [4..8, 12..16, 20..24]);
         assert!(Shard::new(2, 2).is_err());
+    }
+
+    #[test]
+    fn a_rank_that_stops_is_an_error_for_the_others_not_a_wait() {
+        use futures::FutureExt;
+        let mut ranks = ThreadExchange::ranks(2);
+        drop(ranks.pop());
+        let err = ranks[0]
+            .all_gather(vec![1.0])
+            .now_or_never()
+            .expect("no waiting")
+            .unwrap_err();
+        assert!(is_peer_gone(&err), "{err}");
     }
 
     #[test]

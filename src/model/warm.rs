@@ -96,6 +96,7 @@ mod tests {
     fn the_warm_up_runs_and_stops() {
         let clock = std::time::Instant::now();
         let times = super::warm_up(20, || clock.elapsed().as_secs_f64() * 1e3).unwrap();
-        assert!((4..=20).contains(&times.len()), "{times:?}");
+        // Natively nothing tiers up: it stops as soon as rounds stop getting 10 % faster.
+        assert!((4..20).contains(&times.len()), "{times:?}");
     }
 }

@@ -159,45 +159,42 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
     let t_download = now_ms();
     let needs = prepared.weight_needs()?;
     // Started now, the second worker starts and warms up while the weights download.
-    let mut second = match workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 {
-        true => SecondWorker::spawn().ok(),
-        false => None,
-    };
-    let mut last_ms = 0.0;
-    let download = load_weight_bytes(&model.weights, &needs, |p: Progress| {
-        // Ten updates a second are plenty for a progress bar.
-        let t = now_ms();
-        if t - last_ms > 100.0 || Some(p.done) == p.total {
-            last_ms = t;
-            send(EngineEvent::Progress(p));
-        }
-    });
+    let two = workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 && prepared.config.n_head >= 2;
+    let mut second = two.then(SecondWorker::spawn).and_then(|s| s.ok());
+    let download = load_weight_bytes(&model.weights, &needs, progress_events(&send));
     // This worker's hot code gets optimised before the forward (see model/warm.rs), while its
-    // requests are under way (the browser receives the bytes meanwhile).
+    // requests are under way (the browser receives the bytes meanwhile). Only a speed-up: its
+    // failure would not stop the run.
     let warm = async {
         yield_now().await;
-        crate::model::warm::warm_up(12, now_ms)
+        let _ = crate::model::warm::warm_up(12, now_ms);
     };
-    let (downloaded, warmed) = futures::join!(download, warm);
+    let (downloaded, ()) = futures::join!(download, warm);
     let (header, bytes, mut download) = downloaded?;
-    warmed?;
     send(EngineEvent::Stage(Stage::Convert));
     yield_now().await;
     let t_load = now_ms();
     let mut fell_back = None;
-    let forwarded = match second.as_mut().filter(|_| prepared.config.n_head >= 2) {
+    // A second worker that never got ready leaves the bytes here, for this worker alone.
+    if let Some(peer) = second.as_mut() {
+        if let Err(e) = peer.ready().await {
+            fell_back = Some(worker_failure(e)?);
+            second = None;
+        }
+    }
+    let forwarded = match second.as_mut() {
         Some(peer) => match forward_on_two(&prepared, &header, bytes, peer, &send).await {
-            Err(Error::Worker(why)) => {
+            Err(e) => {
                 // Nothing is lost: the run goes on in this worker alone, with the bytes read
-                // again (the second worker had them; the cache has them).
+                // again (they went to the second worker; the cache has them, else the network).
+                fell_back = Some(worker_failure(e)?);
                 second = None;
-                fell_back = Some(why);
-                let (header, bytes, again) = load_weight_bytes(&model.weights, &needs, |_| ()).await?;
+                let (header, bytes, again) = load_weight_bytes(&model.weights, &needs, progress_events(&send)).await?;
                 download.bytes_downloaded += again.bytes_downloaded;
                 download.requests += again.requests;
                 forward_alone(&prepared, &header, &bytes, &send).await?
             }
-            other => other?,
+            Ok(forwarded) => forwarded,
         },
         None => forward_alone(&prepared, &header, &bytes, &send).await?,
     };
@@ -242,6 +239,27 @@ async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSend
     Ok(result)
 }
 
+/// A throttled progress reporter for a download.
+fn progress_events(send: &impl Fn(EngineEvent)) -> impl FnMut(Progress) + '_ {
+    let mut last_ms = 0.0;
+    move |p: Progress| {
+        // Ten updates a second are plenty for a progress bar.
+        let t = now_ms();
+        if t - last_ms > 100.0 || Some(p.done) == p.total {
+            last_ms = t;
+            send(EngineEvent::Progress(p));
+        }
+    }
+}
+
+/// Why the second worker failed, for the note; any other error ends the run.
+fn worker_failure(e: Error) -> Result<String> {
+    match e {
+        Error::Worker(why) => Ok(why),
+        other => Err(other),
+    }
+}
+
 /// The forward's captures, when it started (after loading), and on how many workers.
 struct Forwarded {
     captures: Vec<Capture>,
@@ -270,7 +288,7 @@ async fn forward_alone(
 }
 
 /// This worker loads its half of the weights, hands the bytes to the second worker (moved, not
-/// copied), which loads its half; then both run the forward.
+/// copied), which loads its half; then both run the forward. `peer` is ready.
 async fn forward_on_two(
     prepared: &Prepared,
     header: &Header,
@@ -279,17 +297,16 @@ async fn forward_on_two(
     send: &impl Fn(EngineEvent),
 ) -> Result<Forwarded> {
     let ids = prepared.prompts.token_ids();
-    let all = prepared.options.as_ref().is_some_and(|o| o.all_layers);
-    peer.ready().await?;
     let weights = prepared.load_weights_shard(header, &bytes, Shard::new(0, 2)?)?;
-    peer.start(header, &prepared.config, prepared.top_layer(), all, &ids, bytes)?;
+    peer.start(header, &prepared.config, prepared.top_layer(), prepared.sweep(), &ids, bytes)?;
     peer.loaded().await?;
     send(EngineEvent::Stage(Stage::Forward));
     yield_now().await;
     let t_forward = now_ms();
     let captures = prepared.capture_layers_sharded(&weights, &mut peer.exchange()).await?;
     drop(weights);
-    let other_memory = peer.done().await?;
+    // The captures are complete here: a failure now only loses the second worker's memory size.
+    let other_memory = peer.done().await.unwrap_or(0);
     Ok(Forwarded {
         captures,
         t_forward,

@@ -8,7 +8,7 @@
 //! - rank 0 → 1: `run` {header, config, layer, all, ids, starts, parts}, `part` {data}.
 
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -20,6 +20,10 @@ use crate::model::gpt2::capture_sharded;
 use crate::model::plan::{FetchedRanges, Header};
 use crate::model::shard::{Exchange, Shard};
 use crate::model::{Gpt2Config, LayerWeights};
+
+/// How long the engine waits for the second worker to start once it needs it (it started when
+/// the download did, so it normally is ready already).
+const READY_TIMEOUT_MS: u32 = 20_000;
 
 /// The worker name that makes the engine's wasm serve as rank 1 (see `bin/worker.rs`).
 pub const SECOND_WORKER_NAME: &str = "qk-lens-engine-rank-1";
@@ -178,10 +182,18 @@ impl SecondWorker {
         })
     }
 
-    /// Waits until rank 1 listens (it started with the run, and warmed up meanwhile).
+    /// Waits until rank 1 listens (it started with the run, and warmed up meanwhile). A worker
+    /// whose wasm fails to instantiate rejects a promise inside itself: no error event, no
+    /// message. So this waits [`READY_TIMEOUT_MS`] at most.
     pub async fn ready(&mut self) -> Result<()> {
         if !self.ready {
-            self.link.expect("ready").await?;
+            let timeout = gloo::timers::future::TimeoutFuture::new(READY_TIMEOUT_MS);
+            futures::select! {
+                answer = self.link.expect("ready").fuse() => answer?,
+                _ = timeout.fuse() => {
+                    return Err(worker_error(format!("it did not start within {} s", READY_TIMEOUT_MS / 1000)));
+                }
+            };
             self.ready = true;
         }
         Ok(())
