@@ -188,8 +188,8 @@ impl Prepared {
     /// Loads and runs the forward on `threads` threads (at most one per head), each holding its
     /// share of the weights: the captures are the same, bit for bit, as on one thread.
     pub fn capture_on_threads(&self, header: &Header, file: &[u8], threads: usize) -> Result<ThreadedCapture> {
+        use crate::model::gpt2::capture_blocking;
         use crate::model::shard::ThreadExchange;
-        use futures::FutureExt;
         use std::panic::{catch_unwind, AssertUnwindSafe};
         use std::time::Instant;
 
@@ -211,11 +211,8 @@ impl Prepared {
                         // Every rank waits here, loaded or not, so the forward is timed alone.
                         barrier.wait();
                         let t_forward = Instant::now();
-                        // A thread exchange blocks instead of waiting: the forward ends in one poll.
-                        let captures = self
-                            .capture_layers_sharded(&weights?, &mut exchange)
-                            .now_or_never()
-                            .unwrap_or_else(|| Err(Error::Model("a forward thread was left waiting".into())))?;
+                        let ids = self.prompts.token_ids();
+                        let captures = capture_blocking(&weights?, &self.config, &ids, self.sweep(), &mut exchange)?;
                         Ok((captures, t_forward))
                     })
                 })

@@ -35,7 +35,7 @@ impl Capture {
 /// lecture, `The next word is`) is run once and its keys and values reused for every prompt's own
 /// tokens: causal attention makes this exact.
 pub fn capture_last_token(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Capture> {
-    let mut layers = capture(weights, config, prompts, false)?;
+    let mut layers = capture_blocking(weights, config, prompts, false, &mut Alone)?;
     Ok(layers.pop().expect("the top layer is always captured"))
 }
 
@@ -44,11 +44,7 @@ pub fn capture_last_token(weights: &LayerWeights, config: &Gpt2Config, prompts: 
 /// Each block's c_attn output is already computed on the way up, so the sweep costs one run to L.
 /// Element l of the result is layer l.
 pub fn capture_all_layers(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Vec<Capture>> {
-    capture(weights, config, prompts, true)
-}
-
-fn capture(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>], all: bool) -> Result<Vec<Capture>> {
-    capture_blocking(weights, config, prompts, all, &mut Alone)
+    capture_blocking(weights, config, prompts, true, &mut Alone)
 }
 
 /// [`capture_sharded`] over an exchange that blocks instead of waiting ([`Alone`],
