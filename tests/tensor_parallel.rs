@@ -45,18 +45,24 @@ fn ranks_equal_one_worker_bit_for_bit() {
         let dir = model_dir(model);
         let config = Gpt2Config::from_json(&read(&dir.join("config.json"))).unwrap();
         let file = read(&dir.join("model.safetensors"));
-        for layer in 0..config.n_layer {
-            let whole = LayerWeights::from_safetensors(&file, &config, layer, &ids).unwrap();
-            let one = capture_last_token(&whole, &config, &ids).unwrap();
-            let sweep = capture_all_layers(&whole, &config, &ids).unwrap();
-            // 2 ranks split the 4 heads evenly, 3 unevenly (2, 1, 1).
-            for ranks in [2, 3] {
-                for (rank, got) in sharded(&file, &config, layer, &ids, ranks, false).into_iter().enumerate() {
-                    assert_eq!(got, vec![one.clone()], "{model} L{layer}, rank {rank} of {ranks}");
-                }
-                let got = sharded(&file, &config, layer, &ids, ranks, true).swap_remove(0);
-                assert_eq!(got, sweep, "{model} L{layer} sweep, {ranks} ranks");
+        // 2 ranks split the 4 heads evenly, 3 unevenly (2, 1, 1).
+        assert_every_split_equals_one_rank(model, &file, &config, &ids);
+    }
+}
+
+/// At every layer, every rank of 2 and of 3 gets the one-rank captures exactly; with the sweep
+/// too (rank 0's).
+fn assert_every_split_equals_one_rank(what: &str, file: &[u8], config: &Gpt2Config, ids: &[Vec<u32>]) {
+    for layer in 0..config.n_layer {
+        let whole = LayerWeights::from_safetensors(file, config, layer, ids).unwrap();
+        let one = capture_last_token(&whole, config, ids).unwrap();
+        let sweep = capture_all_layers(&whole, config, ids).unwrap();
+        for ranks in [2, 3] {
+            for (rank, got) in sharded(file, config, layer, ids, ranks, false).into_iter().enumerate() {
+                assert_eq!(got, vec![one.clone()], "{what} L{layer}, rank {rank} of {ranks}");
             }
+            let got = sharded(file, config, layer, ids, ranks, true).swap_remove(0);
+            assert_eq!(got, sweep, "{what} L{layer} sweep, {ranks} ranks");
         }
     }
 }
@@ -199,19 +205,5 @@ fn heads_that_share_kernel_panels_split_exactly_too() {
     let ids: Vec<Vec<u32>> = (0..9u32)
         .map(|i| [vec![1, 2, 3], (0..1 + i % 2).map(|j| 4 + i + j).collect()].concat())
         .collect();
-    for layer in 0..config.n_layer {
-        let whole = LayerWeights::from_safetensors(&file, &config, layer, &ids).unwrap();
-        let one = capture_last_token(&whole, &config, &ids).unwrap();
-        let sweep = capture_all_layers(&whole, &config, &ids).unwrap();
-        for ranks in [2, 3] {
-            for (rank, got) in sharded(&file, &config, layer, &ids, ranks, false).into_iter().enumerate() {
-                assert_eq!(got, vec![one.clone()], "L{layer}, rank {rank} of {ranks}");
-            }
-            assert_eq!(
-                sharded(&file, &config, layer, &ids, ranks, true).swap_remove(0),
-                sweep,
-                "L{layer} sweep, {ranks} ranks"
-            );
-        }
-    }
+    assert_every_split_equals_one_rank("3 heads of 8", &file, &config, &ids);
 }
