@@ -1,11 +1,11 @@
 // Network faults in the page, against a fault-injecting server on 127.0.0.1: every fault ends in
 // the right result or a clear message, and a retry after the fault gives the right result.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startServer } from './server.mjs';
-import { DIST, EXPERIMENTS, GOLDEN, MODELS, RESULT_TIMEOUT_MS, checkResult, launchBrowser, openPage, readJson, screenshot, waitForOutcome, withDiagnostics } from './harness.mjs';
+import { DIST, EXPERIMENTS, GOLDEN, MODELS, RESULT_TIMEOUT_MS, checkResult, sharedBrowser, openPage, readJson, screenshot, waitForOutcome, withDiagnostics } from './harness.mjs';
 
 const MODEL = 'tiny-gpt2-hub';
 const experiment = readJson(path.join(EXPERIMENTS, 'lecture-L3.json'));
@@ -13,19 +13,13 @@ const golden = readJson(path.join(GOLDEN, `${MODEL}.L3.json`));
 const pageUrl = (srv) => `${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(experiment))}`;
 
 describe('network faults', () => {
-  let browser;
+  const browser = sharedBrowser();
   let srv;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-  });
 
   /** Opens a fresh page on a fresh server, runs `body(page)`, closes both. */
   async function withPage(body) {
     srv = await startServer({ root: DIST, mounts: { '/models/': MODELS } });
-    const { context, page, logs } = await openPage(browser);
+    const { context, page, logs } = await openPage(browser());
     try {
       await withDiagnostics(logs, () => srv.requests, () => body(page));
     } finally {
@@ -125,13 +119,13 @@ describe('network faults', () => {
 
   test('the site works from a sub-path of a static host (relative URLs)', { timeout: 120_000 }, async () => {
     srv = await startServer({ root: MODELS, mounts: { '/some/folder/qk/': DIST, '/models/': MODELS } });
-    const { context, page, logs } = await openPage(browser);
+    const { context, page, logs } = await openPage(browser());
     try {
       await withDiagnostics(logs, () => srv.requests, async () => {
         await page.goto(`${srv.url}/some/folder/qk/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(experiment))}&run=1`);
         expectResult(await waitForOutcome(page, RESULT_TIMEOUT_MS));
         assert.ok(srv.requests.some((r) => r.path === '/some/folder/qk/worker_bg.wasm'), 'the worker came from the sub-path');
-        assert.match(await page.textContent('#qk-storage'), /This site uses .* of .* the browser allows it/);
+        assert.match(await page.textContent('#qk-storage'), /This site uses .* of .* the browser() allows it/);
       });
     } finally {
       await context.close();

@@ -1,6 +1,7 @@
 // Shared plumbing of the end-to-end tests: paths, tolerances, browser launch, waiting for the
 // page's outcome, screenshots, diagnostics and the check of a result against a golden file.
 
+import { before, after } from 'node:test';
 import { startServer } from './server.mjs';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -210,6 +211,21 @@ export function launchBrowser() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/**
+ * One Chromium for the tests of the enclosing describe: launched before them, closed after.
+ * Returns a getter (the browser exists only once `before` ran).
+ */
+export function sharedBrowser() {
+  let browser;
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  return () => browser;
 }
 
 /** Serves the built site, the fixture models (/models/) and experiments (/experiments/). */

@@ -3,9 +3,9 @@
 // group mask's category colours), white separators lie on the category boundaries, and hovering
 // a cell still names its word pair. Also reports how long the run and its drawing took.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, RESULT_TIMEOUT_MS, screenshot, waitForOutcome, withServedPage } from './harness.mjs';
+import { sharedBrowser, RESULT_TIMEOUT_MS, screenshot, waitForOutcome, withServedPage } from './harness.mjs';
 
 const MODEL = 'tiny-gpt2-hub';
 const SIZES = [200, 170, 150]; // three categories: boundaries after words 200 and 370
@@ -118,16 +118,10 @@ function checkSeparators(img, what) {
 }
 
 describe('big heatmaps', () => {
-  let browser;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = sharedBrowser();
 
   test(`${N} words: every word × word heatmap is drawn with the right colours, separators and hover`, { timeout: 300_000 }, async (t) => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
       const words = Array.from({ length: N }, (_, i) => `w${i}`);
       let start = 0;
       const categories = SIZES.map((size, c) => {

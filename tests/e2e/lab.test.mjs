@@ -2,7 +2,7 @@
 // the cache and offline use, share links, import/export, and local model files.
 // Each test serves the built site (dist/) and the fixture models on 127.0.0.1.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import {
   MODELS,
   RESULT_TIMEOUT_MS,
   checkResult,
-  launchBrowser,
+  sharedBrowser,
   openPage,
   readJson,
   screenshot,
@@ -39,16 +39,10 @@ async function setWords(page, i, text) {
 }
 
 describe('the lab in the page', () => {
-  let browser;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = sharedBrowser();
 
   test('editing words and layer in the UI gives the oracle numbers', { timeout: 180_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
       await page.goto(`${srv.url}/?model=/models/${MODEL}/`);
       await page.waitForSelector('.category[data-category="2"] textarea.words');
       await page.fill('#qk-layer', '1');
@@ -73,7 +67,7 @@ describe('the lab in the page', () => {
   });
 
   test('a second visit downloads nothing, and the app works with the server stopped', { timeout: 240_000 }, async (t) => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
     const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
     const url = `${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}&run=1`;
     const golden = readJson(path.join(GOLDEN, `${MODEL}.L1.json`));
@@ -108,8 +102,8 @@ describe('the lab in the page', () => {
 
   test('a share link restores the experiment and the model exactly', { timeout: 180_000 }, async () => {
     const srv = await serve();
-    const a = await openPage(browser);
-    const b = await openPage(browser);
+    const a = await openPage(browser());
+    const b = await openPage(browser());
     try {
       await withDiagnostics([...a.logs, ...b.logs], () => srv.requests, async () => {
         await a.page.goto(`${srv.url}/?model=/models/${MODEL}/`);
@@ -145,7 +139,7 @@ describe('the lab in the page', () => {
   });
 
   test('export and import round-trip an experiment; a bad file says why and loses nothing', { timeout: 120_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
       await page.goto(`${srv.url}/?model=/models/${MODEL}/`);
       await page.waitForSelector('#qk-export');
       await setWords(page, 1, 'sofa, lamp, rug');
@@ -168,7 +162,7 @@ describe('the lab in the page', () => {
   });
 
   test('model files from disk: the right result, and a bad file shows an error', { timeout: 180_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
     const dir = path.join(MODELS, MODEL);
     const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
       await page.goto(`${srv.url}/?exp=${encodeURIComponent(exp)}`);
@@ -199,7 +193,7 @@ describe('the lab in the page', () => {
   });
 
   test('a custom folder shows its size and what the run downloads, before downloading it', { timeout: 180_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
       const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
       await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}`);
       await page.waitForSelector('.category[data-category="1"] .chip.one');
@@ -224,7 +218,7 @@ describe('the lab in the page', () => {
   });
 
   test('model files dropped on the model picker run like picked ones', { timeout: 180_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
       const dir = path.join(MODELS, 'tiny-gpt2-hub-fp16');
       const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
       await page.goto(`${srv.url}/?exp=${encodeURIComponent(exp)}`);
@@ -253,7 +247,7 @@ describe('the lab in the page', () => {
   });
 
   test('a slow download can be cancelled, then run again; the cache panel shows and frees what is stored', { timeout: 180_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
     const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L3.json')));
       srv.options.delayMs = 1500;
       await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}`);
@@ -279,7 +273,7 @@ describe('the lab in the page', () => {
   });
 
   test('hovering a heatmap cell or a scatter point names the pair and its similarities', { timeout: 120_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
     const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
       await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}&run=1`);
       const res = await result(page);
@@ -317,7 +311,7 @@ describe('the lab in the page', () => {
   });
 
   test("an engine crash reaches the page as a message, and Run works again", { timeout: 120_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
     const exp = JSON.stringify(readJson(path.join(EXPERIMENTS, 'lecture-L1.json')));
       srv.options.delayMs = 1500;
       await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(exp)}`);

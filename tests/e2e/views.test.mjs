@@ -2,7 +2,7 @@
 // Q·K, PCA and the statistics, rendered in headless Chromium, their numbers against PyTorch's
 // (the oracle's sweep golden), and clicking a head or a layer selects it.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
@@ -10,7 +10,7 @@ import {
   RESULT_TIMEOUT_MS,
   TOL_SCALAR,
   assertClose,
-  launchBrowser,
+  sharedBrowser,
   readJson,
   screenshot,
   waitForOutcome,
@@ -76,16 +76,10 @@ async function clickTarget(page, id, key) {
 const shownLayer = (page) => page.evaluate(() => JSON.parse(document.querySelector('#qk-result').textContent).layer);
 
 describe('views beyond the lecture', () => {
-  let browser;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = sharedBrowser();
 
   test('a link with every option renders every view, with PyTorch numbers and valid statistics', { timeout: 180_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
       const query = 'run=1&all-layers=1&heads=1&v=1&qk=1&pca=1&permutations=199&seed=3';
       await page.goto(pageUrl(srv, 1, query));
       const res = await result(page, 'views-all-options');
@@ -120,7 +114,7 @@ describe('views beyond the lecture', () => {
   });
 
   test('clicking a head shows that head; clicking a layer runs that layer', { timeout: 180_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
       await page.goto(pageUrl(srv, 1, 'run=1&all-layers=1&heads=1'));
       const res = await result(page, 'views-before-click');
       await clickTarget(page, 'head-grid', '1,2');
@@ -159,7 +153,7 @@ describe('views beyond the lecture', () => {
   });
 
   test('options chosen in the panel: heads of the analysed layer, V, Q·K and mean-centring', { timeout: 180_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
       await page.goto(pageUrl(srv, 2, ''));
       await page.waitForSelector('#qk-opt-heads');
       for (const id of ['heads', 'v', 'qk', 'center']) await page.check(`#qk-opt-${id}`);

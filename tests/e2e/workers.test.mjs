@@ -3,7 +3,7 @@
 // PyTorch's within the tolerances, with the layer sweep and heads too; and when the second
 // worker cannot start, the run still succeeds in one worker and says so.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
@@ -11,7 +11,7 @@ import {
   GOLDEN,
   RESULT_TIMEOUT_MS,
   checkResult,
-  launchBrowser,
+  sharedBrowser,
   readJson,
   screenshot,
   waitForOutcome,
@@ -39,16 +39,10 @@ const url = (srv, query) =>
   `${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(EXPERIMENT))}&run=1${query}`;
 
 describe('the forward on two workers', () => {
-  let browser;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = sharedBrowser();
 
   test('equals one worker exactly, and PyTorch', { timeout: 240_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
       const cores = await page.evaluate(() => navigator.hardwareConcurrency);
       assert.ok(cores >= 2, `the test machine reports ${cores} core(s): two workers cannot be tested`);
       for (const query of ['', '&all-layers=1&heads=1&v=1']) {
@@ -66,7 +60,7 @@ describe('the forward on two workers', () => {
   });
 
   test('a second worker that cannot start leaves the run to one worker', { timeout: 180_000 }, async () => {
-    await withServedPage(browser, async (srv, page) => {
+    await withServedPage(browser(), async (srv, page) => {
       srv.options.failUrl = { status: 500, times: 1, url: 'worker_loader.js?rank=1' };
       const res = await result(page, url(srv, ''), 'workers-second-fails');
       assert.equal(srv.options.failUrl.times, 0, 'the fault was not met: no second worker was started');
