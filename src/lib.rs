@@ -11,6 +11,7 @@ pub mod model;
 pub mod pipeline;
 pub mod plots;
 pub mod presets;
+pub mod protocol;
 pub mod result;
 pub mod result_view;
 

@@ -16,12 +16,7 @@ use crate::error::{Error, Result};
 pub const MAX_ATTEMPTS: u32 = 5;
 const FIRST_BACKOFF_MS: u32 = 300;
 
-/// Bytes received so far and the total when the server says it (Content-Length).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Progress {
-    pub done: u64,
-    pub total: Option<u64>,
-}
+pub use crate::protocol::Progress;
 
 fn js_message(v: &JsValue) -> String {
     v.dyn_ref::<js_sys::Error>()
