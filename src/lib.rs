@@ -8,12 +8,13 @@ pub mod error;
 pub mod experiment;
 pub mod export;
 pub mod model;
-pub mod pipeline;
+
 pub mod plots;
 pub mod presets;
 pub mod protocol;
 pub mod result;
 pub mod result_view;
+pub mod run;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;

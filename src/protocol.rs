@@ -82,3 +82,41 @@ pub enum EngineEvent {
     Failed(String),
 }
 
+/// The messages between the engine worker (rank 0) and its second worker (rank 1), which run
+/// the forward pass together (see `model/shard.rs`). Byte buffers never go through serde: they
+/// travel beside the message, in its transfer list, in the order the message says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PeerMessage {
+    /// 1 -> 0: listening (and warmed up).
+    Ready,
+    /// 0 -> 1: a forward to run. The weights' pieces follow, one buffer per entry of `starts`
+    /// (the piece's offset in the file); `header` is the weights' header in its wire form.
+    Run {
+        header: String,
+        plan: crate::run::ForwardPlan,
+        starts: Vec<u64>,
+    },
+    /// 1 -> 0: rank 1 holds its share of the weights.
+    Loaded,
+    /// Either way: this rank's columns of an activation, as the one f32 buffer that follows.
+    Part,
+    /// 1 -> 0: the forward is done; rank 1's wasm memory in bytes.
+    Done { memory: u64 },
+    /// 1 -> 0: rank 1 failed (its panic hook sends this too); the engine runs alone.
+    Failed { message: String },
+}
+
+impl PeerMessage {
+    /// The message's kind, as the wire names it (for errors).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PeerMessage::Ready => "ready",
+            PeerMessage::Run { .. } => "run",
+            PeerMessage::Loaded => "loaded",
+            PeerMessage::Part => "part",
+            PeerMessage::Done { .. } => "done",
+            PeerMessage::Failed { .. } => "failed",
+        }
+    }
+}

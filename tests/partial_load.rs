@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use qk_lens::model::plan::{coalesce, needs, plan, ByteSource, FetchedRanges, Header};
 use qk_lens::model::weights::tokens_used;
-use qk_lens::model::{capture_last_token, Gpt2Config, LayerWeights};
+use qk_lens::model::{Gpt2Config, LayerWeights};
 
 fn lecture_ids() -> Vec<Vec<u32>> {
     serde_json::from_value(golden("tiny-gpt2-hub.L1")["token_ids"].clone()).unwrap()
@@ -139,16 +139,10 @@ fn needed_bytes_before_a_run() {
     use qk_lens::analysis::report::ExtendedOptions;
     use qk_lens::Experiment;
     let dir = model_dir("tiny-gpt2-hub");
-    let (config, tokenizer) = (read(&dir.join("config.json")), read(&dir.join("tokenizer.json")));
     let file = read(&dir.join("model.safetensors"));
     let header = Header::from_file(&file).unwrap();
     let mut exp = experiment_of(&golden("tiny-gpt2-hub.L1"));
-    let at = |exp: &Experiment, options: Option<&ExtendedOptions>| {
-        qk_lens::pipeline::prepare_with(exp, options, &config, &tokenizer)
-            .unwrap()
-            .needed_bytes(&header)
-            .unwrap()
-    };
+    let at = |exp: &Experiment, options: Option<&ExtendedOptions>| prepare(&dir, exp, options).needed_bytes(&header).unwrap();
     let sizes: Vec<u64> = (0..4)
         .map(|l| {
             exp.layer = l;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use qk_lens::model::{capture_last_token, capture_without_prefix, shared_prefix_len, Gpt2Config, LayerWeights};
+use qk_lens::model::{shared_prefix_len, Gpt2Config, LayerWeights};
 
 fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
     a.iter()

@@ -12,8 +12,7 @@ use common::*;
 use qk_lens::analysis::report::ExtendedOptions;
 use qk_lens::analysis::upper_triangle;
 use qk_lens::analysis::vectors::{split_heads, to_f64};
-use qk_lens::model::gpt2::capture_all_layers;
-use qk_lens::model::{capture_last_token, Capture, Gpt2Config, LayerWeights};
+use qk_lens::model::{Capture, Gpt2Config, LayerWeights};
 use qk_lens::{Experiment, RunResult};
 use serde_json::Value;
 

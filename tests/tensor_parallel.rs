@@ -5,11 +5,10 @@
 mod common;
 
 use common::*;
-use qk_lens::model::gpt2::{capture_all_layers, capture_blocking};
 use qk_lens::model::plan::Header;
 use qk_lens::model::shard::{Alone, Shard, ThreadExchange};
-use qk_lens::model::{capture_last_token, Capture, Gpt2Config, LayerWeights};
-use qk_lens::pipeline;
+use qk_lens::model::{capture_blocking, Capture, Gpt2Config, LayerWeights, Taps};
+use qk_lens::run::{run_local, LocalModel};
 
 fn lecture_ids() -> Vec<Vec<u32>> {
     serde_json::from_value(golden("tiny-gpt2-hub.L1")["token_ids"].clone()).unwrap()
@@ -30,7 +29,11 @@ fn sharded(file: &[u8], config: &Gpt2Config, layer: usize, ids: &[Vec<u32>], ran
                     let weights =
                         LayerWeights::load_shard(header, &qk_lens::model::plan::WholeFile(file), config, layer, ids, shard)
                             .unwrap();
-                    capture_blocking(&weights, config, ids, all, &mut exchange).unwrap()
+                    let taps = Taps {
+                        all_layers: all,
+                        whole_prompts: false,
+                    };
+                    capture_blocking(&weights, config, ids, taps, &mut exchange).unwrap()
                 })
             })
             .collect();
@@ -67,34 +70,40 @@ fn assert_every_split_equals_one_rank(what: &str, file: &[u8], config: &Gpt2Conf
     }
 }
 
+/// The CLI's run: any number of threads gives one thread's result (the layer sweep and heads
+/// included), and the threads are capped at one per head.
 #[test]
-fn the_pipeline_on_threads_equals_one_thread() {
+fn the_run_on_threads_equals_one_thread() {
     let dir = model_dir("tiny-gpt2-hub");
-    let g = golden("tiny-gpt2-hub.L3");
-    let experiment = experiment_of(&g);
-    let prepared = pipeline::prepare(
-        &experiment,
-        &read(&dir.join("config.json")),
-        &read(&dir.join("tokenizer.json")),
-    )
-    .unwrap();
-    let file = read(&dir.join("model.safetensors"));
-    let header = Header::from_file(&file).unwrap();
-    let one = prepared
-        .capture_layers(
-            &prepared
-                .load_weights(&header, &qk_lens::model::plan::WholeFile(&file))
-                .unwrap(),
-        )
-        .unwrap();
-    for threads in [1, 2, 4, 64] {
-        let run = prepared.capture_on_threads(&header, &file, threads).unwrap();
-        assert_eq!(
-            run.ranks,
-            threads.min(config_heads(&dir)),
-            "threads are capped at one per head"
-        );
-        assert_eq!(run.captures, one, "{threads} threads");
+    let experiment = experiment_of(&golden("tiny-gpt2-hub.L3"));
+    let (config, tokenizer, file) = (
+        read(&dir.join("config.json")),
+        read(&dir.join("tokenizer.json")),
+        read(&dir.join("model.safetensors")),
+    );
+    let options = qk_lens::analysis::report::ExtendedOptions {
+        all_layers: true,
+        heads: true,
+        v: true,
+        ..Default::default()
+    };
+    let run = |threads: usize| {
+        let model = LocalModel {
+            config: &config,
+            tokenizer: &tokenizer,
+            weights: &file,
+            threads,
+        };
+        let mut result = run_local(&experiment, Some(&options), &model).unwrap();
+        let ranks = result.stats.take().and_then(|s| s.forward_ranks).unwrap();
+        (result, ranks as usize)
+    };
+    let (one, _) = run(1);
+    assert_eq!(one.layers.as_ref().map(Vec::len), Some(4), "the sweep ran");
+    for threads in [2, 4, 64] {
+        let (got, ranks) = run(threads);
+        assert_eq!(ranks, threads.min(config_heads(&dir)), "threads are capped at one per head");
+        assert_eq!(got, one, "{threads} threads");
     }
 }
 
@@ -118,29 +127,37 @@ fn a_share_run_alone_is_an_error_not_a_wrong_result() {
         Shard::new(0, 2).unwrap(),
     )
     .unwrap();
-    let err = capture_blocking(&half, &config, &ids, false, &mut Alone).unwrap_err();
+    let err = capture_blocking(&half, &config, &ids, Taps::default(), &mut Alone).unwrap_err();
     assert!(err.to_string().contains("1 of the forward's 2 ranks answered"), "{err}");
 }
 
 #[test]
 fn a_file_that_fails_to_load_ends_every_thread_with_its_error() {
     let dir = model_dir("tiny-gpt2-hub");
-    let g = golden("tiny-gpt2-hub.L1");
-    let prepared = pipeline::prepare(
-        &experiment_of(&g),
-        &read(&dir.join("config.json")),
-        &read(&dir.join("tokenizer.json")),
-    )
-    .unwrap();
-    let file = read(&dir.join("model.safetensors"));
-    let header = Header::from_file(&file).unwrap();
-    // Every rank misses the bytes past the header: each reports it, none waits forever.
-    let truncated = &file[..file.len() / 2];
-    let err = prepared
-        .capture_on_threads(&header, truncated, 2)
+    let (config, tokenizer, file) = (
+        read(&dir.join("config.json")),
+        read(&dir.join("tokenizer.json")),
+        read(&dir.join("model.safetensors")),
+    );
+    // Every tensor declared I32 (same header length): each rank's load refuses it and
+    // reports it; none waits forever at the barrier or in an exchange.
+    let header_len = 8 + u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8(file[8..header_len].to_vec())
+        .unwrap()
+        .replace("\"F32\"", "\"I32\"");
+    let mut broken = file[..8].to_vec();
+    broken.extend_from_slice(header.as_bytes());
+    broken.extend_from_slice(&file[header_len..]);
+    let model = LocalModel {
+        config: &config,
+        tokenizer: &tokenizer,
+        weights: &broken,
+        threads: 2,
+    };
+    let err = run_local(&experiment_of(&golden("tiny-gpt2-hub.L1")), None, &model)
         .err()
-        .expect("a truncated file fails");
-    assert!(err.to_string().contains("outside the file"), "{err}");
+        .expect("a file of integers fails");
+    assert!(err.to_string().contains("I32"), "{err}");
 }
 
 /// A random GPT-2 in hub layout with 3 heads of 8 (C = 24): unlike the fixtures (d_head 16, one

@@ -10,6 +10,7 @@ pub mod report;
 pub mod rng;
 pub mod rsa;
 pub mod selectivity;
+pub mod space;
 pub mod stats;
 pub mod sweep;
 pub mod vectors;

@@ -7,12 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use std::time::Instant;
 
 use qk_lens::analysis::report::ExtendedOptions;
-use qk_lens::model::plan::Header;
-use qk_lens::pipeline;
-use qk_lens::result::RunStats;
+use qk_lens::run::{run_local, LocalModel};
 use qk_lens::{Error, Experiment, Result};
 
 /// The GPT-2 tokenizer every GPT-2 size shares; used when a model folder has no tokenizer.json.
@@ -147,26 +144,14 @@ fn run(
     // SAFETY: the file is only read; a concurrent writer could change bytes under us, which the
     // safetensors checks then report as an error rather than memory unsafety in our code.
     let weights = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::input(weights_path.display().to_string(), e))?;
-
-    let t0 = Instant::now();
-    let prepared = pipeline::prepare_with(&exp, options.as_ref(), &config, &tokenizer)?;
-    let header = Header::from_file(&weights)?;
     let threads = threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
-    let run = prepared.capture_on_threads(&header, &weights, threads)?;
-    let t_analysis = Instant::now();
-    let mut result = prepared.analyse_layers(&run.captures)?;
-    let ms = |a: Instant, b: Instant| Some((b - a).as_secs_f64() * 1e3);
-    let end = Instant::now();
-    result.stats = Some(RunStats {
-        model_file_bytes: Some(weights.len() as u64),
-        load_ms: Some(run.load_ms),
-        forward_ms: Some(run.forward_ms),
-        forward_ranks: Some(run.ranks as u32),
-        analysis_ms: ms(t_analysis, end),
-        total_ms: ms(t0, end),
-        peak_rss_bytes: peak_rss_bytes(),
-        ..Default::default()
-    });
+    let model = LocalModel {
+        config: &config,
+        tokenizer: &tokenizer,
+        weights: &weights,
+        threads,
+    };
+    let result = run_local(&exp, options.as_ref(), &model)?;
     for note in notes.iter().chain(&result.notes) {
         eprintln!("note: {note}");
     }
@@ -176,19 +161,6 @@ fn run(
         None => println!("{json}"),
     }
     Ok(())
-}
-
-/// Peak resident memory of this process (Linux: VmHWM), for the benchmark.
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
 }
 
 fn main() -> ExitCode {

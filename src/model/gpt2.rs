@@ -11,8 +11,10 @@ use futures::FutureExt;
 
 use super::config::{Activation, Gpt2Config};
 use super::ops::gelu_tanh_in_place;
-use super::shard::{concat_columns, Alone, Exchange, Shard};
-use super::weights::{Conv1D, LayerNormWeights, LayerWeights};
+#[cfg(doc)]
+use super::shard::Alone;
+use super::shard::{concat_columns, Exchange, Shard};
+use super::weights::{BlockWeights, Conv1D, LayerNormWeights, LayerWeights};
 use crate::error::{Error, Result};
 
 /// Last-token Q, K and V of every prompt, in prompt order, each of length n_embd.
@@ -31,63 +33,71 @@ impl Capture {
     }
 }
 
-/// Captures Q, K and V at every prompt's last token. The prompts' shared token prefix (for the
-/// lecture, `The next word is`) is run once and its keys and values reused for every prompt's own
-/// tokens: causal attention makes this exact.
-pub fn capture_last_token(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Capture> {
-    let mut layers = capture_blocking(weights, config, prompts, false, &mut Alone)?;
-    Ok(layers.pop().expect("the top layer is always captured"))
+/// What a forward captures, and how it runs the prompts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Taps {
+    /// Every layer 0..=L (the layer sweep: each block's c_attn output is computed on the way up
+    /// anyway, so the sweep costs one run to L), not only L.
+    pub all_layers: bool,
+    /// Run every prompt whole instead of running the prompts' shared token prefix once and
+    /// reusing its keys and values (the reference the reuse must equal; tests only).
+    pub whole_prompts: bool,
 }
 
-/// The layer sweep: Q, K and V at every prompt's last token for every layer 0..=L (L =
-/// `weights.layer`), from one forward pass with the same prefix reuse as [`capture_last_token`].
-/// Each block's c_attn output is already computed on the way up, so the sweep costs one run to L.
-/// Element l of the result is layer l.
-pub fn capture_all_layers(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Vec<Capture>> {
-    capture_blocking(weights, config, prompts, true, &mut Alone)
+/// Captures Q, K and V at every prompt's last token, of layer L = `weights.layer` (and of every
+/// layer below with [`Taps::all_layers`]; element i is then layer i), by one rank of a
+/// tensor-parallel forward: `weights` holds this rank's share ([`Shard`]) and `exchange` joins
+/// it to the other ranks, which run the same call on their shares. Every rank returns the whole
+/// captures, equal to one worker's bit for bit (see [`super::shard`]). One worker alone passes
+/// [`Alone`].
+///
+/// The prompts' shared token prefix (for the lecture, `The next word is`) runs once and its
+/// keys and values are reused for every prompt's own tokens: causal attention makes this exact.
+pub async fn capture<E: Exchange>(
+    weights: &LayerWeights,
+    config: &Gpt2Config,
+    prompts: &[Vec<u32>],
+    taps: Taps,
+    exchange: &mut E,
+) -> Result<Vec<Capture>> {
+    let prefix_len = if taps.whole_prompts { 0 } else { shared_prefix_len(prompts) };
+    let prefix = prompts.first().map_or(&[][..], |p| &p[..prefix_len]);
+    let suffixes: Vec<&[u32]> = prompts.iter().map(|p| &p[prefix_len..]).collect();
+    let layout = RowLayout::new(prefix.len(), &suffixes)?;
+    let forward = Forward::new(weights, config, &layout)?;
+    let mut x = layout.embed(weights, prefix, &suffixes)?;
+    let mut taps_out = Vec::new();
+    for block in &weights.blocks {
+        let qkv = forward.qkv(&x, &block.ln_1, &block.c_attn)?;
+        if taps.all_layers {
+            // Each row's c_attn output is what a capture stopping at this block computes.
+            taps_out.push(qkv.index_select(&layout.last_rows, 0)?);
+        }
+        x = forward.block(x, &qkv, block, exchange).await?;
+    }
+    // Block L: only the last positions' ln_1 and c_attn are needed.
+    let last = x.index_select(&layout.last_rows, 0)?;
+    taps_out.push(forward.qkv(&last, &weights.top_ln_1, &weights.top_c_attn)?);
+    // Every rank's heads of every tap, in one exchange: rows of [q | k | v] of its heads.
+    let mine: Vec<f32> = Tensor::cat(&taps_out, 0)?.flatten_all()?.to_vec1()?;
+    let ranks = exchange.all_gather(mine).await?;
+    check_ranks(&ranks, weights.shard)?;
+    let first = if taps.all_layers { 0 } else { weights.layer };
+    reassemble(&ranks, &layout, first..=weights.layer, config, weights.shard.ranks)
 }
 
-/// [`capture_sharded`] over an exchange that blocks instead of waiting ([`Alone`],
+/// [`capture`] over an exchange that blocks instead of waiting ([`Alone`],
 /// [`super::shard::ThreadExchange`]), so the forward finishes in one poll.
 pub fn capture_blocking<E: Exchange>(
     weights: &LayerWeights,
     config: &Gpt2Config,
     prompts: &[Vec<u32>],
-    all: bool,
+    taps: Taps,
     exchange: &mut E,
 ) -> Result<Vec<Capture>> {
-    alone(capture_sharded(weights, config, prompts, all, exchange))
-}
-
-fn alone(forward: impl std::future::Future<Output = Result<Vec<Capture>>>) -> Result<Vec<Capture>> {
-    forward
+    capture(weights, config, prompts, taps, exchange)
         .now_or_never()
         .unwrap_or_else(|| Err(Error::Model("a forward pass with a blocking exchange waited".into())))
-}
-
-/// The captures of layer L (`all`: of layers 0..=L) by one rank of a tensor-parallel forward:
-/// `weights` holds this rank's share ([`Shard`]), and `exchange` joins it to the other ranks,
-/// which run the same call on their shares. Every rank returns the whole captures, equal to one
-/// worker's bit for bit (see [`super::shard`]).
-pub async fn capture_sharded<E: Exchange>(
-    weights: &LayerWeights,
-    config: &Gpt2Config,
-    prompts: &[Vec<u32>],
-    all: bool,
-    exchange: &mut E,
-) -> Result<Vec<Capture>> {
-    let prefix_len = shared_prefix_len(prompts);
-    let prefix = prompts.first().map_or(&[][..], |p| &p[..prefix_len]);
-    let suffixes: Vec<&[u32]> = prompts.iter().map(|p| &p[prefix_len..]).collect();
-    capture_groups(weights, config, prefix, &suffixes, all, exchange).await
-}
-
-/// The same capture without reusing a shared prefix: every prompt runs whole (for tests and
-/// as the reference the prefix reuse must equal).
-pub fn capture_without_prefix(weights: &LayerWeights, config: &Gpt2Config, prompts: &[Vec<u32>]) -> Result<Capture> {
-    let whole: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
-    let mut layers = alone(capture_groups(weights, config, &[], &whole, false, &mut Alone))?;
-    Ok(layers.pop().expect("the top layer is always captured"))
 }
 
 /// Length of the token prefix all prompts share, leaving every prompt at least one own token.
@@ -112,126 +122,163 @@ struct Segment {
     mask: Tensor,
 }
 
-/// Runs the token sequences `seqs`, each following the shared `prefix` (may be empty), and
-/// returns the captures of layers 0..=L when `all`, else of layer L only.
+/// Where every prompt's tokens sit in the one residual stream [rows, C] of a forward.
 ///
 /// Everything runs in one pass over the weights: the prefix and every batch of equal-length
 /// sequences (one batch per length, so no padding ever enters attention) are rows of one
-/// residual stream [rows, C]. Layer norms, the Conv1Ds and the MLP work row by row (every row's
-/// result is the same as if it ran alone: see [`super::matmul`]), so each weight matrix is
-/// streamed once per block for all of them; only attention is per batch, and a batch attends
-/// to the prefix's keys and values of the same block (causal attention makes this exact).
-///
-/// With a shard, this rank computes its columns of every Conv1D and its heads' attention, and
-/// gathers the other ranks' columns after each ([`gather_columns`]).
-async fn capture_groups<E: Exchange>(
-    weights: &LayerWeights,
-    config: &Gpt2Config,
-    prefix: &[u32],
-    seqs: &[&[u32]],
-    all: bool,
-    exchange: &mut E,
-) -> Result<Vec<Capture>> {
-    let c = config.n_embd;
-    let shard = weights.shard;
-    let heads = shard.heads(config.n_head).len();
-    let n = seqs.len();
-    let top = weights.layer;
-    let first = if all { 0 } else { top };
-    let act = config.activation()?;
-    let eps = config.layer_norm_epsilon as f32;
-    let p = prefix.len();
-    // One batch per length.
-    let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, s) in seqs.iter().enumerate() {
-        if s.is_empty() {
-            return Err(Error::Model(format!("prompt #{} has no tokens", i + 1)));
+/// stream. Layer norms, the Conv1Ds and the MLP work row by row (every row's result is the same
+/// as if it ran alone: see [`super::matmul`]), so each weight matrix is streamed once per block
+/// for all of them; only attention is per batch, and a batch attends to the prefix's keys and
+/// values of the same block (causal attention makes this exact).
+struct RowLayout {
+    /// The shared prefix's length: its rows come first.
+    prefix: usize,
+    prefix_mask: Tensor,
+    segments: Vec<Segment>,
+    /// The prompt index of each captured row, in the order the rows are captured.
+    order: Vec<usize>,
+    /// Each captured row's place in the stream.
+    last_rows: Tensor,
+}
+
+impl RowLayout {
+    fn new(prefix: usize, seqs: &[&[u32]]) -> Result<Self> {
+        let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, s) in seqs.iter().enumerate() {
+            if s.is_empty() {
+                return Err(Error::Model(format!("prompt #{} has no tokens", i + 1)));
+            }
+            by_len.entry(s.len()).or_default().push(i);
         }
-        by_len.entry(s.len()).or_default().push(i);
-    }
-    // The residual stream: the prefix's rows, then each batch's.
-    let mut parts = Vec::new();
-    if p > 0 {
-        parts.push(embed(weights, &[prefix], 0)?.reshape((p, c))?);
-    }
-    let mut segments = Vec::new();
-    let mut order = Vec::with_capacity(n); // prompt index of each captured row
-    let mut last_rows = Vec::with_capacity(n); // its row in the stream
-    let mut row = p;
-    for (&len, members) in &by_len {
-        let batch: Vec<&[u32]> = members.iter().map(|&i| seqs[i]).collect();
-        parts.push(embed(weights, &batch, p)?.reshape((members.len() * len, c))?);
-        for (j, &i) in members.iter().enumerate() {
-            order.push(i);
-            last_rows.push((row + j * len + len - 1) as u32);
+        let (mut segments, mut order, mut last_rows) = (Vec::new(), Vec::new(), Vec::new());
+        let mut row = prefix;
+        for (len, members) in by_len {
+            for (j, &i) in members.iter().enumerate() {
+                order.push(i);
+                last_rows.push((row + j * len + len - 1) as u32);
+            }
+            segments.push(Segment {
+                b: members.len(),
+                t: len,
+                row0: row,
+                mask: causal_mask(len, prefix)?,
+            });
+            row += members.len() * len;
         }
-        segments.push(Segment {
-            b: members.len(),
-            t: len,
-            row0: row,
-            mask: causal_mask(len, p)?,
-        });
-        row += members.len() * len;
+        Ok(RowLayout {
+            prefix,
+            prefix_mask: causal_mask(prefix, 0)?,
+            segments,
+            order,
+            last_rows: Tensor::new(last_rows, &Device::Cpu)?,
+        })
     }
-    let mut x = Tensor::cat(&parts, 0)?;
-    let last_rows = Tensor::new(last_rows, &Device::Cpu)?;
-    let prefix_mask = causal_mask(p, 0)?;
-    let mut taps = Vec::new();
-    // This rank's heads: its queries, keys and values are c_attn's output columns.
-    let cr = heads * config.d_head();
-    for block in &weights.blocks {
-        let qkv = conv1d(&layer_norm(&x, &block.ln_1, eps)?, &block.c_attn)?;
-        if all {
-            // Each row's c_attn output is what a capture stopping at this block computes.
-            taps.push(qkv.index_select(&last_rows, 0)?);
+
+    /// The stream's first state: the prefix's embeddings, then each batch's.
+    fn embed(&self, weights: &LayerWeights, prefix: &[u32], seqs: &[&[u32]]) -> Result<Tensor> {
+        let c = weights.wte_rows.dim(1)?;
+        let mut parts = Vec::with_capacity(self.segments.len() + 1);
+        if self.prefix > 0 {
+            parts.push(embed(weights, &[prefix], 0)?.reshape((self.prefix, c))?);
         }
-        let mut outs = Vec::with_capacity(segments.len() + 1);
+        let mut at = 0;
+        for s in &self.segments {
+            let batch: Vec<&[u32]> = self.order[at..at + s.b].iter().map(|&i| seqs[i]).collect();
+            parts.push(embed(weights, &batch, self.prefix)?.reshape((s.b * s.t, c))?);
+            at += s.b;
+        }
+        Ok(Tensor::cat(&parts, 0)?)
+    }
+
+    /// Causal self-attention of `heads` heads over the stream's fused qkv [rows, 3·heads·d]:
+    /// the prefix alone, then each batch after the prefix's keys and values.
+    fn attend(&self, qkv: &Tensor, heads: usize) -> Result<Tensor> {
+        let (p, width) = (self.prefix, qkv.dim(1)?);
+        let mut outs = Vec::with_capacity(self.segments.len() + 1);
         let past = if p > 0 {
-            let (y, kv) = attention(&qkv.narrow(0, 0, p)?.reshape((1, p, 3 * cr))?, &prefix_mask, heads, None)?;
-            outs.push(y.reshape((p, cr))?);
+            let (y, kv) = attention(&qkv.narrow(0, 0, p)?.reshape((1, p, width))?, &self.prefix_mask, heads, None)?;
+            outs.push(y.reshape((p, width / 3))?);
             Some(kv)
         } else {
             None
         };
-        for s in &segments {
-            let part = qkv.narrow(0, s.row0, s.b * s.t)?.reshape((s.b, s.t, 3 * cr))?;
+        for s in &self.segments {
+            let part = qkv.narrow(0, s.row0, s.b * s.t)?.reshape((s.b, s.t, width))?;
             let (y, _) = attention(&part, &s.mask, heads, past.as_ref())?;
-            outs.push(y.reshape((s.b * s.t, cr))?);
+            outs.push(y.reshape((s.b * s.t, width / 3))?);
         }
-        let y = gather_columns(exchange, shard, Tensor::cat(&outs, 0)?).await?;
-        x = (x + gather_columns(exchange, shard, conv1d(&y, &block.c_proj)?).await?)?;
-        let m = layer_norm(&x, &block.ln_2, eps)?;
-        let h = gather_columns(exchange, shard, conv1d_act(&m, &block.mlp_c_fc, act)?).await?;
-        x = (x + gather_columns(exchange, shard, conv1d(&h, &block.mlp_c_proj)?).await?)?;
+        Ok(Tensor::cat(&outs, 0)?)
     }
-    // Block L: only the last positions' ln_1 and c_attn are needed.
-    let last = x.index_select(&last_rows, 0)?;
-    taps.push(conv1d(&layer_norm(&last, &weights.top_ln_1, eps)?, &weights.top_c_attn)?);
-    // Every rank's heads of every tap, in one exchange: rows of [q | k | v] of its heads.
-    let mine: Vec<f32> = Tensor::cat(&taps, 0)?.flatten_all()?.to_vec1()?;
-    let ranks = exchange.all_gather(mine).await?;
-    check_ranks(&ranks, shard)?;
-    let mut out = Vec::with_capacity(taps.len());
-    for (t, layer) in (first..=top).enumerate() {
+}
+
+/// One rank's forward through the blocks below L.
+struct Forward<'a> {
+    layout: &'a RowLayout,
+    shard: Shard,
+    /// This rank's heads.
+    heads: usize,
+    act: Activation,
+    eps: f32,
+}
+
+impl<'a> Forward<'a> {
+    fn new(weights: &LayerWeights, config: &Gpt2Config, layout: &'a RowLayout) -> Result<Self> {
+        Ok(Forward {
+            layout,
+            shard: weights.shard,
+            heads: weights.shard.heads(config.n_head).len(),
+            act: config.activation()?,
+            eps: config.layer_norm_epsilon as f32,
+        })
+    }
+
+    /// c_attn of ln_1: this rank's heads' [q | k | v] columns.
+    fn qkv(&self, x: &Tensor, ln_1: &LayerNormWeights, c_attn: &Conv1D) -> Result<Tensor> {
+        conv1d(&layer_norm(x, ln_1, self.eps)?, c_attn)
+    }
+
+    /// The rest of a block after its c_attn output `qkv`, as in GPT-2: attention, then the MLP,
+    /// each added to the residual stream. Every Conv1D's columns are gathered from all ranks.
+    async fn block<E: Exchange>(&self, x: Tensor, qkv: &Tensor, block: &BlockWeights, ex: &mut E) -> Result<Tensor> {
+        let y = gather_columns(ex, self.shard, self.layout.attend(qkv, self.heads)?).await?;
+        let x = (x + gather_columns(ex, self.shard, conv1d(&y, &block.c_proj)?).await?)?;
+        let m = layer_norm(&x, &block.ln_2, self.eps)?;
+        let h = gather_columns(ex, self.shard, conv1d_act(&m, &block.mlp_c_fc, self.act)?).await?;
+        Ok((x + gather_columns(ex, self.shard, conv1d(&h, &block.mlp_c_proj)?).await?)?)
+    }
+}
+
+/// The captures of `layers` from every rank's taps (rank r: rows of [q | k | v] of its heads,
+/// one tap after another), put back in prompt order with every rank's heads side by side.
+fn reassemble(
+    ranks: &[Vec<f32>],
+    layout: &RowLayout,
+    layers: std::ops::RangeInclusive<usize>,
+    config: &Gpt2Config,
+    n_ranks: usize,
+) -> Result<Vec<Capture>> {
+    let (c, n) = (config.n_embd, layout.order.len());
+    let mut out = Vec::new();
+    for (t, layer) in layers.enumerate() {
         let mut capture = Capture {
             layer,
             q: vec![vec![0.0; c]; n],
             k: vec![vec![0.0; c]; n],
             v: vec![vec![0.0; c]; n],
         };
-        let mut col = 0; // where this rank's heads start in q, k and v
+        let mut col = 0; // where rank r's heads start in q, k and v
         for (r, data) in ranks.iter().enumerate() {
-            let w = 3 * Shard::new(r, shard.ranks)?.heads(config.n_head).len() * config.d_head();
+            let third = Shard::new(r, n_ranks)?.heads(config.n_head).len() * config.d_head();
+            let w = 3 * third;
             let rows = data
                 .get(t * n * w..(t + 1) * n * w)
                 .ok_or_else(|| Error::Model(format!("rank {r} sent too few captured rows")))?;
-            for (row, &i) in rows.chunks_exact(w.max(1)).zip(&order) {
-                let third = w / 3;
+            for (row, &i) in rows.chunks_exact(w.max(1)).zip(&layout.order) {
                 capture.q[i][col..col + third].copy_from_slice(&row[..third]);
                 capture.k[i][col..col + third].copy_from_slice(&row[third..2 * third]);
                 capture.v[i][col..col + third].copy_from_slice(&row[2 * third..]);
             }
-            col += w / 3;
+            col += third;
         }
         out.push(capture);
     }

@@ -12,6 +12,6 @@ pub mod warm;
 pub mod weights;
 
 pub use config::Gpt2Config;
-pub use gpt2::{capture_last_token, capture_without_prefix, shared_prefix_len, Capture};
+pub use gpt2::{capture, capture_blocking, shared_prefix_len, Capture, Taps};
 pub use prompts::{Gpt2Tokenizer, Prompt, Prompts};
 pub use weights::LayerWeights;

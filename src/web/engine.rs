@@ -1,5 +1,6 @@
-//! The engine in a Web Worker: it downloads the model's files and runs the pipeline, reporting
-//! each stage and the download's progress, so the page never freezes. The page sends a
+//! The engine in a Web Worker: the run (`run::run`) over a host that downloads the model's
+//! files (cached) and runs the forward on two workers, reporting each stage and the download's
+//! progress, so the page never freezes. The page sends a
 //! [`RunRequest`]; the worker answers with a stream of [`EngineEvent`]s ending in Done or Failed.
 
 use futures::{SinkExt, StreamExt};
@@ -8,14 +9,15 @@ use gloo::worker::Codec;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
-use super::hub::{fetch_cached, load_weight_bytes, WeightBytes};
+use futures::channel::mpsc::UnboundedSender;
+
+use super::hub::{fetch_cached, load_weight_bytes, DownloadStats, WeightBytes};
 use super::peer::{wasm_memory_bytes, SecondWorker};
 use crate::error::{Error, Result};
-use crate::model::plan::Header;
-use crate::model::shard::Shard;
-use crate::model::Capture;
-use crate::pipeline::{self, Prepared};
-use crate::result::{RunResult, RunStats};
+use crate::model::plan::{Header, Need};
+use crate::model::shard::{Alone, Shard};
+use crate::result::RunResult;
+use crate::run::{Download, ForwardPlan, Forwarded, HostReport, ModelFile, RunHost};
 
 pub use crate::protocol::{EngineEvent, ModelFiles, Progress, RunRequest, Stage};
 
@@ -65,121 +67,161 @@ async fn yield_now() {
     gloo::timers::future::TimeoutFuture::new(0).await;
 }
 
-async fn run(request: &RunRequest, events: futures::channel::mpsc::UnboundedSender<EngineEvent>) -> Result<RunResult> {
-    let send = |e: EngineEvent| {
-        let _ = events.unbounded_send(e);
+async fn run(request: &RunRequest, events: UnboundedSender<EngineEvent>) -> Result<RunResult> {
+    let mut host = WebHost {
+        request,
+        events,
+        second: None,
+        needs: Vec::new(),
+        download: DownloadStats::default(),
+        notes: Vec::new(),
+        peer_memory: 0,
     };
-    let RunRequest {
-        experiment,
-        model,
-        options,
-        workers,
-    } = request;
-    experiment.validate()?;
-    let t_start = now_ms();
-    send(EngineEvent::Stage(Stage::Config));
-    let (config, _) = fetch_cached(&model.config).await?;
-    send(EngineEvent::Stage(Stage::Tokenizer));
-    let tokenizer = match (fetch_cached(&model.tokenizer).await, &model.fallback_tokenizer) {
-        (Ok((t, _)), _) => t,
-        // GPT-2 sizes share one tokenizer: use the site's when the folder has none.
-        (Err(Error::Fetch { status: Some(404), .. }), Some(fallback)) => fetch_cached(fallback).await?.0,
-        (Err(e), _) => return Err(e),
-    };
-    let prepared = pipeline::prepare_with(experiment, options.as_ref(), &config, &tokenizer)?;
-    send(EngineEvent::Stage(Stage::Weights));
-    let t_download = now_ms();
-    let needs = prepared.weight_needs()?;
-    // Started now, the second worker starts and warms up while the weights download.
-    let two = workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 && prepared.config.n_head >= 2;
-    let mut second = two.then(SecondWorker::spawn).and_then(|s| s.ok());
-    let download = load_weight_bytes(&model.weights, &needs, progress_events(&send));
-    // This worker's hot code gets optimised before the forward (see model/warm.rs), while its
-    // requests are under way (the browser receives the bytes meanwhile). Only a speed-up: its
-    // failure would not stop the run.
-    let warm = async {
-        yield_now().await;
-        let _ = crate::model::warm::warm_up(12, now_ms);
-    };
-    let (downloaded, ()) = futures::join!(download, warm);
-    let (header, bytes, mut download) = downloaded?;
-    send(EngineEvent::Stage(Stage::Convert));
-    yield_now().await;
-    let t_load = now_ms();
-    let mut fell_back = None;
-    // A second worker that never got ready leaves the bytes here, for this worker alone.
-    if let Some(peer) = second.as_mut() {
-        if let Err(e) = peer.ready().await {
-            fell_back = Some(worker_failure(e)?);
-            second = None;
-        }
-    }
-    let forwarded = match second.as_mut() {
-        Some(peer) => match forward_on_two(&prepared, &header, bytes, peer, &send).await {
-            Err(e) => {
-                // Nothing is lost: the run goes on in this worker alone, with the bytes read
-                // again (they went to the second worker; the cache has them, else the network).
-                fell_back = Some(worker_failure(e)?);
-                second = None;
-                let (header, bytes, again) = load_weight_bytes(&model.weights, &needs, progress_events(&send)).await?;
-                download.bytes_downloaded += again.bytes_downloaded;
-                download.requests += again.requests;
-                forward_alone(&prepared, &header, &bytes, &send).await?
-            }
-            Ok(forwarded) => forwarded,
-        },
-        None => forward_alone(&prepared, &header, &bytes, &send).await?,
-    };
-    drop(second);
-    let Forwarded {
-        captures,
-        t_forward,
-        ranks,
-        other_memory,
-    } = forwarded;
-    send(EngineEvent::Stage(Stage::Analysis));
-    yield_now().await;
-    let t_analysis = now_ms();
-    let mut result = prepared.analyse_layers(&captures)?;
-    if let Some(why) = fell_back {
-        result
-            .notes
-            .push(format!("the forward pass ran on one core: the second worker failed ({why})"));
-    }
-    if download.not_cached > 0 {
-        result.notes.push(format!(
-            "the browser's storage is full: {} downloaded pieces could not be kept, so the next visit downloads them again (free space in the storage panel)",
-            download.not_cached
-        ));
-    }
-    let t_end = now_ms();
-    result.stats = Some(RunStats {
-        model_file_bytes: Some(download.file_bytes),
-        bytes_downloaded: Some(download.bytes_downloaded),
-        bytes_from_cache: Some(download.bytes_from_cache),
-        http_requests: Some(download.requests),
-        partial_download: Some(download.partial),
-        download_ms: Some(t_load - t_download),
-        load_ms: Some(t_forward - t_load),
-        forward_ms: Some(t_analysis - t_forward),
-        analysis_ms: Some(t_end - t_analysis),
-        total_ms: Some(t_end - t_start),
-        forward_ranks: Some(ranks),
-        wasm_memory_bytes: Some(wasm_memory_bytes() + other_memory),
-        peak_rss_bytes: None,
-    });
-    Ok(result)
+    crate::run::run(&request.experiment, request.options.as_ref(), &mut host).await
 }
 
-/// A throttled progress reporter for a download.
-fn progress_events(send: &impl Fn(EngineEvent)) -> impl FnMut(Progress) + '_ {
-    let mut last_ms = 0.0;
-    move |p: Progress| {
-        // Ten updates a second are plenty for a progress bar.
-        let t = now_ms();
-        if t - last_ms > 100.0 || Some(p.done) == p.total {
-            last_ms = t;
-            send(EngineEvent::Progress(p));
+/// The page's host of a run: files downloaded (and cached) from the request's URLs, the
+/// forward on this worker and a second one.
+struct WebHost<'a> {
+    request: &'a RunRequest,
+    events: UnboundedSender<EngineEvent>,
+    /// Started with the download, so it gets ready (and warm) meanwhile.
+    second: Option<SecondWorker>,
+    /// What the run needs from the weights, to read them again if the second worker fails.
+    needs: Vec<Need>,
+    download: DownloadStats,
+    notes: Vec<String>,
+    peer_memory: u64,
+}
+
+impl WebHost<'_> {
+    fn send(&self, event: EngineEvent) {
+        let _ = self.events.unbounded_send(event);
+    }
+
+    /// A throttled progress reporter for a download: ten updates a second are plenty.
+    fn progress(&self) -> impl FnMut(Progress) + '_ {
+        let mut last_ms = 0.0;
+        move |p: Progress| {
+            let t = now_ms();
+            if t - last_ms > 100.0 || Some(p.done) == p.total {
+                last_ms = t;
+                self.send(EngineEvent::Progress(p));
+            }
+        }
+    }
+
+    /// The forward on this worker alone (a second worker that failed leaves a note).
+    async fn forward_alone(&mut self, plan: &ForwardPlan, header: &Header, bytes: &WeightBytes) -> Result<Forwarded> {
+        let weights = plan.load(header, bytes, Shard::WHOLE)?;
+        self.stage(Stage::Forward).await;
+        let started_ms = now_ms();
+        Ok(Forwarded {
+            captures: plan.forward(&weights, &mut Alone).await?,
+            started_ms,
+            ranks: 1,
+        })
+    }
+
+    /// Nothing is lost when the second worker fails: the run goes on in this worker alone,
+    /// with the bytes read again if they went to the second worker (the cache has them, else
+    /// the network).
+    async fn fall_back(&mut self, why: Error, plan: &ForwardPlan, bytes: Option<(&Header, &WeightBytes)>) -> Result<Forwarded> {
+        self.notes.push(format!(
+            "the forward pass ran on one core: the second worker failed ({})",
+            worker_failure(why)?
+        ));
+        self.second = None;
+        if let Some((header, bytes)) = bytes {
+            return self.forward_alone(plan, header, bytes).await;
+        }
+        let (header, bytes, again) = load_weight_bytes(&self.request.model.weights, &self.needs, self.progress()).await?;
+        self.download.bytes_downloaded += again.bytes_downloaded;
+        self.download.requests += again.requests;
+        self.forward_alone(plan, &header, &bytes).await
+    }
+}
+
+impl RunHost for WebHost<'_> {
+    type Bytes = WeightBytes;
+
+    fn now_ms(&self) -> f64 {
+        now_ms()
+    }
+
+    async fn stage(&mut self, stage: Stage) {
+        self.send(EngineEvent::Stage(stage));
+        // Before a long synchronous step, the queued messages go out first.
+        if matches!(stage, Stage::Convert | Stage::Forward | Stage::Analysis) {
+            yield_now().await;
+        }
+    }
+
+    async fn read(&mut self, file: ModelFile) -> Result<Vec<u8>> {
+        let model = &self.request.model;
+        match file {
+            ModelFile::Config => Ok(fetch_cached(&model.config).await?.0),
+            ModelFile::Tokenizer => match (fetch_cached(&model.tokenizer).await, &model.fallback_tokenizer) {
+                (Ok((t, _)), _) => Ok(t),
+                // GPT-2 sizes share one tokenizer: use the site's when the folder has none.
+                (Err(Error::Fetch { status: Some(404), .. }), Some(fallback)) => Ok(fetch_cached(fallback).await?.0),
+                (Err(e), _) => Err(e),
+            },
+        }
+    }
+
+    async fn weights(&mut self, plan: &ForwardPlan) -> Result<(Header, WeightBytes)> {
+        self.needs = plan.weight_needs()?;
+        // Started now, the second worker starts and warms up while the weights download. No
+        // second worker for a one-head model: there is nothing to split.
+        let two = self.request.workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 && plan.config.n_head >= 2;
+        self.second = two.then(SecondWorker::spawn).and_then(|s| s.ok());
+        let download = load_weight_bytes(&self.request.model.weights, &self.needs, self.progress());
+        // This worker's hot code gets optimised before the forward (see model/warm.rs), while
+        // its requests are under way. Only a speed-up: its failure would not stop the run.
+        let warm = async {
+            yield_now().await;
+            let _ = crate::model::warm::warm_up(12, now_ms);
+        };
+        let (downloaded, ()) = futures::join!(download, warm);
+        let (header, bytes, stats) = downloaded?;
+        self.download = stats;
+        Ok((header, bytes))
+    }
+
+    async fn forward(&mut self, plan: &ForwardPlan, header: &Header, bytes: WeightBytes) -> Result<Forwarded> {
+        let Some(mut peer) = self.second.take() else {
+            return self.forward_alone(plan, header, &bytes).await;
+        };
+        // A second worker that never got ready leaves the bytes here, for this worker alone.
+        if let Err(e) = peer.ready().await {
+            return self.fall_back(e, plan, Some((header, &bytes))).await;
+        }
+        match forward_on_two(self, plan, header, bytes, &mut peer).await {
+            Ok(forwarded) => Ok(forwarded),
+            Err(e) => self.fall_back(e, plan, None).await,
+        }
+    }
+
+    fn report(&mut self) -> HostReport {
+        let d = &self.download;
+        if d.not_cached > 0 {
+            self.notes.push(format!(
+                "the browser's storage is full: {} downloaded pieces could not be kept, so the next visit downloads them again (free space in the storage panel)",
+                d.not_cached
+            ));
+        }
+        HostReport {
+            model_file_bytes: Some(d.file_bytes),
+            download: Some(Download {
+                bytes_downloaded: d.bytes_downloaded,
+                bytes_from_cache: d.bytes_from_cache,
+                requests: d.requests,
+                partial: d.partial,
+            }),
+            wasm_memory_bytes: Some(wasm_memory_bytes() + self.peer_memory),
+            peak_rss_bytes: None,
+            notes: std::mem::take(&mut self.notes),
         }
     }
 }
@@ -192,58 +234,28 @@ fn worker_failure(e: Error) -> Result<String> {
     }
 }
 
-/// The forward's captures, when it started (after loading), and on how many workers.
-struct Forwarded {
-    captures: Vec<Capture>,
-    t_forward: f64,
-    ranks: u32,
-    /// The second worker's wasm memory.
-    other_memory: u64,
-}
-
-async fn forward_alone(
-    prepared: &Prepared,
-    header: &Header,
-    bytes: &WeightBytes,
-    send: &impl Fn(EngineEvent),
-) -> Result<Forwarded> {
-    let weights = prepared.load_weights(header, bytes)?;
-    send(EngineEvent::Stage(Stage::Forward));
-    yield_now().await;
-    let t_forward = now_ms();
-    Ok(Forwarded {
-        captures: prepared.capture_layers(&weights)?,
-        t_forward,
-        ranks: 1,
-        other_memory: 0,
-    })
-}
-
 /// This worker loads its half of the weights, hands the bytes to the second worker (moved, not
 /// copied), which loads its half; then both run the forward. `peer` is ready.
 async fn forward_on_two(
-    prepared: &Prepared,
+    host: &mut WebHost<'_>,
+    plan: &ForwardPlan,
     header: &Header,
     bytes: WeightBytes,
     peer: &mut SecondWorker,
-    send: &impl Fn(EngineEvent),
 ) -> Result<Forwarded> {
-    let ids = prepared.prompts.token_ids();
-    let weights = prepared.load_weights_shard(header, &bytes, Shard::new(0, 2)?)?;
-    peer.start(header, &prepared.config, prepared.top_layer(), prepared.sweep(), &ids, bytes)?;
+    let weights = plan.load(header, &bytes, Shard::new(0, 2)?)?;
+    peer.start(header, plan, bytes)?;
     peer.loaded().await?;
-    send(EngineEvent::Stage(Stage::Forward));
-    yield_now().await;
-    let t_forward = now_ms();
-    let captures = prepared.capture_layers_sharded(&weights, &mut peer.exchange()).await?;
+    host.stage(Stage::Forward).await;
+    let started_ms = now_ms();
+    let captures = plan.forward(&weights, &mut peer.exchange()).await?;
     drop(weights);
     // The captures are complete here: a failure now only loses the second worker's memory size.
-    let other_memory = peer.done().await.unwrap_or(0);
+    host.peer_memory = peer.done().await.unwrap_or(0);
     Ok(Forwarded {
         captures,
-        t_forward,
+        started_ms,
         ranks: 2,
-        other_memory,
     })
 }
 

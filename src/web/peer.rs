@@ -3,23 +3,22 @@
 //! name), hands it the downloaded bytes, and both load their half of every weight and run the
 //! forward, swapping activations by postMessage. The weights are in memory once, split in two.
 //!
-//! Messages are objects with a `kind`:
-//! - rank 1 → 0: `ready` (listening), `loaded`, `part` {data}, `done` {memory}, `failed` {message};
-//! - rank 0 → 1: `run` {header, config, layer, all, ids, starts, parts}, `part` {data}.
+//! The messages are [`PeerMessage`]s, posted as an array: the message as JSON text, then the
+//! byte buffers it carries (moved, in its transfer list). [`decode`] reads them, in one place.
 
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::{FutureExt, StreamExt};
-use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
+use js_sys::{Array, Float32Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, Event, MessageEvent, Worker, WorkerGlobalScope, WorkerOptions};
 
 use super::hub::{JsBytes, WeightBytes};
 use crate::error::{Error, Result};
-use crate::model::gpt2::capture_sharded;
 use crate::model::plan::{FetchedRanges, Header};
 use crate::model::shard::{Exchange, Shard};
-use crate::model::{Gpt2Config, LayerWeights};
+use crate::protocol::PeerMessage;
+use crate::run::ForwardPlan;
 
 /// How long the engine waits for the second worker to start once it needs it (it started when
 /// the download did, so it normally is ready already).
@@ -48,10 +47,34 @@ fn field(msg: &JsValue, key: &str) -> JsValue {
     Reflect::get(msg, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn text_field(msg: &JsValue, key: &str) -> Result<String> {
-    field(msg, key)
+/// A message on the wire: `[json, ...buffers]`, each buffer's ArrayBuffer moved once.
+fn encode(msg: &PeerMessage, buffers: &[JsValue]) -> Result<(Array, Array)> {
+    let json = serde_json::to_string(msg).map_err(|e| worker_error(format!("`{}` did not encode: {e}", msg.kind())))?;
+    let wire = Array::of1(&json.into());
+    let transfer = Array::new();
+    for b in buffers {
+        wire.push(b);
+        let buffer = field(b, "buffer");
+        // Cached pieces may share one buffer: transfer it once.
+        if !buffer.is_undefined() && !transfer.includes(&buffer, 0) {
+            transfer.push(&buffer);
+        }
+    }
+    Ok((wire, transfer))
+}
+
+/// The message and its buffers, from what [`encode`] posted.
+fn decode(wire: &JsValue) -> Result<(PeerMessage, Vec<JsValue>)> {
+    let parts: Array = wire
+        .dyn_ref::<Array>()
+        .cloned()
+        .ok_or_else(|| worker_error("a message that is not an array"))?;
+    let json = parts
+        .get(0)
         .as_string()
-        .ok_or_else(|| worker_error(format!("the message lacks `{key}`")))
+        .ok_or_else(|| worker_error("a message without its text"))?;
+    let msg = serde_json::from_str(&json).map_err(|e| worker_error(format!("a message did not decode: {e}")))?;
+    Ok((msg, parts.iter().skip(1).collect()))
 }
 
 /// postMessage(message, transfer) to the other worker.
@@ -72,29 +95,23 @@ fn on_message(tx: UnboundedSender<Inbound>) -> Closure<dyn FnMut(MessageEvent)> 
 }
 
 impl Link {
-    fn send(&self, kind: &str, fields: &[(&str, JsValue)], transfer: &[JsValue]) -> Result<()> {
-        let msg = Object::new();
-        let set = |k: &str, v: &JsValue| Reflect::set(&msg, &JsValue::from_str(k), v);
-        let _ = set("kind", &JsValue::from_str(kind));
-        for (k, v) in fields {
-            let _ = set(k, v);
-        }
-        let transfer: Array = transfer.iter().collect();
-        (self.post)(&msg, &transfer).map_err(|e| worker_error(format!("could not send `{kind}`: {}", js_text(&e))))
+    fn send(&self, msg: &PeerMessage, buffers: &[JsValue]) -> Result<()> {
+        let (wire, transfer) = encode(msg, buffers)?;
+        (self.post)(&wire, &transfer).map_err(|e| worker_error(format!("could not send `{}`: {}", msg.kind(), js_text(&e))))
     }
 
-    /// The next message, which must be of `kind`; the other side's failure is an error.
-    async fn expect(&mut self, kind: &str) -> Result<JsValue> {
-        let next = self.inbox.next().await;
-        let msg = match next {
+    /// The next message, which must be of `kind`, with its buffers; the other side's failure
+    /// is an error.
+    async fn expect(&mut self, kind: &str) -> Result<(PeerMessage, Vec<JsValue>)> {
+        let wire = match self.inbox.next().await {
             Some(Inbound::Message(m)) => m,
             Some(Inbound::Stopped(why)) => return Err(worker_error(format!("it stopped: {why}"))),
             None => return Err(worker_error("it is gone")),
         };
-        match field(&msg, "kind").as_string().as_deref() {
-            Some(k) if k == kind => Ok(msg),
-            Some("failed") => Err(worker_error(text_field(&msg, "message").unwrap_or_default())),
-            other => Err(worker_error(format!("expected `{kind}`, got {other:?}"))),
+        match decode(&wire)? {
+            (msg, buffers) if msg.kind() == kind => Ok((msg, buffers)),
+            (PeerMessage::Failed { message }, _) => Err(worker_error(message)),
+            (other, _) => Err(worker_error(format!("expected `{kind}`, got `{}`", other.kind()))),
         }
     }
 }
@@ -107,13 +124,13 @@ pub struct PeerExchange<'a> {
 
 impl Exchange for PeerExchange<'_> {
     async fn all_gather(&mut self, mine: Vec<f32>) -> Result<Vec<Vec<f32>>> {
-        let data = Float32Array::from(mine.as_slice());
         self.link
-            .send("part", &[("data", data.clone().into())], &[data.buffer().into()])?;
-        let msg = self.link.expect("part").await?;
-        let theirs = field(&msg, "data")
-            .dyn_into::<Float32Array>()
-            .map_err(|_| worker_error("a part without data"))?
+            .send(&PeerMessage::Part, &[Float32Array::from(mine.as_slice()).into()])?;
+        let (_, buffers) = self.link.expect("part").await?;
+        let theirs = buffers
+            .first()
+            .and_then(|b| b.dyn_ref::<Float32Array>())
+            .ok_or_else(|| worker_error("a part without data"))?
             .to_vec();
         Ok(match self.rank {
             0 => vec![mine, theirs],
@@ -202,40 +219,14 @@ impl SecondWorker {
     /// Sends the run, with the bytes moved to rank 1 (transferred, not copied: this worker
     /// has loaded its share already). Copying them instead took ~150 ms for gpt2-medium's
     /// layer 5 (265 MB), structured cloning ~500 ms.
-    pub fn start(
-        &self,
-        header: &Header,
-        config: &Gpt2Config,
-        layer: usize,
-        all: bool,
-        ids: &[Vec<u32>],
-        bytes: WeightBytes,
-    ) -> Result<()> {
-        let starts: Array = bytes.parts().iter().map(|(s, _)| JsValue::from_f64(*s as f64)).collect();
-        let parts: Array = bytes.parts().iter().map(|(_, b)| JsValue::from(b.array())).collect();
-        // Each buffer once: cached pieces may share one.
-        let transfer: Array = Array::new();
-        for (_, b) in bytes.parts() {
-            let buffer = b.array().buffer();
-            if !transfer.includes(&buffer, 0) {
-                transfer.push(&buffer);
-            }
-        }
-        let config = serde_json::to_string(config).map_err(|e| worker_error(e.to_string()))?;
-        let ids = serde_json::to_string(ids).map_err(|e| worker_error(e.to_string()))?;
-        self.link.send(
-            "run",
-            &[
-                ("header", header.to_wire().into()),
-                ("config", config.into()),
-                ("layer", (layer as f64).into()),
-                ("all", all.into()),
-                ("ids", ids.into()),
-                ("starts", starts.into()),
-                ("parts", parts.into()),
-            ],
-            &transfer.iter().collect::<Vec<_>>(),
-        )
+    pub fn start(&self, header: &Header, plan: &ForwardPlan, bytes: WeightBytes) -> Result<()> {
+        let msg = PeerMessage::Run {
+            header: header.to_wire(),
+            plan: plan.clone(),
+            starts: bytes.parts().iter().map(|(s, _)| *s).collect(),
+        };
+        let buffers: Vec<JsValue> = bytes.parts().iter().map(|(_, b)| b.array().clone().into()).collect();
+        self.link.send(&msg, &buffers)
     }
 
     /// Waits until rank 1 holds its share.
@@ -253,8 +244,10 @@ impl SecondWorker {
 
     /// Waits for rank 1's end; returns its wasm memory.
     pub async fn done(&mut self) -> Result<u64> {
-        let msg = self.link.expect("done").await?;
-        Ok(field(&msg, "memory").as_f64().unwrap_or(0.0) as u64)
+        match self.link.expect("done").await? {
+            (PeerMessage::Done { memory }, _) => Ok(memory),
+            _ => Ok(0),
+        }
     }
 }
 
@@ -274,10 +267,12 @@ pub fn is_second_worker() -> bool {
 /// Tells the engine that rank 1 failed (its panic hook calls this: the engine then runs alone).
 pub fn report_failure(message: &str) {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    let msg = Object::new();
-    let _ = Reflect::set(&msg, &"kind".into(), &"failed".into());
-    let _ = Reflect::set(&msg, &"message".into(), &message.into());
-    let _ = scope.post_message(&msg);
+    let failed = PeerMessage::Failed {
+        message: message.to_string(),
+    };
+    if let Ok((wire, _)) = encode(&failed, &[]) {
+        let _ = scope.post_message(&wire);
+    }
 }
 
 /// Rank 1's life: say ready, then serve runs until the engine goes.
@@ -296,47 +291,55 @@ pub fn serve() {
     wasm_bindgen_futures::spawn_local(async move {
         // While the engine downloads, this worker's hot code gets optimised (model/warm.rs).
         let _ = crate::model::warm::warm_up(12, js_sys::Date::now);
-        if link.send("ready", &[], &[]).is_err() {
+        if link.send(&PeerMessage::Ready, &[]).is_err() {
             return;
         }
         while let Ok(run) = link.expect("run").await {
-            if let Err(e) = serve_run(&mut link, &run).await {
-                let _ = link.send("failed", &[("message", e.to_string().into())], &[]);
+            if let Err(e) = serve_run(&mut link, run).await {
+                let _ = link.send(&PeerMessage::Failed { message: e.to_string() }, &[]);
                 return;
             }
         }
     });
 }
 
-async fn serve_run(link: &mut Link, run: &JsValue) -> Result<()> {
-    let header = Header::from_wire(&text_field(run, "header")?)?;
-    let config: Gpt2Config =
-        serde_json::from_str(&text_field(run, "config")?).map_err(|e| worker_error(format!("config: {e}")))?;
-    let ids: Vec<Vec<u32>> = serde_json::from_str(&text_field(run, "ids")?).map_err(|e| worker_error(format!("ids: {e}")))?;
-    let layer = field(run, "layer").as_f64().unwrap_or(-1.0);
-    let all = field(run, "all").is_truthy();
-    let starts: Array = field(run, "starts").unchecked_into();
-    let parts: Array = field(run, "parts").unchecked_into();
-    let bytes = FetchedRanges::new(
-        starts
-            .iter()
-            .zip(parts.iter())
-            .map(|(s, p)| {
-                (
-                    s.as_f64().unwrap_or(0.0) as u64,
-                    JsBytes::new(p.unchecked_into::<Uint8Array>()),
-                )
-            })
-            .collect(),
-    );
-    if layer < 0.0 {
-        return Err(worker_error("the run has no layer"));
+/// Rank 1's part of one forward: load its share from the bytes that came with the run, run
+/// the forward beside the engine, say done.
+async fn serve_run(link: &mut Link, (run, buffers): (PeerMessage, Vec<JsValue>)) -> Result<()> {
+    let PeerMessage::Run { header, plan, starts } = run else {
+        return Err(worker_error("expected a run"));
+    };
+    if starts.len() != buffers.len() {
+        return Err(worker_error(format!(
+            "a run with {} offsets and {} pieces",
+            starts.len(),
+            buffers.len()
+        )));
     }
-    let shard = Shard::new(1, 2)?;
-    let weights = LayerWeights::load_shard(&header, &bytes, &config, layer as usize, &ids, shard)?;
+    let header = Header::from_wire(&header)?;
+    let pieces = starts
+        .into_iter()
+        .zip(buffers)
+        .map(|(s, b)| {
+            Ok((
+                s,
+                JsBytes::new(
+                    b.dyn_into::<Uint8Array>()
+                        .map_err(|_| worker_error("a piece that is not bytes"))?,
+                ),
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = FetchedRanges::new(pieces);
+    let weights = plan.load(&header, &bytes, Shard::new(1, 2)?)?;
     drop(bytes);
-    link.send("loaded", &[], &[])?;
-    capture_sharded(&weights, &config, &ids, all, &mut PeerExchange { link, rank: 1 }).await?;
+    link.send(&PeerMessage::Loaded, &[])?;
+    plan.forward(&weights, &mut PeerExchange { link, rank: 1 }).await?;
     drop(weights);
-    link.send("done", &[("memory", (wasm_memory_bytes() as f64).into())], &[])
+    link.send(
+        &PeerMessage::Done {
+            memory: wasm_memory_bytes(),
+        },
+        &[],
+    )
 }

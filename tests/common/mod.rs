@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use qk_lens::pipeline::{self, ModelFiles};
+use qk_lens::run::{run_local, LocalModel, Prepared};
 use qk_lens::{Category, Experiment, RunResult};
 use serde_json::Value;
 
@@ -64,12 +64,14 @@ pub fn run_model(model: &str, experiment: &Experiment) -> qk_lens::Result<RunRes
         read(&dir.join("tokenizer.json")),
         read(&dir.join("model.safetensors")),
     );
-    pipeline::run(
+    run_local(
         experiment,
-        &ModelFiles {
+        None,
+        &LocalModel {
             config: &config,
             tokenizer: &tokenizer,
             weights: &weights,
+            threads: 1,
         },
     )
 }
@@ -115,8 +117,8 @@ pub fn assert_matrix_close(what: &str, got: &[Vec<f64>], want: &[Vec<f64>], tol:
     }
 }
 
-/// A run with the options beyond the lecture, as the CLI and the page do it (the pipeline's
-/// steps); also returns the captures (every layer's for a sweep).
+/// A run with the options beyond the lecture, by the run's own stages (prepare, load, forward,
+/// analyse); also returns the captures (every layer's for a sweep).
 #[allow(dead_code)]
 pub fn run_with_options(
     model: &str,
@@ -124,12 +126,65 @@ pub fn run_with_options(
     options: &qk_lens::analysis::report::ExtendedOptions,
 ) -> (RunResult, Vec<qk_lens::model::Capture>) {
     use qk_lens::model::plan::{Header, WholeFile};
+    use qk_lens::model::shard::{Alone, Shard};
     let dir = model_dir(model);
-    let (config, tokenizer) = (read(&dir.join("config.json")), read(&dir.join("tokenizer.json")));
-    let prepared = pipeline::prepare_with(experiment, Some(options), &config, &tokenizer).unwrap();
+    let prepared = prepare(&dir, experiment, Some(options));
+    let plan = prepared.forward_plan();
     let file = read(&dir.join("model.safetensors"));
     let header = Header::from_file(&file).unwrap();
-    let weights = prepared.load_weights(&header, &WholeFile(&file)).unwrap();
-    let captures = prepared.capture_layers(&weights).unwrap();
-    (prepared.analyse_layers(&captures).unwrap(), captures)
+    let weights = plan.load(&header, &WholeFile(&file), Shard::WHOLE).unwrap();
+    let captures = qk_lens::model::capture_blocking(&weights, &plan.config, &plan.prompts, plan.taps, &mut Alone).unwrap();
+    (qk_lens::run::analyse(&prepared, &captures).unwrap(), captures)
+}
+
+/// The run before the weights: the model folder's config and tokenizer with `experiment`.
+pub fn prepare(dir: &Path, experiment: &Experiment, options: Option<&qk_lens::analysis::report::ExtendedOptions>) -> Prepared {
+    let config = qk_lens::model::Gpt2Config::from_json(&read(&dir.join("config.json"))).unwrap();
+    let tokenizer = qk_lens::model::Gpt2Tokenizer::from_bytes(&read(&dir.join("tokenizer.json"))).unwrap();
+    Prepared::new(experiment, options, config, &tokenizer).unwrap()
+}
+
+/// The forward of one worker alone, as the tests name its uses.
+pub fn capture_taps(
+    weights: &qk_lens::model::LayerWeights,
+    config: &qk_lens::model::Gpt2Config,
+    ids: &[Vec<u32>],
+    taps: qk_lens::model::Taps,
+) -> qk_lens::Result<Vec<qk_lens::model::Capture>> {
+    qk_lens::model::capture_blocking(weights, config, ids, taps, &mut qk_lens::model::shard::Alone)
+}
+
+/// Layer L's capture (L = `weights.layer`).
+pub fn capture_last_token(
+    weights: &qk_lens::model::LayerWeights,
+    config: &qk_lens::model::Gpt2Config,
+    ids: &[Vec<u32>],
+) -> qk_lens::Result<qk_lens::model::Capture> {
+    Ok(capture_taps(weights, config, ids, Default::default())?.remove(0))
+}
+
+/// Every layer's capture, 0..=L.
+pub fn capture_all_layers(
+    weights: &qk_lens::model::LayerWeights,
+    config: &qk_lens::model::Gpt2Config,
+    ids: &[Vec<u32>],
+) -> qk_lens::Result<Vec<qk_lens::model::Capture>> {
+    let taps = qk_lens::model::Taps {
+        all_layers: true,
+        whole_prompts: false,
+    };
+    capture_taps(weights, config, ids, taps)
+}
+
+/// Layer L's capture with every prompt run whole (no shared prefix reused).
+pub fn capture_without_prefix(
+    weights: &qk_lens::model::LayerWeights,
+    config: &qk_lens::model::Gpt2Config,
+    ids: &[Vec<u32>],
+) -> qk_lens::Result<qk_lens::model::Capture> {
+    let taps = qk_lens::model::Taps {
+        all_layers: false,
+        whole_prompts: true,
+    };
+    Ok(capture_taps(weights, config, ids, taps)?.remove(0))
 }

@@ -9,8 +9,8 @@ use std::rc::Rc;
 use super::super::state::{Action, LocalModel, State, BUNDLED_TOKENIZER};
 use crate::model::plan::Header;
 use crate::model::Gpt2Config;
-use crate::pipeline::prepare_parsed;
 use crate::presets::{human_bytes, preset, PRESETS};
+use crate::run::Prepared;
 use crate::web::engine::ModelFiles;
 use crate::web::hub::{fetch_cached, remote_header};
 use crate::web::params::absolute_url;
@@ -47,7 +47,7 @@ fn size_text(state: &State, config: &Gpt2Config, header: Option<&Header>) -> Str
     };
     let file = header.file_len();
     let needed = state.tokenizer.as_ref().map(|t| {
-        prepare_parsed(&state.experiment, state.run_options().as_ref(), config.clone(), &t.0).and_then(|p| p.needed_bytes(header))
+        Prepared::new(&state.experiment, state.run_options().as_ref(), config.clone(), &t.0).and_then(|p| p.needed_bytes(header))
     });
     match needed {
         Some(Ok(n)) => format!(
