@@ -1,5 +1,5 @@
 //! The lab as data: which model, which layer, which prompt template and which words in which
-//! categories. The same JSON feeds the CLI, the page's `?experiment=` and (later) share links.
+//! categories. The same JSON feeds the CLI, the page's `?experiment=` and `?exp=` (share links).
 //! Every rule an experiment must satisfy lives in [`Experiment::validate`].
 
 use std::collections::{HashMap, HashSet};

@@ -1,5 +1,7 @@
-//! The browser's side of fetching: page parameters and HTTP downloads with progress.
-//! wasm32 only; everything it returns is plain data for the core.
+//! The browser shell under the page and the engine: page parameters, HTTP downloads with
+//! progress and the Cache Storage of model pieces (fetch, hub), the engine worker's run host
+//! (engine) and its second worker (peer), file downloads and canvas images for the figures.
+//! wasm32 only; everything it hands the core is plain data.
 
 pub mod canvas_image;
 pub mod download;
