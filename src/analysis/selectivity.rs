@@ -45,3 +45,28 @@ pub fn selectivity(c: &Matrix, grouping: &Grouping) -> Selectivity {
         across_means,
     }
 }
+
+/// Medians of the pooled within-category and across-category pair similarities: the middle of
+/// each distribution the lecture's histograms show, less moved by a few outlying pairs than
+/// the means. None where a side has no pairs.
+pub fn pair_medians(c: &Matrix, grouping: &Grouping) -> (Option<f64>, Option<f64>) {
+    let g = grouping.n_categories;
+    let within: Vec<f64> = (0..g).flat_map(|k| grouping.within_pairs(k)).map(|(i, j)| c[i][j]).collect();
+    let across: Vec<f64> = (0..g)
+        .flat_map(|a| (a + 1..g).map(move |b| (a, b)))
+        .flat_map(|(a, b)| grouping.across_pairs(a, b))
+        .map(|(i, j)| c[i][j])
+        .collect();
+    (median(within), median(across))
+}
+
+/// numpy's median: the middle value, or the mean of the two middle values.
+pub fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}

@@ -15,6 +15,12 @@ pub struct SpaceResult {
     pub selectivity: Option<f64>,
     pub within_mean: Option<f64>,
     pub across_mean: Option<f64>,
+    /// Median of the pooled within-category pair similarities; null without such pairs.
+    #[serde(default)]
+    pub within_median: Option<f64>,
+    /// Median of the pooled across-category pair similarities; null without such pairs.
+    #[serde(default)]
+    pub across_median: Option<f64>,
     pub within_means: Vec<CategoryMean>,
     pub across_means: Vec<PairMean>,
     /// 20-bin histogram of the strictly-upper-triangle similarities, numpy's default range.
@@ -56,11 +62,14 @@ pub fn space(vectors: &[Vec<f32>], grouping: &Grouping, names: &[String]) -> Res
 
 pub fn space_of(cosine: Matrix, vectors: Vec<Vec<f32>>, grouping: &Grouping, names: &[String]) -> SpaceResult {
     let sel = selectivity::selectivity(&cosine, grouping);
+    let (within_median, across_median) = selectivity::pair_medians(&cosine, grouping);
     SpaceResult {
         histogram: Histogram::new(&upper_triangle(&cosine), HISTOGRAM_BINS),
         selectivity: sel.index,
         within_mean: sel.within,
         across_mean: sel.across,
+        within_median,
+        across_median,
         within_means: sel
             .within_means
             .iter()

@@ -296,6 +296,7 @@ unsafe fn block(xb: &[f32], panel: &[f32], kc: usize, y: &mut [f32], n: usize, r
     }
     // y += the block's sum (y holds the bias, or the bias plus the sum over earlier blocks of K).
     if width == NR {
+        #[allow(clippy::needless_range_loop)] // r indexes acc and the output rows alike
         for r in 0..rows {
             for (c, a) in acc[r].iter().enumerate() {
                 let p = yp.add((r0 + r) * n + j0 + 4 * c);
@@ -383,6 +384,7 @@ mod v {
     #[inline(always)]
     pub fn madd(acc: V, a: V, b: V) -> V {
         let mut out = acc.0;
+        #[allow(clippy::needless_range_loop)] // the portable lanes, written as simd128 reads them
         for i in 0..4 {
             out[i] += a.0[i] * b.0[i];
         }

@@ -210,25 +210,7 @@ pub async fn load_weight_bytes(
         Answered::WholeFile(resp) => return whole_file(url, resp, stats, on_progress).await,
     };
     stats.file_bytes = header.file_len();
-    let mut parts: Vec<(u64, JsBytes)> = Vec::new();
-    let mut missing = Vec::new();
-    for piece in plan(&header, needs)? {
-        let len = piece.range.end - piece.range.start;
-        let cached = match &cache {
-            // A wrong-sized entry is corrupt: fetch it again.
-            Some(c) => cache_get(c, &range_key(url, &piece.range))
-                .await
-                .filter(|b| b.length() as u64 == len),
-            None => None,
-        };
-        match cached {
-            Some(bytes) => {
-                stats.bytes_from_cache += len;
-                parts.push((piece.range.start, JsBytes(bytes)));
-            }
-            None => missing.push(piece.range),
-        }
-    }
+    let (mut parts, missing) = from_cache(url, cache.as_ref(), &header, needs, &mut stats).await?;
     let ranges = coalesce(missing.iter().cloned(), COALESCE_GAP);
     let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
     let done = Cell::new(0u64);
@@ -283,6 +265,35 @@ pub async fn load_weight_bytes(
         Some(e) => Err(e),
         None => Ok((header, FetchedRanges::new(parts), stats)),
     }
+}
+
+/// The pieces of `needs` the cache holds, and the ranges it misses.
+async fn from_cache(
+    url: &str,
+    cache: Option<&Cache>,
+    header: &Header,
+    needs: &[Need],
+    stats: &mut DownloadStats,
+) -> Result<(Vec<(u64, JsBytes)>, Vec<Range<u64>>)> {
+    let (mut parts, mut missing) = (Vec::new(), Vec::new());
+    for piece in plan(header, needs)? {
+        let len = piece.range.end - piece.range.start;
+        let cached = match cache {
+            // A wrong-sized entry is corrupt: fetch it again.
+            Some(c) => cache_get(c, &range_key(url, &piece.range))
+                .await
+                .filter(|b| b.length() as u64 == len),
+            None => None,
+        };
+        match cached {
+            Some(bytes) => {
+                stats.bytes_from_cache += len;
+                parts.push((piece.range.start, JsBytes(bytes)));
+            }
+            None => missing.push(piece.range),
+        }
+    }
+    Ok((parts, missing))
 }
 
 /// The server ignored Range: read the whole file from the 200 answer already under way.
