@@ -6,12 +6,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::drawing_error;
-use super::figure::Space;
-use super::grid::ring;
-use super::heatmap::{colour, draw_colour_bar_between};
+use super::colour_bar::draw_colour_bar_between;
+use super::drawing::{drawing_error, ring};
 use super::hits::{HeadCells, PixelRect};
+use super::options::Space;
 use super::palette::EMPTY_GREY;
+use super::scale::{colour, extent};
 use crate::analysis::sweep::HeadSummary;
 
 pub struct HeadGridSpec<'a> {
@@ -52,22 +52,6 @@ pub const ALPHA: f64 = 0.05;
 
 fn limits(values: &[Option<f64>]) -> (f64, f64) {
     extent(values.iter().flatten().copied())
-}
-
-/// Colour limits spanning the finite values (0..1 when there are none, ±0.5 around a single
-/// value): shared by the head grid and the Q·K matrix.
-pub(crate) fn extent(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .into_iter()
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    if lo > hi {
-        (0.0, 1.0)
-    } else if lo == hi {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        (lo, hi)
-    }
 }
 
 struct Panel<'a> {

@@ -9,11 +9,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::drawing::{drawing_error, DrawResult};
 use super::hits::{LayerColumns, PixelRect};
 use super::legend::{draw_legend, legend_width, Mark};
 use super::palette::{GRID_GREY, K_COLOUR, Q_COLOUR, V_COLOUR};
-use super::rsa_scatter::padded_range;
-use super::{drawing_error, DrawResult};
+use super::scale::padded_range;
 use crate::analysis::sweep::LayerSummary;
 
 pub struct LayerSweepSpec<'a> {

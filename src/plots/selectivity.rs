@@ -6,9 +6,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::drawing::{drawing_error, DrawResult};
 use super::legend::{draw_legend, legend_width, Mark};
 use super::palette::{category_colour, GRID_GREY};
-use super::{drawing_error, DrawResult};
 
 /// One representation's numbers; None where undefined (drawn as "n/a").
 pub struct SelectivityBars<'a> {
