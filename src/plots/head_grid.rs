@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::colour_bar::draw_colour_bar_between;
-use super::drawing::{drawing_error, ring};
+use super::drawing::{drawing_error, ring, DrawResult};
 use super::hits::{HeadCells, PixelRect};
 use super::options::Space;
 use super::palette::EMPTY_GREY;
@@ -130,6 +130,21 @@ fn draw_panel<DB: DrawingBackend>(
         main.draw_text(&format!("L{}", layers[r]), &style, (x0 - 4, yc))
             .map_err(drawing_error)?;
     }
+    draw_outline(&main, &px, rows, cols, outline)?;
+    draw_colour_bar_between(&bar, lo, hi, (26, 42))?;
+    let (xr, yr) = plot.get_pixel_range();
+    Ok([(xr.start, yr.start), (xr.end, yr.end)])
+}
+
+/// The analysed layer's row outlined in black, and the selected head's cell in it in red.
+fn draw_outline<DB: DrawingBackend>(
+    main: &DrawingArea<DB, Shift>,
+    px: &dyn Fn(f64, f64) -> (i32, i32),
+    rows: usize,
+    cols: usize,
+    outline: (Option<usize>, Option<usize>),
+) -> DrawResult {
+    let y = |r: usize| (rows - r) as f64;
     if let Some(r) = outline.0 {
         let (a, b) = (px(0.0, y(r)), px(cols as f64, y(r + 1)));
         main.draw(&PathElement::new(ring(a, b, 1), BLACK.stroke_width(2)))
@@ -142,9 +157,7 @@ fn draw_panel<DB: DrawingBackend>(
                 .map_err(drawing_error)?;
         }
     }
-    draw_colour_bar_between(&bar, lo, hi, (26, 42))?;
-    let (xr, yr) = plot.get_pixel_range();
-    Ok([(xr.start, yr.start), (xr.end, yr.end)])
+    Ok(())
 }
 
 /// Draws both heatmaps; returns where their cells are.
