@@ -66,7 +66,7 @@ fn heatmap_cells_are_found_under_the_pointer() {
     };
     let mut grid = None;
     to_svg(Figure::HeatmapQ.size(3), |area| {
-        grid = draw_figure(area, Figure::HeatmapQ, &result, &options)?;
+        grid = draw_figure(area, Figure::HeatmapQ, &result, &options)?.hits;
         Ok(())
     })
     .unwrap();
@@ -113,7 +113,7 @@ fn scatter_points_are_found_under_the_pointer() {
     };
     let mut hits = None;
     to_svg(Figure::RsaScatter.size(3), |area| {
-        hits = draw_figure(area, Figure::RsaScatter, &result, &options)?;
+        hits = draw_figure(area, Figure::RsaScatter, &result, &options)?.hits;
         Ok(())
     })
     .unwrap();
@@ -195,7 +195,7 @@ fn v_heatmap_draws_and_finds_cells() {
     assert!(svg.matches("<rect").count() >= n * n + 64);
     let mut hits = None;
     to_svg(Figure::HeatmapV.size_for(&with), |area| {
-        hits = draw_figure(area, Figure::HeatmapV, &with, &options)?;
+        hits = draw_figure(area, Figure::HeatmapV, &with, &options)?.hits;
         Ok(())
     })
     .unwrap();

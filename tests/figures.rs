@@ -136,7 +136,7 @@ fn group_mask_figure_colours_each_categorys_pairs_and_has_a_legend() {
         categories: &labels,
         category_names: &names,
     };
-    let svg = to_svg((620, 520), |a| draw_group_mask(a, &spec)).unwrap();
+    let svg = to_svg((620, 520), |a| draw_group_mask(a, &spec)?.paint_as_rectangles(a)).unwrap();
     save("group-mask.svg", &svg);
     assert_eq!(text(&svg, "Group mask"), 1);
     for w in ["galaxy", "ceiling", "lime"] {
@@ -171,7 +171,7 @@ fn heatmap_svg(highlight: Option<(usize, usize)>) -> (String, (f64, f64)) {
         highlight,
     };
     (
-        to_svg((560, 520), |a| draw_cosine_heatmap(a, &spec).map(|_| ())).unwrap(),
+        to_svg((560, 520), |a| draw_cosine_heatmap(a, &spec)?.paint_as_rectangles(a)).unwrap(),
         spec.limits(),
     )
 }

@@ -19,7 +19,7 @@ fn lecture_heatmap(range: ColourRange) -> (String, usize) {
         range,
         highlight: None,
     };
-    let svg = to_svg((560, 520), |area| draw_cosine_heatmap(area, &spec).map(|_| ())).unwrap();
+    let svg = to_svg((560, 520), |area| draw_cosine_heatmap(area, &spec)?.paint_as_rectangles(area)).unwrap();
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plots");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("heatmap-q.svg"), &svg).unwrap();
@@ -39,17 +39,56 @@ fn heatmap_draws_every_cell_label_and_title() {
     assert!(rects >= n * n + 64, "{rects} rects for {n} words");
 }
 
+/// The SVG attribute of a rectangle filled with `c`.
+fn fill(c: plotters::style::RGBColor) -> String {
+    format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2)
+}
+
 #[test]
 fn fixed_limits_clip_like_imshow() {
-    // With the lecture's Q limits every value above 0.85 (the diagonal) takes the top colour.
-    let spec_top = ColourRange::Fixed(0.6, 0.85);
-    let (svg, _) = lecture_heatmap(spec_top);
-    let top = ViridisRGB.get_color(1.0f32);
-    let top = format!("#{:02X}{:02X}{:02X}", top.0, top.1, top.2);
-    assert!(
-        svg.matches(&format!("fill=\"{top}\"")).count() >= 34,
-        "the diagonal is drawn in the top colour {top}"
+    // The lecture's Q limits: values above 0.85 take the top colour, values below 0.6 the bottom
+    // one, as imshow clips them. For this fixture 320 cells are above (the 34 diagonal cells
+    // among them) and 14 below; a renderer that ignored the limits would give each extreme colour
+    // to one cell only.
+    let cq = matrix(&golden("tiny-gpt2-hub.L1")["CQ"]);
+    let (svg, n) = lecture_heatmap(ColourRange::Fixed(0.6, 0.85));
+    let above = cq.iter().flatten().filter(|&&v| v >= 0.85).count();
+    let below = cq.iter().flatten().filter(|&&v| v <= 0.6).count();
+    assert_eq!((above, below), (320, 14), "the fixture's cells above and below the limits");
+    // The cells are the last n² rectangles (painted after the frame and the colour bar).
+    let rects: Vec<&str> = svg.lines().filter(|l| l.trim_start().starts_with("<rect")).collect();
+    assert!(rects.len() >= n * n);
+    let cells = &rects[rects.len() - n * n..];
+    let (top, bottom) = (ViridisRGB.get_color(1.0f32), ViridisRGB.get_color(0.0f32));
+    let coloured = |c: plotters::style::RGBColor, keep: &dyn Fn(f64) -> bool| {
+        let cq = &cq;
+        cells
+            .iter()
+            .enumerate()
+            .filter(|&(k, r)| keep(cq[k / n][k % n]) && r.contains(&fill(c)))
+            .count()
+    };
+    assert_eq!(
+        coloured(top, &|v| v >= 0.85),
+        320,
+        "the cells above 0.85 in the top colour {}",
+        fill(top)
     );
+    assert_eq!(
+        coloured(bottom, &|v| v <= 0.6),
+        14,
+        "the cells below 0.6 in the bottom colour {}",
+        fill(bottom)
+    );
+    // Four cells just under the limit (0.8497..0.8499) round to the top colour too.
+    assert_eq!(coloured(top, &|_| true), 324, "cells in the top colour");
+    assert_eq!(coloured(bottom, &|_| true), 14, "cells in the bottom colour");
+    // And each cell between the limits its own colour, row by row.
+    for (k, rect) in cells.iter().enumerate() {
+        let v = cq[k / n][k % n];
+        let want = ViridisRGB.get_color_normalized(v.clamp(0.6, 0.85) as f32, 0.6, 0.85);
+        assert!(rect.contains(&fill(want)), "cell ({}, {}) = {v}: {rect}", k / n, k % n);
+    }
     let spec = HeatmapSpec {
         title: "",
         matrix: &[vec![1.0, 0.2], vec![0.2, 1.0]],

@@ -70,7 +70,7 @@ fn has_text(svg: &str, s: &str) -> bool {
 fn hits(figure: Figure, result: &RunResult, options: &FigureOptions) -> HitMap {
     let mut hits = None;
     to_svg(figure.size_for(result), |area| {
-        hits = draw_figure(area, figure, result, options)?;
+        hits = draw_figure(area, figure, result, options)?.hits;
         Ok(())
     })
     .unwrap();

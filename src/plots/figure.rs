@@ -1,152 +1,39 @@
-//! Every figure of the lab from a run's result: one dispatch point for the page's canvases and
-//! for the SVG/PNG exports, so what is exported is what is shown.
+//! Every figure of the lab from a run's result: the one dispatch point for the page's canvases
+//! and for the SVG exports, so what is exported is what is shown. Each figure takes what it
+//! draws from the result here; the figure modules know nothing of results.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::grid::CellLayer;
-use super::group_mask::draw_group_mask_layered;
-use super::heatmap::draw_cosine_heatmap_layered;
-use super::histograms::draw_qkv_histograms;
-use super::{
-    draw_rsa_per_category, draw_rsa_scatter, draw_selectivity, draw_similarity_histograms, ColourRange, GroupMaskSpec,
-    HeatmapSpec, HistogramSpec, RsaCategoriesSpec, RsaScatterSpec, SelectivityBars, SelectivitySpec,
-};
+pub use super::catalogue::Figure;
+use super::cells::CellLayer;
+use super::drawing::{to_svg, DrawResult};
+use super::group_mask::{draw_group_mask, GroupMaskSpec};
+use super::head_grid::{self, draw_head_grid, HeadGridSpec};
+use super::heatmap::{draw_cosine_heatmap, HeatmapSpec};
+use super::histograms::{draw_qkv_histograms, draw_similarity_histograms, HistogramSpec};
+pub use super::hits::{HeadCells, HitMap, LayerColumns, PixelRect};
+use super::layer_sweep::{draw_layer_sweep, LayerSweepSpec};
+use super::null_distributions::draw_null_distributions;
+pub use super::options::{FigureOptions, Space, LECTURE_K_RANGE, LECTURE_Q_RANGE};
+use super::pca_map::{draw_pca_map, PcaMapSpec, PcaPanel};
+use super::qk_matrix::{draw_qk_matrix, QkMatrixSpec};
+use super::rsa_categories::{draw_rsa_per_category, RsaCategoriesSpec};
+use super::rsa_scatter::{draw_rsa_scatter, RsaScatterSpec};
+use super::scale::ColourRange;
+use super::selectivity::{draw_selectivity, SelectivityBars, SelectivitySpec};
 use crate::analysis::upper_triangle;
 use crate::result::{RunResult, SpaceResult};
-
-pub use super::hits::{HeadCells, HitMap, LayerColumns, PixelRect};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Figure {
-    GroupMask,
-    HeatmapQ,
-    HeatmapK,
-    Histograms,
-    Selectivity,
-    RsaScatter,
-    RsaPerCategory,
-    // Beyond the lecture: each needs a part of the result the CLI or page adds on request.
-    /// V cosine heatmap (`result.v`).
-    HeatmapV,
-    /// Selectivity of Q, K, V and RSA r against layer (`result.layers`).
-    LayerSweep,
-    /// Selectivity of one space and RSA r per layer and head (`result.heads`).
-    HeadGrid,
-    /// One head's Q·K/√d matrix at the analysed layer (`result.qk`).
-    QkMatrix,
-    /// 2-D PCA maps of Q, K and V (`result.pca`).
-    PcaMap,
-    /// Permutation null distributions with the observed values (`result.statistics`).
-    NullDistributions,
-}
-
-/// A representation: which one the head grid's left heatmap shows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Space {
-    #[default]
-    Q,
-    K,
-    V,
-}
-
-impl Space {
-    pub fn name(self) -> &'static str {
-        match self {
-            Space::Q => "Q",
-            Space::K => "K",
-            Space::V => "V",
-        }
-    }
-}
-
-/// The lecture's colour limits for gpt2-medium, layer 5.
-pub const LECTURE_Q_RANGE: (f64, f64) = (0.6, 0.85);
-pub const LECTURE_K_RANGE: (f64, f64) = (0.82, 0.95);
-
-/// What the user chose for the figures.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct FigureOptions {
-    /// Auto limits from the data, or the lecture's fixed ones.
-    pub lecture_limits: bool,
-    /// A word pair (i, j) picked by the pointer, marked in every figure.
-    pub highlight: Option<(usize, usize)>,
-    /// The selected head: the Q·K matrix shown (None: head 0) and the cell outlined in the head grid.
-    pub head: Option<usize>,
-    /// The space of the head grid's left heatmap.
-    pub grid_space: Space,
-}
+use crate::result_view::Shown;
 
 impl Figure {
-    pub const ALL: [Figure; 7] = [
-        Figure::GroupMask,
-        Figure::HeatmapQ,
-        Figure::HeatmapK,
-        Figure::Histograms,
-        Figure::Selectivity,
-        Figure::RsaScatter,
-        Figure::RsaPerCategory,
-    ];
-
-    /// The figures beyond the lecture, in page order.
-    pub const EXTENDED: [Figure; 6] = [
-        Figure::HeatmapV,
-        Figure::LayerSweep,
-        Figure::HeadGrid,
-        Figure::QkMatrix,
-        Figure::PcaMap,
-        Figure::NullDistributions,
-    ];
-
-    /// Stable id: element ids in the page, file names of exports.
-    pub fn id(self) -> &'static str {
-        match self {
-            Figure::GroupMask => "group-mask",
-            Figure::HeatmapQ => "heatmap-q",
-            Figure::HeatmapK => "heatmap-k",
-            Figure::Histograms => "histograms",
-            Figure::Selectivity => "selectivity",
-            Figure::RsaScatter => "rsa-scatter",
-            Figure::RsaPerCategory => "rsa-per-category",
-            Figure::HeatmapV => "heatmap-v",
-            Figure::LayerSweep => "layer-sweep",
-            Figure::HeadGrid => "head-grid",
-            Figure::QkMatrix => "qk-matrix",
-            Figure::PcaMap => "pca-map",
-            Figure::NullDistributions => "null-distributions",
-        }
-    }
-
-    /// Whether `result` holds what the figure draws (the lecture's figures: always).
-    pub fn available(self, result: &RunResult) -> bool {
-        let some = |v: Option<usize>| v.is_some_and(|n| n > 0);
-        match self {
-            Figure::GroupMask
-            | Figure::HeatmapQ
-            | Figure::HeatmapK
-            | Figure::Histograms
-            | Figure::Selectivity
-            | Figure::RsaScatter
-            | Figure::RsaPerCategory => true,
-            Figure::HeatmapV => some(result.v.as_ref().map(|v| v.cosine.len())),
-            Figure::LayerSweep => some(result.layers.as_ref().map(Vec::len)),
-            Figure::HeadGrid => some(result.heads.as_ref().map(Vec::len)),
-            Figure::QkMatrix => some(result.qk.as_ref().map(Vec::len)),
-            Figure::PcaMap => result
-                .pca
-                .as_ref()
-                .is_some_and(|p| p.q.is_some() || p.k.is_some() || p.v.is_some()),
-            Figure::NullDistributions => result.statistics.is_some(),
-        }
-    }
-
     /// Pixel size of the figure for this result (the head grid grows with its layers, the PCA
     /// map with its panels).
     pub fn size_for(self, result: &RunResult) -> (u32, u32) {
         match self {
             Figure::HeadGrid => {
-                let rows = super::head_grid::layers_of(result.heads.as_deref().unwrap_or(&[])).len();
-                super::head_grid::size(rows)
+                let rows = head_grid::layers_of(result.heads.as_deref().unwrap_or(&[])).len();
+                head_grid::size(rows)
             }
             Figure::PcaMap => {
                 let panels = result
@@ -169,7 +56,7 @@ impl Figure {
             Figure::HeatmapV => (560, 520),
             Figure::LayerSweep => (720, 520),
             // Sizes that depend on the result: see `size_for`.
-            Figure::HeadGrid => super::head_grid::size(12),
+            Figure::HeadGrid => head_grid::size(12),
             Figure::QkMatrix => (600, 560),
             Figure::PcaMap => (960, 360),
             Figure::NullDistributions => (1020, 580),
@@ -183,6 +70,178 @@ pub fn pair_index(n: usize, i: usize, j: usize) -> Option<usize> {
     (i != j && j < n).then(|| i * n - i * (i + 1) / 2 + (j - i - 1))
 }
 
+/// A figure drawn by `draw_figure`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrawnFigure {
+    /// Where its word pairs (or layers, or heads) are, for the pointer.
+    pub hits: Option<HitMap>,
+    /// A word × word grid's cells, not yet painted: the backend paints them its own way
+    /// (`CellLayer::paint_as_rectangles` or `paint_as_image`).
+    pub cells: Option<CellLayer>,
+}
+
+impl DrawnFigure {
+    fn plain(hits: Option<HitMap>) -> Self {
+        DrawnFigure { hits, cells: None }
+    }
+
+    fn grid(cells: CellLayer, hits: fn(super::hits::CellGrid) -> HitMap) -> Self {
+        DrawnFigure {
+            hits: Some(hits(cells.grid())),
+            cells: Some(cells),
+        }
+    }
+}
+
+/// What every figure takes from the result it shows.
+struct Source<'a> {
+    shown: Shown<'a>,
+    options: &'a FigureOptions,
+    words: Vec<String>,
+    categories: Vec<usize>,
+    category_names: Vec<String>,
+}
+
+impl Source<'_> {
+    fn result(&self) -> &RunResult {
+        self.shown.result
+    }
+
+    /// The pair picked by the pointer, as an index into the upper triangle.
+    fn highlight_pair(&self) -> Option<usize> {
+        let n = self.words.len();
+        self.options.highlight.and_then(|(i, j)| pair_index(n, i, j))
+    }
+}
+
+/// Draws `figure` of `shown` (a result, or a view of one) but for a word × word grid's cells,
+/// which it returns for the backend to paint (see `DrawnFigure::cells`).
+pub fn draw_figure<'a, DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: Figure,
+    shown: impl Into<Shown<'a>>,
+    options: &FigureOptions,
+) -> Result<DrawnFigure, String> {
+    let shown = shown.into();
+    let result = shown.result;
+    if !figure.available(result) {
+        return Err(missing(figure, shown));
+    }
+    let source = Source {
+        shown,
+        options,
+        words: result.words.iter().map(|w| w.word.clone()).collect(),
+        categories: result.category_indices(),
+        category_names: result.experiment.category_names(),
+    };
+    let suffix = shown.view.title_suffix();
+    match figure {
+        Figure::GroupMask => group_mask(area, &source),
+        Figure::HeatmapQ => heatmap(
+            area,
+            &source,
+            &format!("Q cosine similarity{suffix}"),
+            &result.q.cosine,
+            Some(LECTURE_Q_RANGE),
+        ),
+        Figure::HeatmapK => heatmap(
+            area,
+            &source,
+            &format!("K cosine similarity{suffix}"),
+            &result.k.cosine,
+            Some(LECTURE_K_RANGE),
+        ),
+        // The lecture has no V limits: auto always.
+        Figure::HeatmapV => {
+            let v = result.v.as_ref().ok_or_else(|| missing(figure, shown))?;
+            heatmap(area, &source, &format!("V cosine similarity{suffix}"), &v.cosine, None)
+        }
+        Figure::Histograms => histograms(area, &source, &format!("Distributions of similarities{suffix}")),
+        Figure::Selectivity => selectivity(area, &source),
+        Figure::RsaScatter => rsa_scatter(area, &source),
+        Figure::RsaPerCategory => rsa_per_category(area, &source),
+        Figure::LayerSweep => layer_sweep(area, &source),
+        Figure::HeadGrid => head_grid(area, &source),
+        Figure::QkMatrix => qk_matrix(area, &source),
+        Figure::PcaMap => pca_map(area, &source),
+        Figure::NullDistributions => {
+            let stats = result.statistics.as_ref().ok_or_else(|| missing(figure, shown))?;
+            draw_null_distributions(area, stats).map(|_| DrawnFigure::plain(None))
+        }
+    }
+}
+
+/// The figure as SVG text (export): its cells as rectangles.
+pub fn figure_svg<'a>(figure: Figure, shown: impl Into<Shown<'a>>, options: &FigureOptions) -> Result<String, String> {
+    let shown = shown.into();
+    to_svg(figure.size_for(shown.result), |area| {
+        let drawn = draw_figure(area, figure, shown, options)?;
+        drawn.cells.map_or(Ok(()), |cells| cells.paint_as_rectangles(area))
+    })
+}
+
+/// Why a figure cannot be drawn from this run, in the page's words.
+fn missing(figure: Figure, shown: Shown) -> String {
+    let option = figure.page_option().unwrap_or("the analysis it needs");
+    let layer = match shown.view.head {
+        Some(h) => format!("head {h} of layer {}", shown.result.layer),
+        None => format!("layer {}", shown.result.layer),
+    };
+    format!(
+        "{}: this run has no data for this figure of {layer} (turn on \u{201c}{option}\u{201d} in Beyond the lecture and run again)",
+        figure.id()
+    )
+}
+
+type Drawn = Result<DrawnFigure, String>;
+
+fn group_mask<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, source: &Source) -> Drawn {
+    let spec = GroupMaskSpec {
+        title: "Group mask",
+        labels: &source.words,
+        categories: &source.categories,
+        category_names: &source.category_names,
+    };
+    draw_group_mask(area, &spec).map(|cells| DrawnFigure::grid(cells, HitMap::Cells))
+}
+
+/// A cosine heatmap, with `lecture` limits when the user asks for them and the lecture has some.
+fn heatmap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    source: &Source,
+    title: &str,
+    matrix: &[Vec<f64>],
+    lecture: Option<(f64, f64)>,
+) -> Drawn {
+    let range = match lecture.filter(|_| source.options.lecture_limits) {
+        Some((lo, hi)) => ColourRange::Fixed(lo, hi),
+        None => ColourRange::Auto,
+    };
+    let spec = HeatmapSpec {
+        title,
+        matrix,
+        labels: &source.words,
+        categories: &source.categories,
+        range,
+        highlight: source.options.highlight,
+    };
+    draw_cosine_heatmap(area, &spec).map(|cells| DrawnFigure::grid(cells, HitMap::Cells))
+}
+
+fn histograms<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, source: &Source, title: &str) -> Drawn {
+    let result = source.result();
+    let spec = HistogramSpec {
+        title,
+        q: &result.q.histogram,
+        k: &result.k.histogram,
+    };
+    let drawn: DrawResult = match &result.v {
+        Some(v) => draw_qkv_histograms(area, &spec, &v.histogram),
+        None => draw_similarity_histograms(area, &spec),
+    };
+    drawn.map(|_| DrawnFigure::plain(None))
+}
+
 fn bars<'a>(name: &'a str, s: &'a SpaceResult, within: &'a [Option<f64>]) -> SelectivityBars<'a> {
     SelectivityBars {
         name,
@@ -193,191 +252,101 @@ fn bars<'a>(name: &'a str, s: &'a SpaceResult, within: &'a [Option<f64>]) -> Sel
     }
 }
 
-/// Draws `figure` of `result`; returns where its word pairs are, when it shows them one by one.
-/// ", head h" when `result` is the page's view of one head (its vectors are d_head wide), so
-/// titles (and exports) say what they show.
-fn head_suffix(result: &RunResult, options: &FigureOptions) -> String {
-    let d_head = result.model.n_embd / result.model.n_head.max(1);
-    let sliced = d_head < result.model.n_embd && result.q.vectors.first().is_some_and(|v| v.len() == d_head);
-    match (sliced, options.head) {
-        (true, Some(h)) => format!(", head {h}"),
-        _ => String::new(),
+fn selectivity<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, source: &Source) -> Drawn {
+    let result = source.result();
+    let within = |s: &SpaceResult| -> Vec<Option<f64>> { s.within_means.iter().map(|m| m.mean).collect() };
+    let (wq, wk) = (within(&result.q), within(&result.k));
+    let wv = result.v.as_ref().map(within).unwrap_or_default();
+    let mut spaces = vec![bars("Q", &result.q, &wq), bars("K", &result.k, &wk)];
+    if let Some(v) = &result.v {
+        spaces.push(bars("V", v, &wv));
     }
-}
-
-pub fn draw_figure<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    figure: Figure,
-    result: &RunResult,
-    options: &FigureOptions,
-) -> Result<Option<HitMap>, String> {
-    draw_figure_layered(area, figure, result, options, false).map(|drawn| drawn.hits)
-}
-
-/// A figure drawn by `draw_figure_with_cell_image`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DrawnFigure {
-    /// Where its word pairs (or layers, or heads) are, as `draw_figure` returns.
-    pub hits: Option<HitMap>,
-    /// The cells of a word × word grid of `IMAGE_MIN_WORDS` words or more, not drawn: the caller
-    /// paints `cells.image` at its position, then `draw_overlay` draws the separators and the
-    /// highlight over it. The result is what `draw_figure` draws, pixel for pixel.
-    pub cells: Option<CellLayer>,
-}
-
-/// `draw_figure` for a backend that paints an image faster than n² rectangles (the page's
-/// canvas: one `putImageData` instead of a `fillRect` per cell); see `DrawnFigure::cells`.
-pub fn draw_figure_with_cell_image<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    figure: Figure,
-    result: &RunResult,
-    options: &FigureOptions,
-) -> Result<DrawnFigure, String> {
-    draw_figure_layered(area, figure, result, options, true)
-}
-
-fn draw_figure_layered<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    figure: Figure,
-    result: &RunResult,
-    options: &FigureOptions,
-    cells_as_image: bool,
-) -> Result<DrawnFigure, String> {
-    let plain = |hits: Option<HitMap>| DrawnFigure { hits, cells: None };
-    let cells = |(grid, cells): (super::CellGrid, Option<CellLayer>)| DrawnFigure {
-        hits: Some(HitMap::Cells(grid)),
-        cells,
+    let spec = SelectivitySpec {
+        spaces: &spaces,
+        category_names: &source.category_names,
     };
-    let words: Vec<String> = result.words.iter().map(|w| w.word.clone()).collect();
-    let names = result.experiment.category_names();
-    let categories = result.category_indices();
-    let n = words.len();
-    let head = head_suffix(result, options);
-    let highlight_pair = options.highlight.and_then(|(i, j)| pair_index(n, i, j));
-    let heatmap = |area: &DrawingArea<DB, Shift>, title: &str, matrix: &[Vec<f64>], lecture: (f64, f64)| {
-        let range = if options.lecture_limits {
-            ColourRange::Fixed(lecture.0, lecture.1)
-        } else {
-            ColourRange::Auto
-        };
-        let spec = HeatmapSpec {
-            title,
-            matrix,
-            labels: &words,
-            categories: &categories,
-            range,
-            highlight: options.highlight,
-        };
-        draw_cosine_heatmap_layered(area, &spec, cells_as_image).map(cells)
-    };
-    match figure {
-        Figure::GroupMask => {
-            let spec = GroupMaskSpec {
-                title: "Group mask",
-                labels: &words,
-                categories: &categories,
-                category_names: &names,
-            };
-            draw_group_mask_layered(area, &spec, cells_as_image).map(cells)
-        }
-        Figure::HeatmapQ => heatmap(area, &format!("Q cosine similarity{head}"), &result.q.cosine, LECTURE_Q_RANGE),
-        Figure::HeatmapK => heatmap(area, &format!("K cosine similarity{head}"), &result.k.cosine, LECTURE_K_RANGE),
-        Figure::Histograms => {
-            let title = format!("Distributions of similarities{head}");
-            let spec = HistogramSpec {
-                title: &title,
-                q: &result.q.histogram,
-                k: &result.k.histogram,
-            };
-            match &result.v {
-                Some(v) => draw_qkv_histograms(area, &spec, &v.histogram),
-                None => draw_similarity_histograms(area, &spec),
-            }
-            .map(|_| plain(None))
-        }
-        Figure::Selectivity => {
-            let within = |s: &SpaceResult| -> Vec<Option<f64>> { s.within_means.iter().map(|m| m.mean).collect() };
-            let (wq, wk) = (within(&result.q), within(&result.k));
-            let wv = result.v.as_ref().map(within).unwrap_or_default();
-            let mut spaces = vec![bars("Q", &result.q, &wq), bars("K", &result.k, &wk)];
-            if let Some(v) = &result.v {
-                spaces.push(bars("V", v, &wv));
-            }
-            draw_selectivity(
-                area,
-                &SelectivitySpec {
-                    spaces: &spaces,
-                    category_names: &names,
-                },
-            )
-            .map(|_| plain(None))
-        }
-        Figure::RsaScatter => {
-            let (q, k) = (upper_triangle(&result.q.cosine), upper_triangle(&result.k.cosine));
-            draw_rsa_scatter(
-                area,
-                &RsaScatterSpec {
-                    q: &q,
-                    k: &k,
-                    r: result.rsa.r,
-                    highlight: highlight_pair,
-                },
-            )
-            .map(|points| plain(Some(HitMap::Points { n, points })))
-        }
-        Figure::RsaPerCategory => {
-            let (q, k) = (upper_triangle(&result.q.cosine), upper_triangle(&result.k.cosine));
-            let r: Vec<Option<f64>> = result.rsa.per_category.iter().map(|c| c.r).collect();
-            let spec = RsaCategoriesSpec {
-                q: &q,
-                k: &k,
-                categories: &categories,
-                category_names: &names,
-                r: &r,
-                highlight: highlight_pair,
-            };
-            draw_rsa_per_category(area, &spec).map(|_| plain(None))
-        }
-        Figure::HeatmapV => {
-            let v = result.v.as_ref().ok_or_else(|| missing(figure))?;
-            // The lecture has no V limits: auto always.
-            let title = format!("V cosine similarity{head}");
-            let spec = HeatmapSpec {
-                title: &title,
-                matrix: &v.cosine,
-                labels: &words,
-                categories: &categories,
-                range: ColourRange::Auto,
-                highlight: options.highlight,
-            };
-            draw_cosine_heatmap_layered(area, &spec, cells_as_image).map(cells)
-        }
-        _ => {
-            if !figure.available(result) {
-                return Err(missing(figure));
-            }
-            let (hits, cells) =
-                super::extended::draw_extended(area, figure, result, options, &words, &categories, cells_as_image)?;
-            Ok(DrawnFigure { hits, cells })
-        }
-    }
+    draw_selectivity(area, &spec).map(|_| DrawnFigure::plain(None))
 }
 
-fn missing(figure: Figure) -> String {
-    let flag = match figure {
-        Figure::HeatmapV => "--v",
-        Figure::LayerSweep => "--all-layers",
-        Figure::HeadGrid => "--heads",
-        Figure::QkMatrix => "--qk",
-        Figure::PcaMap => "--pca",
-        Figure::NullDistributions => "--permutations N",
-        _ => "",
+fn rsa_scatter<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, source: &Source) -> Drawn {
+    let result = source.result();
+    let (q, k) = (upper_triangle(&result.q.cosine), upper_triangle(&result.k.cosine));
+    let spec = RsaScatterSpec {
+        q: &q,
+        k: &k,
+        r: result.rsa.r,
+        highlight: source.highlight_pair(),
     };
-    format!("{}: the result has no data for this figure (run with {flag})", figure.id())
+    let n = source.words.len();
+    draw_rsa_scatter(area, &spec).map(|points| DrawnFigure::plain(Some(HitMap::Points { n, points })))
 }
 
-/// The figure as SVG text (export).
-pub fn figure_svg(figure: Figure, result: &RunResult, options: &FigureOptions) -> Result<String, String> {
-    let size = figure.size_for(result);
-    super::to_svg(size, |area| draw_figure(area, figure, result, options).map(|_| ()))
+fn rsa_per_category<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, source: &Source) -> Drawn {
+    let result = source.result();
+    let (q, k) = (upper_triangle(&result.q.cosine), upper_triangle(&result.k.cosine));
+    let r: Vec<Option<f64>> = result.rsa.per_category.iter().map(|c| c.r).collect();
+    let spec = RsaCategoriesSpec {
+        q: &q,
+        k: &k,
+        categories: &source.categories,
+        category_names: &source.category_names,
+        r: &r,
+        highlight: source.highlight_pair(),
+    };
+    draw_rsa_per_category(area, &spec).map(|_| DrawnFigure::plain(None))
+}
+
+fn layer_sweep<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, source: &Source) -> Drawn {
+    let result = source.result();
+    let spec = LayerSweepSpec {
+        layers: result.layers.as_deref().unwrap_or_default(),
+        analysed: result.layer,
+    };
+    draw_layer_sweep(area, &spec).map(|c| DrawnFigure::plain(Some(HitMap::Layers(c))))
+}
+
+fn head_grid<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, source: &Source) -> Drawn {
+    let result = source.result();
+    let spec = HeadGridSpec {
+        heads: result.heads.as_deref().unwrap_or_default(),
+        space: source.options.grid_space,
+        analysed: result.layer,
+        selected: source.options.head,
+    };
+    draw_head_grid(area, &spec).map(|c| DrawnFigure::plain(Some(HitMap::HeadCells(c))))
+}
+
+/// The selected head's Q·K matrix (head 0 when none is selected).
+fn qk_matrix<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, source: &Source) -> Drawn {
+    let heads = source.result().qk.as_deref().unwrap_or_default();
+    let h = source.options.head.unwrap_or(0);
+    let head = heads
+        .iter()
+        .find(|q| q.head == h)
+        .ok_or_else(|| format!("{}: no head {h} in the result ({} heads)", Figure::QkMatrix.id(), heads.len()))?;
+    let spec = QkMatrixSpec {
+        head,
+        labels: &source.words,
+        categories: &source.categories,
+        highlight: source.options.highlight,
+    };
+    draw_qk_matrix(area, &spec).map(|cells| DrawnFigure::grid(cells, HitMap::QkCells))
+}
+
+fn pca_map<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, source: &Source) -> Drawn {
+    let Some(pca) = source.result().pca.as_ref() else {
+        return Err(missing(Figure::PcaMap, source.shown));
+    };
+    let panels: Vec<PcaPanel> = [("Q", &pca.q), ("K", &pca.k), ("V", &pca.v)]
+        .into_iter()
+        .filter_map(|(name, p)| Some(PcaPanel { name, pca: p.as_ref()? }))
+        .collect();
+    let spec = PcaMapSpec {
+        panels: &panels,
+        labels: &source.words,
+        categories: &source.categories,
+        category_names: &source.category_names,
+        highlight: source.options.highlight,
+    };
+    draw_pca_map(area, &spec).map(|_| DrawnFigure::plain(None))
 }

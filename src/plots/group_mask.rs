@@ -4,10 +4,11 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::grid::{draw_grid, CellGrid, CellLayer, Grid};
+use super::cells::CellLayer;
+use super::drawing::drawing_error;
+use super::grid::{draw_grid, Grid};
 use super::legend::{draw_legend, legend_width, Mark};
 use super::palette::{category_colour, EMPTY_GREY};
-use super::{drawing_error, DrawResult};
 
 /// For every pair i < j: the category index + 1 when both words are in the same category,
 /// otherwise (and on and below the diagonal) 0. `labels[i]` is the 0-based category of word i.
@@ -38,17 +39,8 @@ pub struct GroupMaskSpec<'a> {
     pub category_names: &'a [String],
 }
 
-pub fn draw_group_mask<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &GroupMaskSpec) -> DrawResult {
-    draw_group_mask_layered(area, spec, false).map(|_| ())
-}
-
-/// `draw_group_mask`, returning where its cells are, with the cells of a big grid left to the
-/// caller when `cells_as_image`.
-pub(crate) fn draw_group_mask_layered<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    spec: &GroupMaskSpec,
-    cells_as_image: bool,
-) -> Result<(CellGrid, Option<CellLayer>), String> {
+/// Draws the group mask but for its cells; returns them for the backend to paint.
+pub fn draw_group_mask<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &GroupMaskSpec) -> Result<CellLayer, String> {
     let mask = group_mask(spec.categories);
     let n = spec.labels.len().min(mask.len());
     area.fill(&WHITE).map_err(drawing_error)?;
@@ -70,7 +62,6 @@ pub(crate) fn draw_group_mask_layered<DB: DrawingBackend>(
             labels: spec.labels,
             categories: spec.categories,
             highlight: None,
-            cells_as_image,
         },
         |i, j| match mask[i][j] {
             0 => EMPTY_GREY,

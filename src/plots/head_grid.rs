@@ -6,12 +6,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::drawing_error;
-use super::figure::Space;
-use super::grid::ring;
-use super::heatmap::{colour, draw_colour_bar_between};
+use super::colour_bar::draw_colour_bar_between;
+use super::drawing::{drawing_error, ring, DrawResult};
 use super::hits::{HeadCells, PixelRect};
+use super::options::Space;
 use super::palette::EMPTY_GREY;
+use super::scale::{colour, extent};
 use crate::analysis::sweep::HeadSummary;
 
 pub struct HeadGridSpec<'a> {
@@ -52,22 +52,6 @@ pub const ALPHA: f64 = 0.05;
 
 fn limits(values: &[Option<f64>]) -> (f64, f64) {
     extent(values.iter().flatten().copied())
-}
-
-/// Colour limits spanning the finite values (0..1 when there are none, ±0.5 around a single
-/// value): shared by the head grid and the Q·K matrix.
-pub(crate) fn extent(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .into_iter()
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    if lo > hi {
-        (0.0, 1.0)
-    } else if lo == hi {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        (lo, hi)
-    }
 }
 
 struct Panel<'a> {
@@ -146,6 +130,21 @@ fn draw_panel<DB: DrawingBackend>(
         main.draw_text(&format!("L{}", layers[r]), &style, (x0 - 4, yc))
             .map_err(drawing_error)?;
     }
+    draw_outline(&main, &px, rows, cols, outline)?;
+    draw_colour_bar_between(&bar, lo, hi, (26, 42))?;
+    let (xr, yr) = plot.get_pixel_range();
+    Ok([(xr.start, yr.start), (xr.end, yr.end)])
+}
+
+/// The analysed layer's row outlined in black, and the selected head's cell in it in red.
+fn draw_outline<DB: DrawingBackend>(
+    main: &DrawingArea<DB, Shift>,
+    px: &dyn Fn(f64, f64) -> (i32, i32),
+    rows: usize,
+    cols: usize,
+    outline: (Option<usize>, Option<usize>),
+) -> DrawResult {
+    let y = |r: usize| (rows - r) as f64;
     if let Some(r) = outline.0 {
         let (a, b) = (px(0.0, y(r)), px(cols as f64, y(r + 1)));
         main.draw(&PathElement::new(ring(a, b, 1), BLACK.stroke_width(2)))
@@ -158,9 +157,7 @@ fn draw_panel<DB: DrawingBackend>(
                 .map_err(drawing_error)?;
         }
     }
-    draw_colour_bar_between(&bar, lo, hi, (26, 42))?;
-    let (xr, yr) = plot.get_pixel_range();
-    Ok([(xr.start, yr.start), (xr.end, yr.end)])
+    Ok(())
 }
 
 /// Draws both heatmaps; returns where their cells are.

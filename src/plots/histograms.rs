@@ -5,8 +5,8 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::drawing::{drawing_error, DrawResult};
 use super::palette::{GRID_GREY, K_COLOUR, Q_COLOUR, V_COLOUR};
-use super::{drawing_error, DrawResult};
 use crate::analysis::Histogram;
 
 pub struct HistogramSpec<'a> {

@@ -1,7 +1,42 @@
 //! Where a figure's items landed on screen, in the backend's pixels: for finding the word pair,
-//! layer or head under the pointer.
+//! layer or head under the pointer. A leaf: it imports no figure.
 
-use super::grid::CellGrid;
+/// Where a grid's cells landed, in the backend's pixels: for finding the cell under a pointer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CellGrid {
+    pub n: usize,
+    /// Top-left corner of cell (0, 0) and bottom-right corner of cell (n-1, n-1).
+    pub top_left: (i32, i32),
+    pub bottom_right: (i32, i32),
+}
+
+impl CellGrid {
+    /// The (row, column) under pixel (x, y), if any.
+    pub fn cell_at(&self, x: f64, y: f64) -> Option<(usize, usize)> {
+        let (x0, y0) = (self.top_left.0 as f64, self.top_left.1 as f64);
+        let (w, h) = (
+            (self.bottom_right.0 - self.top_left.0) as f64,
+            (self.bottom_right.1 - self.top_left.1) as f64,
+        );
+        if self.n == 0 || w <= 0.0 || h <= 0.0 || x < x0 || y < y0 || x >= x0 + w || y >= y0 + h {
+            return None;
+        }
+        let col = ((x - x0) / w * self.n as f64) as usize;
+        let row = ((y - y0) / h * self.n as f64) as usize;
+        Some((row.min(self.n - 1), col.min(self.n - 1)))
+    }
+}
+
+/// The index of the point nearest to pixel (x, y), if one lies within `radius` pixels.
+pub fn nearest_point(points: &[(i32, i32)], x: f64, y: f64, radius: f64) -> Option<usize> {
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, &(px, py))| (i, (px as f64 - x).powi(2) + (py as f64 - y).powi(2)))
+        .filter(|&(_, d2)| d2 <= radius * radius)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
 
 /// A plotting area's rectangle: top-left corner (inclusive) and bottom-right corner (exclusive).
 pub type PixelRect = [(i32, i32); 2];
@@ -78,7 +113,7 @@ impl HitMap {
         match self {
             HitMap::Cells(grid) | HitMap::QkCells(grid) => grid.cell_at(x, y).filter(|(i, j)| i != j),
             HitMap::Points { n, points } => {
-                let k = super::rsa_scatter::nearest_point(points, x, y, 8.0)?;
+                let k = nearest_point(points, x, y, 8.0)?;
                 (0..*n).flat_map(|i| (i + 1..*n).map(move |j| (i, j))).nth(k)
             }
             HitMap::Layers(_) | HitMap::HeadCells(_) => None,

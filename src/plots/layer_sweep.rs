@@ -9,11 +9,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::drawing::{drawing_error, DrawResult};
 use super::hits::{LayerColumns, PixelRect};
 use super::legend::{draw_legend, legend_width, Mark};
 use super::palette::{GRID_GREY, K_COLOUR, Q_COLOUR, V_COLOUR};
-use super::rsa_scatter::padded_range;
-use super::{drawing_error, DrawResult};
+use super::scale::padded_range;
 use crate::analysis::sweep::LayerSummary;
 
 pub struct LayerSweepSpec<'a> {
@@ -116,6 +116,29 @@ fn rect<DB: DrawingBackend>(chart: &Chart<DB>) -> PixelRect {
     [(x.start, y.start), (x.end, y.end)]
 }
 
+/// The lines of the two panels: selectivity of Q, K and V (top), RSA r (bottom), each point
+/// (layer, value, permutation p).
+fn lines(spec: &LayerSweepSpec) -> ([Line; 3], [Line; 1]) {
+    let at = |f: fn(&LayerSummary) -> (Option<f64>, Option<f64>)| {
+        spec.layers
+            .iter()
+            .map(|l| {
+                let (v, p) = f(l);
+                (l.layer as f64, v, p)
+            })
+            .collect::<Vec<_>>()
+    };
+    let line = |name, colour, points| Line { name, colour, points };
+    (
+        [
+            line("Q", Q_COLOUR, at(|l| (l.q.selectivity, l.q.p))),
+            line("K", K_COLOUR, at(|l| (l.k.selectivity, l.k.p))),
+            line("V", V_COLOUR, at(|l| (l.v.selectivity, l.v.p))),
+        ],
+        [line("RSA r", RGBColor(40, 40, 40), at(|l| (l.rsa.r, l.rsa.p)))],
+    )
+}
+
 /// Draws the two panels; returns where each layer's column is.
 pub fn draw_layer_sweep<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -128,37 +151,7 @@ pub fn draw_layer_sweep<DB: DrawingBackend>(
         layers.iter().copied().max().unwrap_or(0) as f64,
     );
     let x = lo - 0.5..hi + 0.5;
-    let at = |f: fn(&LayerSummary) -> (Option<f64>, Option<f64>)| {
-        spec.layers
-            .iter()
-            .map(|l| {
-                let (v, p) = f(l);
-                (l.layer as f64, v, p)
-            })
-            .collect::<Vec<_>>()
-    };
-    let spaces = [
-        Line {
-            name: "Q",
-            colour: Q_COLOUR,
-            points: at(|l| (l.q.selectivity, l.q.p)),
-        },
-        Line {
-            name: "K",
-            colour: K_COLOUR,
-            points: at(|l| (l.k.selectivity, l.k.p)),
-        },
-        Line {
-            name: "V",
-            colour: V_COLOUR,
-            points: at(|l| (l.v.selectivity, l.v.p)),
-        },
-    ];
-    let rsa = [Line {
-        name: "RSA r",
-        colour: RGBColor(40, 40, 40),
-        points: at(|l| (l.rsa.r, l.rsa.p)),
-    }];
+    let (spaces, rsa) = lines(spec);
     let tested = spaces.iter().chain(&rsa).any(|l| l.points.iter().any(|p| p.2.is_some()));
 
     let mut entries: Vec<(String, Mark)> = spaces.iter().map(|l| (l.name.to_string(), Mark::Line(l.colour))).collect();

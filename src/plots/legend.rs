@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{drawing_error, DrawResult};
+use super::drawing::{drawing_error, DrawResult};
 
 #[derive(Clone, Copy)]
 pub(crate) enum Mark {

@@ -7,8 +7,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::drawing::{drawing_error, DrawResult};
 use super::palette::{GRID_GREY, K_COLOUR, Q_COLOUR, V_COLOUR};
-use super::{drawing_error, DrawResult};
 use crate::analysis::report::{SelectivityStat, Statistics};
 use crate::analysis::Histogram;
 

@@ -6,10 +6,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::drawing::{drawing_error, DrawResult};
 use super::legend::{draw_legend, legend_width, Mark};
 use super::palette::{category_colour, GRID_GREY};
-use super::rsa_scatter::padded_range;
-use super::{drawing_error, DrawResult};
+use super::scale::padded_range;
 use crate::analysis::pca::Pca;
 
 pub struct PcaPanel<'a> {

@@ -6,9 +6,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::drawing_error;
-use super::grid::{draw_grid, CellGrid, CellLayer, Grid};
-use super::heatmap::{colour, draw_colour_bar};
+use super::cells::CellLayer;
+use super::colour_bar::draw_colour_bar;
+use super::drawing::drawing_error;
+use super::grid::{draw_grid, Grid};
+use super::scale::{colour, extent};
 use crate::analysis::sweep::QkHead;
 
 pub struct QkMatrixSpec<'a> {
@@ -43,20 +45,12 @@ pub fn qk_means(head: &QkHead) -> String {
 
 /// The colour limits: the extent of every score, the diagonal included.
 pub fn qk_limits(scores: &[Vec<f64>]) -> (f64, f64) {
-    super::head_grid::extent(scores.iter().flatten().copied())
+    extent(scores.iter().flatten().copied())
 }
 
-/// Draws the matrix; returns where its cells are ((query, key) under the pointer).
-pub fn draw_qk_matrix<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &QkMatrixSpec) -> Result<CellGrid, String> {
-    draw_qk_matrix_layered(area, spec, false).map(|(cells, _)| cells)
-}
-
-/// `draw_qk_matrix`, with the cells of a big matrix left to the caller when `cells_as_image`.
-pub(crate) fn draw_qk_matrix_layered<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    spec: &QkMatrixSpec,
-    cells_as_image: bool,
-) -> Result<(CellGrid, Option<CellLayer>), String> {
+/// Draws the matrix but for its cells; returns them ((query, key) under the pointer) for the
+/// backend to paint.
+pub fn draw_qk_matrix<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &QkMatrixSpec) -> Result<CellLayer, String> {
     let scores = &spec.head.scores;
     let n = scores.len();
     if scores.iter().any(|row| row.len() != n) {
@@ -80,7 +74,6 @@ pub(crate) fn draw_qk_matrix_layered<DB: DrawingBackend>(
             labels: spec.labels,
             categories: spec.categories,
             highlight: spec.highlight,
-            cells_as_image,
         },
         |i, j| colour(scores[i][j], lo, hi),
     )?;

@@ -5,9 +5,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::drawing::{drawing_error, DrawResult};
 use super::palette::{category_colour, CONTEXT_GREY};
-use super::rsa_scatter::{mark, padded_range, rsa_title, scatter_chart, square};
-use super::{drawing_error, DrawResult};
+use super::scale::padded_range;
+use super::scatter::{mark, rsa_title, scatter_chart, square};
 
 pub struct RsaCategoriesSpec<'a> {
     /// Q similarities of the upper-triangle pairs (i < j, row-major).

@@ -11,11 +11,10 @@ use web_sys::{HtmlCanvasElement, HtmlInputElement, MouseEvent};
 use yew::prelude::*;
 
 use crate::export::csv_files;
-use crate::plots::draw_overlay;
-use crate::plots::figure::{draw_figure_with_cell_image, figure_svg, Figure, FigureOptions, HitMap, Space};
+use crate::plots::figure::{draw_figure, figure_svg, Figure, FigureOptions, HitMap, Space};
 use crate::result::RunResult;
-use crate::result_view::View;
-use crate::web::canvas_image::put_rgba;
+use crate::result_view::{View, ViewedResult};
+use crate::web::canvas_image::paint_cells;
 use crate::web::download::{save_text, save_url};
 
 use super::{fmt_opt, ResultProps};
@@ -34,17 +33,14 @@ pub struct Props {
 fn draw(
     canvas: &HtmlCanvasElement,
     figure: Figure,
-    result: &RunResult,
+    result: &ViewedResult,
     options: &FigureOptions,
 ) -> Result<Option<HitMap>, String> {
     let backend = CanvasBackend::with_canvas_object(canvas.clone()).ok_or("no 2-D canvas context")?;
     let root = backend.into_drawing_area();
-    // A big word × word grid's cells come back as one image (a fillRect per cell through
-    // wasm-bindgen took seconds at 520 words): paint it, then what goes over the cells.
-    let drawn = draw_figure_with_cell_image(&root, figure, result, options)?;
+    let drawn = draw_figure(&root, figure, result, options)?;
     if let Some(cells) = &drawn.cells {
-        put_rgba(canvas, cells.image.pos, cells.image.size, &cells.image.rgba)?;
-        draw_overlay(&root, cells)?;
+        paint_cells(canvas, &root, cells)?;
     }
     root.present().map_err(|e| e.to_string())?;
     if let Some(HitMap::Cells(grid) | HitMap::QkCells(grid)) = &drawn.hits {
@@ -56,6 +52,15 @@ fn draw(
         let _ = canvas.set_attribute("data-cells", &rect);
     }
     Ok(drawn.hits)
+}
+
+/// A shown result compared by pointer: redraw when another one arrives, not on equal contents.
+struct ByPointer(std::rc::Rc<ViewedResult>);
+
+impl PartialEq for ByPointer {
+    fn eq(&self, other: &Self) -> bool {
+        std::rc::Rc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// The event's position in the canvas's pixels (the canvas may be shown scaled).
@@ -113,7 +118,7 @@ pub fn figures(props: &Props) -> Html {
     let shown = use_memo((full, view), |(full, view)| full.result.view(*view).map(std::rc::Rc::new));
     let result = match &*shown {
         Ok(r) => r.clone(),
-        Err(_) => props.result.clone(),
+        Err(_) => std::rc::Rc::new(ViewedResult::from(props.result.as_ref().clone())),
     };
     let refs = use_memo((), |_| {
         Figure::ALL
@@ -135,7 +140,8 @@ pub fn figures(props: &Props) -> Html {
     };
     {
         let (refs, grids, error, result) = (refs.clone(), grids.clone(), error.clone(), result.clone());
-        let drawn = ResultProps { result: result.clone() };
+        // Redrawn when the shown result (compared by pointer) or the options change.
+        let drawn = ByPointer(result.clone());
         use_effect_with((drawn, options), move |(_, options)| {
             for (figure, node) in refs.iter() {
                 if let Some(canvas) = node.cast::<HtmlCanvasElement>() {
@@ -294,7 +300,7 @@ pub fn figures(props: &Props) -> Html {
                     let on_svg = {
                         let (result, error) = (result.clone(), error.clone());
                         Callback::from(move |_| {
-                            let saved = figure_svg(figure, &result, &options).and_then(|svg| save_text(&format!("{}.svg", figure.id()), "image/svg+xml", &svg).map_err(|e| e.to_string()));
+                            let saved = figure_svg(figure, &*result, &options).and_then(|svg| save_text(&format!("{}.svg", figure.id()), "image/svg+xml", &svg).map_err(|e| e.to_string()));
                             if let Err(e) = saved { error.set(Some(e)); }
                         })
                     };
