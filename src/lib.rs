@@ -8,6 +8,7 @@ pub mod error;
 pub mod experiment;
 pub mod export;
 pub mod model;
+pub mod page;
 pub mod pipeline;
 pub mod plots;
 pub mod presets;
