@@ -81,4 +81,3 @@ pub enum EngineEvent {
     Done(Box<RunResult>),
     Failed(String),
 }
-

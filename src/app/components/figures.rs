@@ -18,7 +18,7 @@ use crate::result_view::View;
 use crate::web::canvas_image::put_rgba;
 use crate::web::download::{save_text, save_url};
 
-use super::{fmt_opt, ResultProps};
+use super::{fmt_opt, value, ResultProps};
 
 #[derive(Properties, PartialEq, Clone)]
 pub struct Props {
@@ -200,13 +200,7 @@ pub fn figures(props: &Props) -> Html {
             }
         })
     };
-    let on_head = {
-        let on_head = props.on_head.clone();
-        Callback::from(move |e: Event| {
-            let value = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
-            on_head.emit(value.parse::<usize>().ok());
-        })
-    };
+    let on_head = props.on_head.reform(|e: Event| value(&e).parse::<usize>().ok());
     let on_space = {
         let grid_space = grid_space.clone();
         Callback::from(move |e: Event| {
@@ -263,7 +257,7 @@ pub fn figures(props: &Props) -> Html {
             <p class="view-title" id="qk-view">{ view_title }{ if view.centered { ", mean-centred vectors" } else { "" } }{ ": " }
                 <span id="qk-view-numbers">{ view_numbers }</span>
                 if props.head.is_some() {
-                    <button class="link" id="qk-whole-layer" onclick={{ let on_head = props.on_head.clone(); Callback::from(move |_| on_head.emit(None)) }}>{ "back to the whole layer" }</button>
+                    <button class="link" id="qk-whole-layer" onclick={props.on_head.reform(|_| None)}>{ "back to the whole layer" }</button>
                 }
             </p>
             if let Some(e) = view_error { <div class="error">{ format!("This view cannot be shown: {e}") }</div> }
