@@ -99,6 +99,7 @@ fn pair_under(e: &MouseEvent, hits: &HitMap) -> Option<(usize, usize)> {
     canvas_xy(e).and_then(|(x, y)| hits.pair_at(x, y))
 }
 
+// Over 80 lines: to be split once the plots rework of its figure calls has landed (shared file).
 #[function_component(Figures)]
 pub fn figures(props: &Props) -> Html {
     let full = ResultProps {

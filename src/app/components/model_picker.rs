@@ -64,6 +64,29 @@ fn local_hint(local: Option<&LocalModel>) -> String {
     }
 }
 
+/// The model list: a hub size, or the custom folder (starting from the current one), or files.
+fn on_choice(props: &Props, choosing_local: UseStateHandle<bool>) -> Callback<Event> {
+    let (on_hub, on_url, url) = (props.on_hub.clone(), props.on_url.clone(), props.url.clone());
+    Callback::from(move |e: Event| {
+        let value = value(&e);
+        choosing_local.set(value == LOCAL);
+        match value.as_str() {
+            LOCAL => {}
+            CUSTOM => on_url.emit(Some(url.to_string())),
+            repo => on_hub.emit(repo.to_string()),
+        }
+    })
+}
+
+/// Reads the folder's config and weight header, remembering which folder the answer is for.
+fn check_on_click(checked: UseStateHandle<Option<(String, Checked)>>, base: String) -> Callback<MouseEvent> {
+    Callback::from(move |_| {
+        let (checked, base) = (checked.clone(), base.clone());
+        checked.set(Some((base.clone(), Checked::Reading)));
+        yew::platform::spawn_local(async move { checked.set(Some((base.clone(), check_folder(base).await))) });
+    })
+}
+
 #[function_component(ModelPicker)]
 pub fn model_picker(props: &Props) -> Html {
     let choosing_local = use_state(|| false);
@@ -75,23 +98,7 @@ pub fn model_picker(props: &Props) -> Html {
         (_, true) => CUSTOM,
         _ => props.hub_model.as_str(),
     };
-    let on_select = {
-        let (on_hub, on_url, url, choosing_local) = (
-            props.on_hub.clone(),
-            props.on_url.clone(),
-            props.url.clone(),
-            choosing_local.clone(),
-        );
-        Callback::from(move |e: Event| {
-            let value = value(&e);
-            choosing_local.set(value == LOCAL);
-            match value.as_str() {
-                LOCAL => {}
-                CUSTOM => on_url.emit(Some(url.to_string())),
-                repo => on_hub.emit(repo.to_string()),
-            }
-        })
-    };
+    let on_select = on_choice(props, choosing_local.clone());
     let on_files = filter(&props.on_local, |e: Event| {
         e.target_unchecked_into::<HtmlInputElement>().files().map(|f| local_model(&f))
     });
@@ -104,14 +111,7 @@ pub fn model_picker(props: &Props) -> Html {
             Some(local_model(&files))
         })
     };
-    let on_check = {
-        let (checked, base) = (checked.clone(), props.url.to_string());
-        Callback::from(move |_| {
-            let (checked, base) = (checked.clone(), base.clone());
-            checked.set(Some((base.clone(), Checked::Reading)));
-            yew::platform::spawn_local(async move { checked.set(Some((base.clone(), check_folder(base).await))) });
-        })
-    };
+    let on_check = check_on_click(checked.clone(), props.url.to_string());
     // A check holds for the folder it read, not for one typed since.
     let checked_now = checked
         .as_ref()
