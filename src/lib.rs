@@ -8,7 +8,7 @@ pub mod error;
 pub mod experiment;
 pub mod export;
 pub mod model;
-
+pub mod page;
 pub mod plots;
 pub mod presets;
 pub mod protocol;

@@ -1,19 +1,17 @@
-//! The page: Yew function components over one reducer state.
+//! The page: Yew function components over one reducer state (`crate::page`, pure). This shell
+//! reads the clock and the page's address, talks to the engine worker, and turns events into
+//! actions.
 
 mod components;
+mod load;
 mod run;
 mod state;
 
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use futures::channel::oneshot;
-
-use components::{CachePanel, Controls, Editor, Figures, ModelPicker, OptionsPanel, ProgressView, Summary};
-use state::{Action, Phase, State};
+use components::{CachePanel, Controls, Editor, Figures, ModelPicker, OptionsPanel, Plan, ProgressView, Summary};
+use state::{Action, State};
 
 use crate::web::params::PageParams;
 
@@ -21,75 +19,15 @@ use crate::web::params::PageParams;
 fn app() -> Html {
     let params = use_memo((), |_| PageParams::from_location());
     let state = use_reducer(|| State::new(params.model.clone()));
-    // Cancels the run under way (a new run replaces it).
-    let cancel = use_mut_ref(|| None::<oneshot::Sender<()>>);
-
-    // On load: the tokenizer for the editor; the experiment from `?exp=` or `?experiment=`;
-    // then, with `?run=1`, a run at once.
+    let cancel: run::CancelSlot = use_mut_ref(|| None);
     {
-        let dispatch = state.dispatcher();
-        let params = params.clone();
-        let model_override = state.model_override.clone();
-        let cancel_slot = cancel.clone();
-        use_effect_with((), move |_| {
-            yew::platform::spawn_local(load_tokenizer(dispatch.clone()));
-            if let Some(options) = &params.options {
-                dispatch.dispatch(Action::SetOptions(options.clone()));
-            }
-            if let Some(e) = &params.options_error {
-                dispatch.dispatch(Action::ExperimentFailed(format!("an option of the link was ignored: {e}")));
-            }
-            yew::platform::spawn_local(async move {
-                let mut experiment = crate::experiment::Experiment::lecture();
-                let loaded = match (&params.inline_experiment, &params.experiment) {
-                    (Some(json), _) => Some(crate::experiment::Experiment::from_json(json)),
-                    (None, Some(url)) => {
-                        dispatch.dispatch(Action::LoadingExperiment);
-                        Some(run::load_experiment(url).await)
-                    }
-                    (None, None) => None,
-                };
-                match loaded {
-                    Some(Ok(exp)) => {
-                        experiment = exp.clone();
-                        dispatch.dispatch(Action::ExperimentLoaded(exp));
-                    }
-                    Some(Err(e)) => {
-                        dispatch.dispatch(Action::ExperimentFailed(e.to_string()));
-                        dispatch.dispatch(Action::Failed(format!("the experiment could not be loaded: {e}")));
-                        return;
-                    }
-                    None => {}
-                }
-                if params.run {
-                    let base = model_override.unwrap_or_else(|| crate::experiment::model_base_url(&experiment.model));
-                    let files = crate::web::engine::ModelFiles::in_folder(
-                        &crate::web::params::absolute_url(&base),
-                        Some(crate::web::params::absolute_url(state::BUNDLED_TOKENIZER)),
-                    );
-                    let cancelled = cancel_on(&cancel_slot);
-                    run::run(experiment, files, params.options.clone(), dispatch, cancelled).await;
-                } else {
-                    dispatch.dispatch(Action::Idle);
-                }
-            });
-            || ()
-        });
+        let (params, dispatch, cancel) = (params.clone(), state.dispatcher(), cancel.clone());
+        use_effect_with((), move |_| yew::platform::spawn_local(load::open(params, dispatch, cancel)));
     }
-
+    let act = state.dispatcher().to_callback();
     let on_run = {
         let (state, cancel) = (state.clone(), cancel.clone());
-        Callback::from(move |_| {
-            if !state.busy() {
-                yew::platform::spawn_local(run::run(
-                    state.experiment.clone(),
-                    state.model_files(),
-                    state.run_options(),
-                    state.dispatcher(),
-                    cancel_on(&cancel),
-                ));
-            }
-        })
+        Callback::from(move |_| run::start(&state, state.dispatcher(), &cancel, state.experiment.clone()))
     };
     // A layer (and head) picked in the sweep or head figures: a head of the shown layer is a
     // view of its vectors; another layer is a new run (its weights are cached by the sweep).
@@ -97,39 +35,22 @@ fn app() -> Html {
         let (state, cancel) = (state.clone(), cancel.clone());
         Callback::from(move |(layer, head): (usize, Option<usize>)| {
             state.dispatch(Action::SelectHead(head));
-            let shown = state.result.as_ref().map(|r| r.layer);
-            if shown != Some(layer) && !state.busy() {
+            if state.result.as_ref().map(|r| r.layer) != Some(layer) && !state.busy() {
                 state.dispatch(Action::SetLayer(layer));
-                let mut experiment = state.experiment.clone();
-                experiment.layer = layer;
-                yew::platform::spawn_local(run::run(
-                    experiment,
-                    state.model_files(),
-                    state.run_options(),
-                    state.dispatcher(),
-                    cancel_on(&cancel),
-                ));
+                let experiment = crate::experiment::Experiment {
+                    layer,
+                    ..state.experiment.clone()
+                };
+                run::start(&state, state.dispatcher(), &cancel, experiment);
             }
         })
     };
-    let on_cancel = {
-        let cancel = cancel.clone();
-        Callback::from(move |_| {
-            if let Some(tx) = cancel.borrow_mut().take() {
-                let _ = tx.send(());
-            }
-        })
+    let s = &*state;
+    let plan = Plan {
+        experiment: s.experiment.clone(),
+        options: s.run_options(),
+        tokenizer: s.tokenizer.clone(),
     };
-    // Bumped by every finished run, so the cache panel shows what the run stored.
-    let generation = match &state.phase {
-        Phase::Done { seconds } => seconds.to_bits(),
-        _ => 0,
-    };
-    let error = match &state.phase {
-        Phase::Failed(msg) => Some(msg.clone()),
-        _ => None,
-    };
-
     html! {
         <main class="qk">
             <header>
@@ -137,41 +58,30 @@ fn app() -> Html {
                 <p class="tagline">{ "How GPT-2's attention queries and keys group words by meaning." }</p>
             </header>
             <section class="panel experiment">
-                <ModelPicker state={state.clone()} />
-                <Editor state={state.clone()} />
-                <OptionsPanel state={state.clone()} />
-                <Controls state={state.clone()} on_run={on_run} />
+                <ModelPicker hub_model={s.experiment.model.clone()} url={s.model_url()} custom_url={s.model_override.is_some()}
+                    local={s.local_model.clone()} error={s.model_error.clone()} {plan}
+                    on_hub={act.reform(Action::SetHubModel)} on_url={act.reform(Action::SetModelUrl)}
+                    on_local={act.reform(|m: Result<_, _>| m.map_or_else(Action::ModelFailed, Action::SetLocalModel))} />
+                <Editor layer={s.experiment.layer} max_layer={s.max_layer()} template={s.experiment.template.clone()}
+                    categories={s.categories.clone()} on_layer={act.reform(Action::SetLayer)} on_template={act.reform(Action::SetTemplate)}
+                    on_name={act.reform(|(i, n)| Action::SetCategoryName(i, n))} on_words={act.reform(|(i, w)| Action::SetCategoryWords(i, w))}
+                    on_add={act.reform(|_| Action::AddCategory)} on_remove={act.reform(Action::RemoveCategory)} />
+                <OptionsPanel options={s.options.clone()} sweep_bytes={s.hub_weights_bytes()} on_change={act.reform(Action::SetOptions)} />
+                <Controls busy={s.busy()} invalid={s.invalid.clone()} error={s.experiment_error.clone()} experiment={s.experiment.clone()}
+                    model_override={s.model_override.clone()} options={s.run_options()} {on_run}
+                    on_import={act.reform(Action::ExperimentLoaded)} on_error={act.reform(Action::ExperimentFailed)} />
             </section>
-            <ProgressView phase={state.phase.clone()} on_cancel={on_cancel} />
-            if let Some(msg) = error {
+            <ProgressView phase={s.phase.clone()} on_cancel={Callback::from(move |_| run::cancel(&cancel))} />
+            if let Some(msg) = s.error() {
                 <div id="qk-error" class="error" role="alert">{ msg }</div>
             }
-            if let Some(result) = state.result.clone() {
+            if let Some(result) = s.result.clone() {
                 <Summary result={result.clone()} />
-                <Figures result={result.clone()} head={state.head} on_select={on_select}
-                    on_head={Callback::from({ let d = state.dispatcher(); move |h| d.dispatch(Action::SelectHead(h)) })} />
+                <Figures result={result.clone()} head={s.head} {on_select} on_head={act.reform(Action::SelectHead)} />
                 <script type="application/json" id="qk-result">{ result.to_json() }</script>
             }
-            <CachePanel generation={generation} />
+            <CachePanel generation={s.generation()} />
         </main>
-    }
-}
-
-/// A fresh cancel switch for a new run (replacing the previous run's).
-fn cancel_on(slot: &Rc<RefCell<Option<oneshot::Sender<()>>>>) -> oneshot::Receiver<()> {
-    let (tx, rx) = oneshot::channel();
-    *slot.borrow_mut() = Some(tx);
-    rx
-}
-
-/// The site's GPT-2 tokenizer, for showing each word's tokens as it is typed (and offline).
-async fn load_tokenizer(dispatch: yew::UseReducerDispatcher<State>) {
-    let url = crate::web::params::absolute_url("gpt2-tokenizer.json");
-    // Without it the editor still works; words are just not checked as they are typed.
-    if let Ok(bytes) = crate::web::fetch::fetch_bytes(&url).await {
-        if let Ok(t) = crate::model::Gpt2Tokenizer::from_bytes(&bytes) {
-            dispatch.dispatch(Action::TokenizerLoaded(state::TokenizerRef(std::rc::Rc::new(t))));
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Runs in the page's name: the engine works in a Web Worker; its events become actions.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures::channel::oneshot;
@@ -11,17 +12,40 @@ use yew::UseReducerDispatcher as Dispatcher;
 
 use super::state::{Action, State};
 use crate::analysis::report::ExtendedOptions;
-use crate::error::Result;
 use crate::experiment::Experiment;
 use crate::web::engine::{Engine, EngineEvent, JsonCodec, ModelFiles, RunRequest, CRASH_CHANNEL};
-use crate::web::fetch::fetch_text;
-use crate::web::params::absolute_url;
+use crate::web::params::{absolute_url, PageParams};
 
 /// Trunk's loader for the worker build (src/bin/worker.rs).
 const WORKER_LOADER: &str = "worker_loader.js";
 
+/// The shell reads the clock; the reducer gets the time in the action.
 fn now_ms() -> f64 {
     js_sys::Date::now()
+}
+
+/// Cancels the run under way (a new run replaces it).
+pub type CancelSlot = Rc<RefCell<Option<oneshot::Sender<()>>>>;
+
+/// A fresh cancel switch for a new run (replacing the previous run's).
+pub fn cancel_on(slot: &CancelSlot) -> oneshot::Receiver<()> {
+    let (tx, rx) = oneshot::channel();
+    *slot.borrow_mut() = Some(tx);
+    rx
+}
+
+pub fn cancel(slot: &CancelSlot) {
+    if let Some(tx) = slot.borrow_mut().take() {
+        let _ = tx.send(());
+    }
+}
+
+/// Runs `experiment` on the state's model and options, unless a run is under way.
+pub fn start(state: &State, dispatch: Dispatcher<State>, slot: &CancelSlot, experiment: Experiment) {
+    if !state.busy() {
+        let (files, options) = (state.model_files(absolute_url), state.run_options());
+        yew::platform::spawn_local(run(experiment, files, options, dispatch, cancel_on(slot)));
+    }
 }
 
 /// Listens for the panic message of a dying engine worker while a run is under way.
@@ -59,11 +83,6 @@ impl Drop for CrashWatch {
     }
 }
 
-pub async fn load_experiment(url: &str) -> Result<Experiment> {
-    let text = fetch_text(url).await?;
-    Experiment::from_json(&text)
-}
-
 /// Runs `experiment` on `model` in a fresh worker, dispatching its progress, until it ends or
 /// `cancel` fires (the worker is then dropped: downloads stop; complete pieces stay cached).
 pub async fn run(
@@ -77,7 +96,7 @@ pub async fn run(
         experiment,
         model,
         options,
-        workers: crate::web::params::PageParams::from_location().workers,
+        workers: PageParams::from_location().workers,
     };
     dispatch.dispatch(Action::Started(now_ms()));
     let mut bridge = Engine::spawner()
@@ -102,8 +121,8 @@ pub async fn run(
         };
         let Some(event) = event else { break };
         match event {
-            EngineEvent::Stage(stage) => dispatch.dispatch(Action::Stage(stage)),
-            EngineEvent::Progress(p) => dispatch.dispatch(Action::Progress(p)),
+            EngineEvent::Stage(stage) => dispatch.dispatch(Action::Stage(stage, now_ms())),
+            EngineEvent::Progress(p) => dispatch.dispatch(Action::Progress(p, now_ms())),
             EngineEvent::Done(result) => {
                 dispatch.dispatch(Action::Finished(Rc::new(*result), now_ms()));
                 return;

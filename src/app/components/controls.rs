@@ -4,15 +4,27 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use super::super::state::{Action, State};
+use super::filter;
+use crate::analysis::report::ExtendedOptions;
 use crate::experiment::Experiment;
 use crate::web::download::save_text;
 use crate::web::params::share_url;
 
 #[derive(Properties, PartialEq)]
 pub struct Props {
-    pub state: UseReducerHandle<State>,
+    pub busy: bool,
+    /// Why the experiment cannot run as it is.
+    pub invalid: Option<AttrValue>,
+    /// Why an imported or linked experiment could not be used.
+    pub error: Option<AttrValue>,
+    /// What export and the share link carry.
+    pub experiment: Experiment,
+    pub model_override: Option<String>,
+    pub options: Option<ExtendedOptions>,
     pub on_run: Callback<()>,
+    pub on_import: Callback<Experiment>,
+    /// An import or export that failed, in words.
+    pub on_error: Callback<String>,
 }
 
 async fn read_file(input: &HtmlInputElement) -> Result<String, String> {
@@ -23,71 +35,69 @@ async fn read_file(input: &HtmlInputElement) -> Result<String, String> {
     text.as_string().ok_or_else(|| format!("{} is not text", file.name()))
 }
 
+/// Reads the chosen file as an experiment, then clears the input (the same file can come again).
+async fn import(input: HtmlInputElement, on_import: Callback<Experiment>, on_error: Callback<String>) {
+    match read_file(&input)
+        .await
+        .and_then(|text| Experiment::from_json(&text).map_err(|e| e.to_string()))
+    {
+        Ok(exp) => on_import.emit(exp),
+        Err(msg) => on_error.emit(format!("import: {msg}")),
+    }
+    input.set_value("");
+}
+
+/// A link that restores the experiment, model and options; copied to the clipboard when allowed.
+fn share(experiment: &Experiment, model: Option<&str>, options: Option<&ExtendedOptions>) -> String {
+    let json = serde_json::to_string(experiment).expect("an experiment serialises");
+    let url = share_url(&json, model, options);
+    if let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) {
+        // Best effort: the link is also shown for copying by hand.
+        let _ = clipboard.write_text(&url);
+    }
+    url
+}
+
 #[function_component(Controls)]
 pub fn controls(props: &Props) -> Html {
-    let state = &props.state;
-    let share = use_state(|| None::<String>);
-    let invalid = state.experiment.validate().err().map(|e| e.to_string());
-    let on_run = {
-        let on_run = props.on_run.clone();
-        Callback::from(move |_| on_run.emit(()))
-    };
+    let shared = use_state(|| None::<String>);
     let on_export = {
-        let exp = state.experiment.clone();
-        let d = state.dispatcher();
-        Callback::from(move |_| {
-            if let Err(e) = save_text("experiment.json", "application/json", &exp.to_json_pretty()) {
-                d.dispatch(Action::ExperimentFailed(e.to_string()));
-            }
+        let exp = props.experiment.clone();
+        filter(&props.on_error, move |_: MouseEvent| {
+            save_text("experiment.json", "application/json", &exp.to_json_pretty())
+                .err()
+                .map(|e| e.to_string())
         })
     };
     let on_import = {
-        let d = state.dispatcher();
+        let (on_import, on_error) = (props.on_import.clone(), props.on_error.clone());
         Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            let d = d.clone();
-            yew::platform::spawn_local(async move {
-                match read_file(&input)
-                    .await
-                    .and_then(|text| Experiment::from_json(&text).map_err(|e| e.to_string()))
-                {
-                    Ok(exp) => d.dispatch(Action::ExperimentLoaded(exp)),
-                    Err(msg) => d.dispatch(Action::ExperimentFailed(format!("import: {msg}"))),
-                }
-                input.set_value("");
-            });
+            yew::platform::spawn_local(import(e.target_unchecked_into(), on_import.clone(), on_error.clone()))
         })
     };
     let on_share = {
-        let (exp, model, share) = (state.experiment.clone(), state.model_override.clone(), share.clone());
-        let options = state.run_options();
-        Callback::from(move |_| {
-            let url = share_url(
-                &serde_json::to_string(&exp).expect("an experiment serialises"),
-                model.as_deref(),
-                options.as_ref(),
-            );
-            if let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) {
-                // Best effort: the link is also shown for copying by hand.
-                let _ = clipboard.write_text(&url);
-            }
-            share.set(Some(url));
-        })
+        let (exp, model, options, shared) = (
+            props.experiment.clone(),
+            props.model_override.clone(),
+            props.options.clone(),
+            shared.clone(),
+        );
+        Callback::from(move |_| shared.set(Some(share(&exp, model.as_deref(), options.as_ref()))))
     };
     html! {
         <div class="controls">
             <div class="row">
-                <button id="qk-run" onclick={on_run} disabled={state.busy() || invalid.is_some()}>
-                    { if state.busy() { "Running…" } else { "Run" } }
+                <button id="qk-run" onclick={props.on_run.reform(|_| ())} disabled={props.busy || props.invalid.is_some()}>
+                    { if props.busy { "Running…" } else { "Run" } }
                 </button>
                 <label class="button secondary" for="qk-import">{ "Import JSON" }</label>
                 <input id="qk-import" type="file" accept=".json,application/json" onchange={on_import} hidden=true />
                 <button class="secondary" id="qk-export" onclick={on_export}>{ "Export JSON" }</button>
                 <button class="secondary" id="qk-share" onclick={on_share}>{ "Share link" }</button>
             </div>
-            if let Some(msg) = invalid { <div class="field-error" id="qk-invalid">{ msg }</div> }
-            if let Some(msg) = &state.experiment_error { <div class="error field-error" id="qk-experiment-error">{ msg }</div> }
-            if let Some(url) = &*share {
+            if let Some(msg) = &props.invalid { <div class="field-error" id="qk-invalid">{ msg }</div> }
+            if let Some(msg) = &props.error { <div class="error field-error" id="qk-experiment-error">{ msg }</div> }
+            if let Some(url) = &*shared {
                 <div class="row"><input id="qk-share-url" type="text" readonly=true value={url.clone()} size="80" />
                 <span class="hint">{ "copied: this link restores the experiment and model" }</span></div>
             }

@@ -17,7 +17,7 @@ use crate::result_view::{View, ViewedResult};
 use crate::web::canvas_image::paint_cells;
 use crate::web::download::{save_text, save_url};
 
-use super::{fmt_opt, ResultProps};
+use super::{fmt_opt, value, ResultProps};
 
 #[derive(Properties, PartialEq, Clone)]
 pub struct Props {
@@ -104,6 +104,7 @@ fn pair_under(e: &MouseEvent, hits: &HitMap) -> Option<(usize, usize)> {
     canvas_xy(e).and_then(|(x, y)| hits.pair_at(x, y))
 }
 
+// Over 80 lines: to be split once the plots rework of its figure calls has landed (shared file).
 #[function_component(Figures)]
 pub fn figures(props: &Props) -> Html {
     let full = ResultProps {
@@ -206,13 +207,7 @@ pub fn figures(props: &Props) -> Html {
             }
         })
     };
-    let on_head = {
-        let on_head = props.on_head.clone();
-        Callback::from(move |e: Event| {
-            let value = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
-            on_head.emit(value.parse::<usize>().ok());
-        })
-    };
+    let on_head = props.on_head.reform(|e: Event| value(&e).parse::<usize>().ok());
     let on_space = {
         let grid_space = grid_space.clone();
         Callback::from(move |e: Event| {
@@ -269,7 +264,7 @@ pub fn figures(props: &Props) -> Html {
             <p class="view-title" id="qk-view">{ view_title }{ if view.centered { ", mean-centred vectors" } else { "" } }{ ": " }
                 <span id="qk-view-numbers">{ view_numbers }</span>
                 if props.head.is_some() {
-                    <button class="link" id="qk-whole-layer" onclick={{ let on_head = props.on_head.clone(); Callback::from(move |_| on_head.emit(None)) }}>{ "back to the whole layer" }</button>
+                    <button class="link" id="qk-whole-layer" onclick={props.on_head.reform(|_| None)}>{ "back to the whole layer" }</button>
                 }
             </p>
             if let Some(e) = view_error { <div class="error">{ format!("This view cannot be shown: {e}") }</div> }

@@ -1,200 +1,133 @@
-//! Which model: a GPT-2 size from the hub (with its download size), a custom folder URL, or
-//! files from disk (picked or dropped: config.json, model.safetensors, tokenizer.json).
+//! Which model: a GPT-2 size from the hub (with its download size), a custom folder URL (with a
+//! size check), or files from disk (picked or dropped: config.json, model.safetensors,
+//! tokenizer.json).
 
-use web_sys::{DragEvent, FileList, HtmlInputElement, HtmlSelectElement, Url};
+use web_sys::{DragEvent, FileList, HtmlInputElement, Url};
 use yew::prelude::*;
 
-use std::rc::Rc;
-
-use super::super::state::{Action, LocalModel, State, BUNDLED_TOKENIZER};
-use crate::model::plan::Header;
-use crate::model::Gpt2Config;
+use super::model_size::{check_folder, checked_text, Checked, Plan};
+use super::{filter, value};
+use crate::page::{LocalModel, BUNDLED_TOKENIZER};
 use crate::presets::{human_bytes, preset, PRESETS};
-use crate::run::Prepared;
 use crate::web::engine::ModelFiles;
-use crate::web::hub::{fetch_cached, remote_header};
 use crate::web::params::absolute_url;
-
-/// A custom folder's config and weight header, read before any run (a few KB).
-#[derive(Clone)]
-enum Checked {
-    Reading,
-    Found(Rc<(Gpt2Config, Option<Header>)>),
-    Failed(String),
-}
-
-async fn check_folder(base: String) -> Checked {
-    let files = ModelFiles::in_folder(&absolute_url(&base), None);
-    let config = match fetch_cached(&files.config)
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|(bytes, _)| Gpt2Config::from_json(&bytes).map_err(|e| format!("config.json: {e}")))
-    {
-        Ok(c) => c,
-        Err(e) => return Checked::Failed(e),
-    };
-    match remote_header(&files.weights).await {
-        Ok(header) => Checked::Found(Rc::new((config, header))),
-        Err(e) => Checked::Failed(e.to_string()),
-    }
-}
-
-/// What a checked folder holds and what this run would download of it.
-fn size_text(state: &State, config: &Gpt2Config, header: Option<&Header>) -> String {
-    let shape = format!("{} layers, {} heads, width {}", config.n_layer, config.n_head, config.n_embd);
-    let Some(header) = header else {
-        return format!("{shape}; the server ignores Range requests, so the whole model.safetensors is downloaded");
-    };
-    let file = header.file_len();
-    let needed = state.tokenizer.as_ref().map(|t| {
-        Prepared::new(&state.experiment, state.run_options().as_ref(), config.clone(), &t.0).and_then(|p| p.needed_bytes(header))
-    });
-    match needed {
-        Some(Ok(n)) => format!(
-            "model.safetensors {} ({shape}); this run downloads ≈ {} ({:.1} %), once",
-            human_bytes(file),
-            human_bytes(n),
-            100.0 * n as f64 / file.max(1) as f64
-        ),
-        Some(Err(e)) => format!("model.safetensors {} ({shape}); {e}", human_bytes(file)),
-        None => format!("model.safetensors {} ({shape})", human_bytes(file)),
-    }
-}
 
 const CUSTOM: &str = "custom";
 const LOCAL: &str = "local";
 
 #[derive(Properties, PartialEq)]
 pub struct Props {
-    pub state: UseReducerHandle<State>,
+    /// The experiment's hub model (a repo id).
+    pub hub_model: AttrValue,
+    /// The model folder a run uses (the custom one, or the hub model's).
+    pub url: AttrValue,
+    /// Whether a custom folder is chosen.
+    pub custom_url: bool,
+    pub local: Option<LocalModel>,
+    pub error: Option<AttrValue>,
+    /// What the size check plans a download for.
+    pub plan: Plan,
+    pub on_hub: Callback<String>,
+    /// Some(url): a custom folder; None: the hub model.
+    pub on_url: Callback<Option<String>>,
+    pub on_local: Callback<Result<LocalModel, String>>,
 }
 
 /// The three files from a picked or dropped set, as blob: URLs the worker can fetch.
 fn local_model(files: &FileList) -> Result<LocalModel, String> {
     let all: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
     let find = |pred: &dyn Fn(&str) -> bool| all.iter().find(|f| pred(&f.name().to_lowercase()));
-    let config = find(&|n| n == "config.json")
-        .ok_or("config.json is missing: choose config.json and model.safetensors (and tokenizer.json)")?;
-    let weights = find(&|n| n.ends_with(".safetensors"))
-        .ok_or("model.safetensors is missing: choose config.json and model.safetensors (and tokenizer.json)")?;
+    let missing = |what: &str| format!("{what} is missing: choose config.json and model.safetensors (and tokenizer.json)");
+    let config = find(&|n| n == "config.json").ok_or_else(|| missing("config.json"))?;
+    let weights = find(&|n| n.ends_with(".safetensors")).ok_or_else(|| missing("model.safetensors"))?;
     let tokenizer = find(&|n| n == "tokenizer.json");
     let url = |f: &web_sys::File| Url::create_object_url_with_blob(f).map_err(|e| format!("cannot open {}: {e:?}", f.name()));
     let bundled = absolute_url(BUNDLED_TOKENIZER);
+    let chosen = || [Some(config), Some(weights), tokenizer].into_iter().flatten();
     Ok(LocalModel {
         files: ModelFiles {
             config: url(config)?,
             weights: url(weights)?,
-            tokenizer: match tokenizer {
-                Some(t) => url(t)?,
-                None => bundled.clone(),
-            },
+            tokenizer: tokenizer.map_or_else(|| Ok(bundled.clone()), url)?,
             fallback_tokenizer: Some(bundled),
         },
-        names: [Some(config), Some(weights), tokenizer]
-            .into_iter()
-            .flatten()
-            .map(|f| f.name())
-            .collect(),
-        bytes: [Some(config), Some(weights), tokenizer]
-            .into_iter()
-            .flatten()
-            .map(|f| f.size() as u64)
-            .sum(),
+        names: chosen().map(|f| f.name()).collect(),
+        bytes: chosen().map(|f| f.size() as u64).sum(),
+    })
+}
+
+/// The hint under files from disk: what is used, or what to choose.
+fn local_hint(local: Option<&LocalModel>) -> String {
+    match local {
+        Some(m) => format!("Using {} ({})", m.names.join(", "), human_bytes(m.bytes)),
+        None => "Choose or drop config.json, model.safetensors and tokenizer.json (a USB copy works offline).".into(),
+    }
+}
+
+/// The model list: a hub size, or the custom folder (starting from the current one), or files.
+fn on_choice(props: &Props, choosing_local: UseStateHandle<bool>) -> Callback<Event> {
+    let (on_hub, on_url, url) = (props.on_hub.clone(), props.on_url.clone(), props.url.clone());
+    Callback::from(move |e: Event| {
+        let value = value(&e);
+        choosing_local.set(value == LOCAL);
+        match value.as_str() {
+            LOCAL => {}
+            CUSTOM => on_url.emit(Some(url.to_string())),
+            repo => on_hub.emit(repo.to_string()),
+        }
+    })
+}
+
+/// Reads the folder's config and weight header, remembering which folder the answer is for.
+fn check_on_click(checked: UseStateHandle<Option<(String, Checked)>>, base: String) -> Callback<MouseEvent> {
+    Callback::from(move |_| {
+        let (checked, base) = (checked.clone(), base.clone());
+        checked.set(Some((base.clone(), Checked::Reading)));
+        yew::platform::spawn_local(async move { checked.set(Some((base.clone(), check_folder(base).await))) });
     })
 }
 
 #[function_component(ModelPicker)]
 pub fn model_picker(props: &Props) -> Html {
-    let state = &props.state;
     let choosing_local = use_state(|| false);
-    let local = state.local_model.is_some() || *choosing_local;
-    let custom = !local && (state.model_override.is_some() || preset(&state.experiment.model).is_none());
-    let selected = if local {
-        LOCAL.to_string()
-    } else if custom {
-        CUSTOM.to_string()
-    } else {
-        state.experiment.model.clone()
-    };
-    let on_select = {
-        let (d, url, choosing_local) = (state.dispatcher(), state.model_url(), choosing_local.clone());
-        Callback::from(move |e: Event| {
-            let value = e.target_unchecked_into::<HtmlSelectElement>().value();
-            choosing_local.set(value == LOCAL);
-            match value.as_str() {
-                LOCAL => {}
-                CUSTOM => d.dispatch(Action::SetModelUrl(Some(url.clone()))),
-                repo => d.dispatch(Action::SetHubModel(repo.to_string())),
-            }
-        })
-    };
-    let on_url = {
-        let d = state.dispatcher();
-        Callback::from(move |e: InputEvent| {
-            d.dispatch(Action::SetModelUrl(Some(
-                e.target_unchecked_into::<HtmlInputElement>().value(),
-            )))
-        })
-    };
-    let take_files = {
-        let d = state.dispatcher();
-        Callback::from(move |files: FileList| match local_model(&files) {
-            Ok(m) => d.dispatch(Action::SetLocalModel(m)),
-            Err(msg) => d.dispatch(Action::ModelFailed(msg)),
-        })
-    };
-    let on_files = {
-        let take_files = take_files.clone();
-        Callback::from(move |e: Event| {
-            if let Some(files) = e.target_unchecked_into::<HtmlInputElement>().files() {
-                take_files.emit(files);
-            }
-        })
-    };
-    let on_drop = {
-        let (take_files, choosing_local) = (take_files.clone(), choosing_local.clone());
-        Callback::from(move |e: DragEvent| {
-            e.prevent_default();
-            if let Some(files) = e.data_transfer().and_then(|t| t.files()) {
-                choosing_local.set(true);
-                take_files.emit(files);
-            }
-        })
-    };
-    let on_drag_over = Callback::from(|e: DragEvent| e.prevent_default());
     let checked = use_state(|| None::<(String, Checked)>);
-    let on_check = {
-        let (checked, base) = (checked.clone(), state.model_url());
-        Callback::from(move |_| {
-            let (checked, base) = (checked.clone(), base.clone());
-            checked.set(Some((base.clone(), Checked::Reading)));
-            yew::platform::spawn_local(async move {
-                let outcome = check_folder(base.clone()).await;
-                checked.set(Some((base, outcome)));
-            });
+    let local = props.local.is_some() || *choosing_local;
+    let custom = !local && (props.custom_url || preset(&props.hub_model).is_none());
+    let selected = match (local, custom) {
+        (true, _) => LOCAL,
+        (_, true) => CUSTOM,
+        _ => props.hub_model.as_str(),
+    };
+    let on_select = on_choice(props, choosing_local.clone());
+    let on_files = filter(&props.on_local, |e: Event| {
+        e.target_unchecked_into::<HtmlInputElement>().files().map(|f| local_model(&f))
+    });
+    let on_drop = {
+        let choosing_local = choosing_local.clone();
+        filter(&props.on_local, move |e: DragEvent| {
+            e.prevent_default();
+            let files = e.data_transfer()?.files()?;
+            choosing_local.set(true);
+            Some(local_model(&files))
         })
     };
+    let on_check = check_on_click(checked.clone(), props.url.to_string());
     // A check holds for the folder it read, not for one typed since.
     let checked_now = checked
         .as_ref()
-        .filter(|(base, _)| *base == state.model_url())
+        .filter(|(base, _)| *base == *props.url)
         .map(|(_, c)| c.clone());
-    let checked_text = checked_now.map(|c| match c {
-        Checked::Reading => "reading config.json and the weights' header…".to_string(),
-        Checked::Found(found) => size_text(state, &found.0, found.1.as_ref()),
-        Checked::Failed(e) => format!("cannot read this folder: {e}"),
+    let checked_line = use_memo((checked_now, props.plan.clone()), |(c, plan)| {
+        c.as_ref().map(|c| checked_text(c, plan))
     });
-    let size = (!custom && !local)
-        .then(|| preset(&state.experiment.model))
-        .flatten()
-        .map(|p| {
-            format!(
-                "model.safetensors ≈ {}; only the part up to the chosen layer is downloaded",
-                human_bytes(p.weights_bytes)
-            )
-        });
+    let size = (!custom && !local).then(|| preset(&props.hub_model)).flatten().map(|p| {
+        format!(
+            "model.safetensors ≈ {}; only the part up to the chosen layer is downloaded",
+            human_bytes(p.weights_bytes)
+        )
+    });
     html! {
-        <div class="model-picker" ondrop={on_drop} ondragover={on_drag_over}>
+        <div class="model-picker" ondrop={on_drop} ondragover={Callback::from(|e: DragEvent| e.prevent_default())}>
             <div class="row">
                 <label for="qk-model-choice">{ "Model" }</label>
                 <select id="qk-model-choice" onchange={on_select}>
@@ -203,7 +136,7 @@ pub fn model_picker(props: &Props) -> Html {
                     <option value={LOCAL} selected={local}>{ "Files on this computer…" }</option>
                 </select>
                 if custom {
-                    <input id="qk-model" type="url" value={state.model_url()} oninput={on_url} size="60"
+                    <input id="qk-model" type="url" value={props.url.clone()} oninput={props.on_url.reform(|e: InputEvent| Some(value(&e)))} size="60"
                         placeholder="https://…/ (holds config.json, model.safetensors, tokenizer.json)" />
                     <button class="secondary" id="qk-check-model" onclick={on_check}>{ "Check size" }</button>
                 }
@@ -212,18 +145,11 @@ pub fn model_picker(props: &Props) -> Html {
                 }
                 if let Some(size) = size { <span class="hint">{ size }</span> }
             </div>
-            if let (true, Some(text)) = (custom, checked_text) {
+            if let (true, Some(text)) = (custom, (*checked_line).clone()) {
                 <div class="hint" id="qk-model-size">{ text }</div>
             }
-            if local {
-                <div class="hint drop-hint">{
-                    match &state.local_model {
-                        Some(m) => format!("Using {} ({})", m.names.join(", "), human_bytes(m.bytes)),
-                        None => "Choose or drop config.json, model.safetensors and tokenizer.json (a USB copy works offline).".into(),
-                    }
-                }</div>
-            }
-            if let Some(msg) = &state.model_error { <div class="error field-error" id="qk-model-error">{ msg }</div> }
+            if local { <div class="hint drop-hint">{ local_hint(props.local.as_ref()) }</div> }
+            if let Some(msg) = &props.error { <div class="error field-error" id="qk-model-error">{ msg }</div> }
         </div>
     }
 }

@@ -1,16 +1,18 @@
 //! The analyses beyond the lecture, chosen before a run: the layer sweep, heads, V, Q·K,
 //! mean-centring, PCA and the permutation statistics (the CLI's flags, the page's query keys).
 
-use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use super::super::state::{Action, State};
+use super::{checked, filter, value};
 use crate::analysis::report::{ExtendedOptions, StatOptions};
-use crate::presets::{human_bytes, preset};
+use crate::presets::human_bytes;
 
 #[derive(Properties, PartialEq)]
 pub struct Props {
-    pub state: UseReducerHandle<State>,
+    pub options: ExtendedOptions,
+    /// The whole hub model's size, when known: what the layer sweep downloads.
+    pub sweep_bytes: Option<u64>,
+    pub on_change: Callback<ExtendedOptions>,
 }
 
 /// One checkbox: its id, label, hint, and the option it sets.
@@ -74,57 +76,57 @@ const FLAGS: [Flag; 7] = [
     },
 ];
 
+/// A checkbox that sets one flag of the options.
+fn flag(f: &Flag, options: &ExtendedOptions, on_change: &Callback<ExtendedOptions>) -> Html {
+    let (o, set) = (options.clone(), f.set);
+    let onchange = on_change.reform(move |e: Event| {
+        let mut o = o.clone();
+        set(&mut o, checked(&e));
+        o
+    });
+    html! {
+        <label title={f.hint}><input type="checkbox" id={f.id} checked={(f.get)(options)} {onchange} />{ format!(" {}", f.label) }</label>
+    }
+}
+
+/// A number of the statistics (at least `min`); one that does not parse keeps the last good one
+/// (the field shows what was typed).
+fn number(
+    id: &'static str,
+    value_now: u64,
+    min: u64,
+    set: fn(&mut StatOptions, u64),
+    options: &ExtendedOptions,
+    on_change: &Callback<ExtendedOptions>,
+) -> Html {
+    let o = options.clone();
+    let onchange = filter(on_change, move |e: Event| {
+        let n = value(&e).trim().parse::<u64>().ok().filter(|&n| n >= min)?;
+        let mut o = o.clone();
+        if let Some(s) = o.statistics.as_mut() {
+            set(s, n);
+        }
+        Some(o)
+    });
+    html! { <input type="number" id={id} min={min.to_string()} value={value_now.to_string()} {onchange} /> }
+}
+
 #[function_component(OptionsPanel)]
 pub fn options_panel(props: &Props) -> Html {
-    let state = &props.state;
-    let options = state.options.clone();
-    let update = {
-        let (d, options) = (state.dispatcher(), options.clone());
-        move |change: Box<dyn Fn(&mut ExtendedOptions)>| {
-            let mut o = options.clone();
-            change(&mut o);
-            d.dispatch(Action::SetOptions(o));
-        }
-    };
-    let number = |id: &'static str, value: u64, min: u64, set: fn(&mut StatOptions, u64)| {
-        let update = update.clone();
-        let onchange = Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            // An unreadable number keeps the last good one (the field shows what was typed).
-            if let Some(n) = input.value().trim().parse::<u64>().ok().filter(|&n| n >= min) {
-                update(Box::new(move |o| {
-                    if let Some(s) = o.statistics.as_mut() {
-                        set(s, n)
-                    }
-                }));
-            }
-        });
-        html! { <input type="number" id={id} min={min.to_string()} value={value.to_string()} {onchange} /> }
-    };
+    let (options, on_change) = (&props.options, &props.on_change);
     html! {
         <fieldset class="options" id="qk-options">
             <legend>{ "Beyond the lecture" }</legend>
-            <div class="row">
-                { for FLAGS.iter().map(|f| {
-                    let (update, set) = (update.clone(), f.set);
-                    let onchange = Callback::from(move |e: Event| {
-                        let on = e.target_unchecked_into::<HtmlInputElement>().checked();
-                        update(Box::new(move |o| set(o, on)));
-                    });
-                    html! {
-                        <label title={f.hint}><input type="checkbox" id={f.id} checked={(f.get)(&options)} {onchange} />{ format!(" {}", f.label) }</label>
-                    }
-                }) }
-            </div>
-            if let (true, None, Some(p)) = (options.all_layers, &state.model_override, preset(&state.experiment.model)) {
+            <div class="row">{ for FLAGS.iter().map(|f| flag(f, options, on_change)) }</div>
+            if let (true, Some(bytes)) = (options.all_layers, props.sweep_bytes) {
                 <div class="hint" id="qk-sweep-size">{ format!(
                     "Every layer needs the whole model: about {} the first time (then it is cached).",
-                    human_bytes(p.weights_bytes)) }</div>
+                    human_bytes(bytes)) }</div>
             }
             if let Some(s) = &options.statistics {
                 <div class="row stat-options">
-                    <label>{ "permutations " }{ number("qk-opt-permutations", s.permutations as u64, 1, |s, n| { s.permutations = n as usize; s.bootstrap = n as usize; }) }</label>
-                    <label>{ "seed " }{ number("qk-opt-seed", s.seed, 0, |s, n| s.seed = n) }</label>
+                    <label>{ "permutations " }{ number("qk-opt-permutations", s.permutations as u64, 1, |s, n| { s.permutations = n as usize; s.bootstrap = n as usize; }, options, on_change) }</label>
+                    <label>{ "seed " }{ number("qk-opt-seed", s.seed, 0, |s, n| s.seed = n, options, on_change) }</label>
                     <span class="hint">{ format!("{} bootstrap resamples, {:.0} % intervals", s.bootstrap, s.confidence * 100.0) }</span>
                 </div>
             }

@@ -10,35 +10,12 @@ pub struct Props {
     pub on_cancel: Callback<()>,
 }
 
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
 #[function_component(ProgressView)]
 pub fn progress_view(props: &Props) -> Html {
     match &props.phase {
         Phase::LoadingExperiment => html! { <section class="progress" id="qk-progress">{ "Loading the experiment…" }</section> },
-        Phase::Busy {
-            stage,
-            progress,
-            stage_started_ms,
-            ..
-        } => {
-            let label = stage.map(|s| s.label()).unwrap_or("Starting the engine");
-            let detail = progress.map(|p| {
-                let secs = ((js_sys::Date::now() - stage_started_ms) / 1000.0).max(1e-3);
-                let speed = p.done as f64 / secs;
-                match p.total {
-                    Some(t) if t > 0 => {
-                        let left = (t.saturating_sub(p.done)) as f64 / speed.max(1.0);
-                        (
-                            Some(p.done as f64 / t as f64),
-                            format!("{} of {} · {}/s · {:.0} s left", mb(p.done), mb(t), mb(speed as u64), left),
-                        )
-                    }
-                    _ => (None, format!("{} · {}/s", mb(p.done), mb(speed as u64))),
-                }
-            });
+        Phase::Busy(run) => {
+            let (label, detail) = (run.label(), run.detail());
             html! {
                 <section class="progress" id="qk-progress" aria-live="polite">
                     <span class="stage">{ label }{ "…" }</span>

@@ -1,0 +1,67 @@
+//! What the page does once on load: the editor's tokenizer; the experiment from `?exp=` or
+//! `?experiment=`; the options of the link; then, with `?run=1`, a run at once.
+
+use std::rc::Rc;
+
+use yew::UseReducerDispatcher as Dispatcher;
+
+use super::run::{self, CancelSlot};
+use super::state::{folder_files, model_url, Action, State, TokenizerRef, BUNDLED_TOKENIZER};
+use crate::error::Result;
+use crate::experiment::Experiment;
+use crate::model::Gpt2Tokenizer;
+use crate::web::fetch::{fetch_bytes, fetch_text};
+use crate::web::params::{absolute_url, PageParams};
+
+pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, cancel: CancelSlot) {
+    yew::platform::spawn_local(load_tokenizer(dispatch.clone()));
+    if let Some(options) = &params.options {
+        dispatch.dispatch(Action::SetOptions(options.clone()));
+    }
+    if let Some(e) = &params.options_error {
+        dispatch.dispatch(Action::ExperimentFailed(format!("an option of the link was ignored: {e}")));
+    }
+    let loaded = match (&params.inline_experiment, &params.experiment) {
+        (Some(json), _) => Some(Experiment::from_json(json)),
+        (None, Some(url)) => {
+            dispatch.dispatch(Action::LoadingExperiment);
+            Some(load_experiment(url).await)
+        }
+        (None, None) => None,
+    };
+    let experiment = match loaded {
+        Some(Ok(exp)) => {
+            dispatch.dispatch(Action::ExperimentLoaded(exp.clone()));
+            exp
+        }
+        Some(Err(e)) => {
+            dispatch.dispatch(Action::ExperimentFailed(e.to_string()));
+            dispatch.dispatch(Action::Failed(format!("the experiment could not be loaded: {e}")));
+            return;
+        }
+        None => Experiment::lecture(),
+    };
+    if !params.run {
+        return dispatch.dispatch(Action::Idle);
+    }
+    // The state the actions above make is not readable here yet: the files come from the same
+    // pure functions the state uses.
+    let files = folder_files(&model_url(params.model.as_deref(), &experiment), absolute_url);
+    let cancelled = run::cancel_on(&cancel);
+    run::run(experiment, files, params.options.clone(), dispatch, cancelled).await;
+}
+
+pub async fn load_experiment(url: &str) -> Result<Experiment> {
+    let text = fetch_text(url).await?;
+    Experiment::from_json(&text)
+}
+
+/// The site's GPT-2 tokenizer, for showing each word's tokens as it is typed (and offline).
+async fn load_tokenizer(dispatch: Dispatcher<State>) {
+    // Without it the editor still works; words are just not checked as they are typed.
+    if let Ok(bytes) = fetch_bytes(&absolute_url(BUNDLED_TOKENIZER)).await {
+        if let Ok(t) = Gpt2Tokenizer::from_bytes(&bytes) {
+            dispatch.dispatch(Action::TokenizerLoaded(TokenizerRef(Rc::new(t))));
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! The page's state without a browser: every action through the pure reducer, with the times and
+//! URLs the shell would supply, and the real GPT-2 tokenizer for the editor's token chips.
+
+mod common;
+
+use std::rc::Rc;
+
+use qk_lens::analysis::report::ExtendedOptions;
+use qk_lens::model::Gpt2Tokenizer;
+use qk_lens::page::{reduce, Action, LocalModel, Phase, State, TokenizerRef, Tokens};
+use qk_lens::protocol::{ModelFiles, Progress, Stage};
+use qk_lens::{Experiment, RunResult};
+
+fn apply(state: State, actions: impl IntoIterator<Item = Action>) -> State {
+    actions.into_iter().fold(state, |s, a| reduce(&s, a))
+}
+
+fn tokenizer() -> TokenizerRef {
+    let bytes = common::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/gpt2-tokenizer.json"));
+    TokenizerRef(Rc::new(Gpt2Tokenizer::from_bytes(&bytes).unwrap()))
+}
+
+/// A real result of the tiny fixture model (4 layers, 4 heads).
+fn result() -> Rc<RunResult> {
+    let mut exp = Experiment::lecture();
+    exp.layer = 1;
+    Rc::new(common::run_model("tiny-gpt2-hub", &exp).unwrap())
+}
+
+fn words(s: &State, i: usize) -> Vec<&str> {
+    s.experiment.categories[i].words.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn editing_words_keeps_the_text_verbatim_and_parses_it() {
+    let text = "galaxy,  comet\n moon, ,";
+    let s = apply(State::new(None), [Action::SetCategoryWords(0, text.into())]);
+    assert_eq!(s.categories[0].text, text);
+    assert_eq!(words(&s, 0), ["galaxy", "comet", "moon"]);
+    // The other categories are untouched.
+    assert_eq!(s.experiment.categories[1], Experiment::lecture().categories[1]);
+    // An index past the end changes nothing.
+    let same = apply(
+        s.clone(),
+        [
+            Action::SetCategoryWords(9, "x".into()),
+            Action::SetCategoryName(9, "y".into()),
+        ],
+    );
+    assert_eq!(same, s);
+}
+
+#[test]
+fn renaming_a_category_renames_it_in_the_experiment_and_the_editor() {
+    let s = apply(State::new(None), [Action::SetCategoryName(1, "furniture".into())]);
+    assert_eq!(s.experiment.categories[1].name, "furniture");
+    assert_eq!(s.categories[1].name, "furniture");
+}
+
+#[test]
+fn categories_are_added_with_a_free_name_and_removed_by_index() {
+    let s = apply(
+        State::new(None),
+        [
+            Action::SetCategoryName(0, "category 1".into()),
+            Action::AddCategory,
+            Action::AddCategory,
+        ],
+    );
+    let names: Vec<&str> = s.categories.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["category 1", "interior", "fruit", "category 2", "category 3"]);
+    assert_eq!(s.experiment.category_names(), names);
+    assert!(s.experiment.categories[3].words.is_empty());
+    assert_eq!(s.categories[3].text, "");
+
+    let s = apply(
+        s,
+        [
+            Action::SetCategoryWords(4, "pear".into()),
+            Action::RemoveCategory(1),
+            Action::RemoveCategory(17),
+        ],
+    );
+    let names: Vec<&str> = s.categories.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["category 1", "fruit", "category 2", "category 3"]);
+    assert_eq!(s.experiment.category_names(), names);
+    assert_eq!(s.categories[3].text, "pear");
+    assert_eq!(words(&s, 3), ["pear"]);
+}
+
+#[test]
+fn an_empty_category_makes_the_experiment_invalid_until_it_has_words() {
+    let s = State::new(None);
+    assert_eq!(s.invalid, None);
+    let s = apply(s, [Action::AddCategory]);
+    let msg = s.invalid.clone().expect("a category without words is invalid");
+    assert!(msg.contains("category 1"), "{msg}");
+    let s = apply(s, [Action::SetCategoryWords(3, "violin".into())]);
+    assert_eq!(s.invalid, None);
+}
+
+#[test]
+fn tokens_are_computed_when_the_words_the_template_or_the_tokenizer_change() {
+    let s = State::new(None);
+    assert!(s.categories[0].chips.iter().all(|c| c.tokens == Tokens::Unknown));
+    assert_eq!(s.categories[0].chips.len(), 10);
+
+    let t = tokenizer();
+    let s = apply(
+        s,
+        [
+            Action::TokenizerLoaded(t.clone()),
+            Action::SetCategoryWords(0, "galaxy, qzxv".into()),
+        ],
+    );
+    let chips = &s.categories[0].chips;
+    assert_eq!(chips[0].word, "galaxy");
+    assert_eq!(chips[0].tokens, Tokens::One(t.0.encode(" galaxy").unwrap()[0]));
+    let Tokens::Many(pieces) = &chips[1].tokens else {
+        panic!("{:?}", chips[1])
+    };
+    assert!(pieces.len() > 1 && pieces[0].starts_with('␣'), "{pieces:?}");
+    assert_eq!(pieces.concat(), "␣qzxv");
+    // The other categories got their tokens from the tokenizer too.
+    assert!(matches!(s.categories[2].chips[0].tokens, Tokens::One(_)));
+
+    // Without a space before {word} the words tokenize without one.
+    let s = apply(s, [Action::SetTemplate("The next word is:{word}".into())]);
+    let Tokens::Many(pieces) = &s.categories[0].chips[1].tokens else {
+        panic!("{:?}", s.categories[0].chips[1])
+    };
+    assert_eq!(pieces.concat(), "qzxv");
+}
+
+#[test]
+fn a_loaded_experiment_replaces_the_text_and_tokens_and_clears_its_error() {
+    let mut exp = Experiment::lecture();
+    exp.categories.truncate(2);
+    exp.categories[1].words = vec!["sofa".into(), "lamp".into()];
+    let s = apply(
+        State::new(None),
+        [
+            Action::SetCategoryWords(1, "typed, text".into()),
+            Action::ExperimentFailed("bad".into()),
+        ],
+    );
+    let s = apply(s, [Action::ExperimentLoaded(exp.clone())]);
+    assert_eq!(s.experiment, exp);
+    assert_eq!(s.experiment_error, None);
+    assert_eq!(s.categories.len(), 2);
+    assert_eq!(s.categories[1].text, "sofa, lamp");
+    let chip_words: Vec<&str> = s.categories[1].chips.iter().map(|c| c.word.as_str()).collect();
+    assert_eq!(chip_words, ["sofa", "lamp"]);
+}
+
+#[test]
+fn a_run_goes_through_its_stages_with_the_times_from_the_actions() {
+    let s = apply(State::new(None), [Action::Started(1_000.0)]);
+    assert!(s.busy());
+    let Phase::Busy(run) = &s.phase else { panic!("{:?}", s.phase) };
+    assert_eq!(
+        (run.stage, run.started_ms, run.label()),
+        (None, 1_000.0, "Starting the engine")
+    );
+
+    let s = apply(
+        s,
+        [
+            Action::Stage(Stage::Weights, 1_500.0),
+            Action::Progress(
+                Progress {
+                    done: 1_000_000,
+                    total: Some(4_000_000),
+                },
+                3_500.0,
+            ),
+        ],
+    );
+    let Phase::Busy(run) = &s.phase else { panic!("{:?}", s.phase) };
+    assert_eq!(
+        (run.stage, run.stage_started_ms, run.started_ms),
+        (Some(Stage::Weights), 1_500.0, 1_000.0)
+    );
+    // 1 MB in the 2 s since the stage began: 0.5 MB/s, 3 MB left.
+    assert_eq!(
+        run.detail(),
+        Some((Some(0.25), "1.0 MB of 4.0 MB · 0.5 MB/s · 6 s left".to_string()))
+    );
+
+    // A new stage starts without progress.
+    let s = apply(s, [Action::Stage(Stage::Forward, 4_000.0)]);
+    let Phase::Busy(run) = &s.phase else { panic!("{:?}", s.phase) };
+    assert_eq!((run.progress, run.stage_started_ms, run.detail()), (None, 4_000.0, None));
+
+    let r = result();
+    let s = apply(s, [Action::Finished(r.clone(), 6_000.0)]);
+    assert_eq!(s.phase, Phase::Done { seconds: 5.0 });
+    assert!(!s.busy());
+    assert!(Rc::ptr_eq(s.result.as_ref().unwrap(), &r));
+    assert_eq!(s.generation(), 5.0f64.to_bits());
+    assert_eq!(s.error(), None);
+}
+
+#[test]
+fn a_failed_or_cancelled_run_keeps_the_last_result() {
+    let r = result();
+    let s = apply(
+        State::new(None),
+        [Action::Started(0.0), Action::Finished(r.clone(), 10.0), Action::Started(20.0)],
+    );
+    let failed = apply(s.clone(), [Action::Failed("no network".into())]);
+    assert_eq!(failed.phase, Phase::Failed("no network".into()));
+    assert_eq!(failed.error(), Some("no network"));
+    assert_eq!(failed.generation(), 0);
+    assert!(Rc::ptr_eq(failed.result.as_ref().unwrap(), &r));
+    let cancelled = apply(s, [Action::Cancelled]);
+    assert_eq!(cancelled.phase, Phase::Cancelled);
+    assert!(cancelled.result.is_some());
+    // A late report of a stopped run changes nothing.
+    let late = apply(
+        cancelled.clone(),
+        [
+            Action::Stage(Stage::Analysis, 30.0),
+            Action::Progress(Progress { done: 1, total: None }, 31.0),
+        ],
+    );
+    assert_eq!(late, cancelled);
+    assert_eq!(apply(late, [Action::LoadingExperiment]).phase, Phase::LoadingExperiment);
+}
+
+#[test]
+fn a_chosen_head_is_kept_when_the_new_result_has_it_and_dropped_when_not() {
+    let r = result();
+    assert_eq!(r.model.n_head, 4);
+    let kept = apply(
+        State::new(None),
+        [
+            Action::SelectHead(Some(3)),
+            Action::Started(0.0),
+            Action::Finished(r.clone(), 1.0),
+        ],
+    );
+    assert_eq!(kept.head, Some(3));
+    let dropped = apply(
+        State::new(None),
+        [Action::SelectHead(Some(4)), Action::Started(0.0), Action::Finished(r, 1.0)],
+    );
+    assert_eq!(dropped.head, None);
+}
+
+fn local() -> LocalModel {
+    LocalModel {
+        files: ModelFiles::in_folder("blob:x/", None),
+        names: vec!["config.json".into(), "model.safetensors".into()],
+        bytes: 42,
+    }
+}
+
+#[test]
+fn switching_models_between_hub_folder_and_local_files() {
+    let resolve = |u: &str| {
+        if u.contains("://") {
+            u.to_string()
+        } else {
+            format!("http://site/{u}")
+        }
+    };
+    let s = State::new(None);
+    assert_eq!(
+        s.model_url(),
+        "https://huggingface.co/openai-community/gpt2-medium/resolve/main/"
+    );
+    assert_eq!(
+        (s.n_layer(), s.max_layer(), s.hub_weights_bytes()),
+        (Some(24), 23, Some(1_520_000_000))
+    );
+
+    let s = apply(s, [Action::SetLocalModel(local())]);
+    assert_eq!(s.model_files(resolve), local().files);
+    let s = apply(
+        s,
+        [
+            Action::ModelFailed("no config.json".into()),
+            Action::SetModelUrl(Some("models/tiny/".into())),
+        ],
+    );
+    assert_eq!((&s.local_model, &s.model_error), (&None, &None));
+    let files = s.model_files(resolve);
+    assert_eq!(files.config, "http://site/models/tiny/config.json");
+    assert_eq!(files.fallback_tokenizer.as_deref(), Some("http://site/gpt2-tokenizer.json"));
+    // A custom folder's layers are unknown until a result says: the editor offers up to 47.
+    assert_eq!((s.n_layer(), s.max_layer(), s.hub_weights_bytes()), (None, 47, None));
+
+    let s = apply(s, [Action::SetHubModel("openai-community/gpt2".into())]);
+    assert_eq!(
+        (s.experiment.model.as_str(), s.model_override.as_deref()),
+        ("openai-community/gpt2", None)
+    );
+    assert_eq!((s.n_layer(), s.max_layer()), (Some(12), 11));
+    assert_eq!(
+        s.model_files(resolve).weights,
+        "https://huggingface.co/openai-community/gpt2/resolve/main/model.safetensors"
+    );
+}
+
+#[test]
+fn options_layer_and_template_are_what_the_next_run_sends() {
+    let s = State::new(Some("/models/tiny/".into()));
+    assert_eq!(s.run_options(), None);
+    let options = ExtendedOptions {
+        heads: true,
+        v: true,
+        ..ExtendedOptions::default()
+    };
+    let s = apply(
+        s,
+        [
+            Action::SetOptions(options.clone()),
+            Action::SetLayer(2),
+            Action::SetTemplate("A {word}".into()),
+        ],
+    );
+    assert_eq!(s.run_options(), Some(options));
+    assert_eq!((s.experiment.layer, s.experiment.template.as_str()), (2, "A {word}"));
+    assert_eq!(apply(s, [Action::SetOptions(ExtendedOptions::default())]).run_options(), None);
+}
+
+#[test]
+fn reduce_leaves_the_old_state_as_it_was() {
+    let before = State::new(None);
+    let copy = before.clone();
+    let after = reduce(&before, Action::AddCategory);
+    assert_eq!(before, copy);
+    assert_ne!(after, before);
+}
