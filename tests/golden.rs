@@ -47,7 +47,9 @@ fn check(result: &RunResult, g: &Value) {
         }
         let counts: Vec<u64> = serde_json::from_value(g[format!("hist_{key}_counts")].clone()).unwrap();
         assert_eq!(space.histogram.counts, counts, "histogram counts {key}");
-        for (a, b) in space.histogram.edges.iter().zip(f64s(&g[format!("hist_{key}_edges")])) {
+        let want_edges = f64s(&g[format!("hist_{key}_edges")]);
+        assert_eq!(space.histogram.edges.len(), want_edges.len(), "histogram edges {key}: count");
+        for (a, b) in space.histogram.edges.iter().zip(want_edges) {
             assert_close(&format!("histogram edge {key}"), *a, b, COS_TOL);
         }
     }
