@@ -88,6 +88,17 @@ fn hub_fp16_layer1() {
 fn hub_fp16_layer3() {
     golden_case("tiny-gpt2-hub-fp16", "tiny-gpt2-hub-fp16.L3");
 }
+/// bf16 weights (the fp32 hub model's tensors rounded to bfloat16; its own golden, PyTorch
+/// upcasting them to float32 as it does fp16): the same tolerances as fp16, as the engine
+/// decodes bf16 exactly into f32 and computes in f32 from there.
+#[test]
+fn hub_bf16_layer1() {
+    golden_case("tiny-gpt2-hub-bf16", "tiny-gpt2-hub-bf16.L1");
+}
+#[test]
+fn hub_bf16_layer3() {
+    golden_case("tiny-gpt2-hub-bf16", "tiny-gpt2-hub-bf16.L3");
+}
 #[test]
 fn savepretrained_layer1() {
     golden_case("tiny-gpt2-savepretrained", "tiny-gpt2-savepretrained.L1");
