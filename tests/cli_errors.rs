@@ -11,6 +11,8 @@ use common::*;
 use serde_json::{json, Value};
 
 const STAT_TOL: f64 = 1e-5;
+const COS_TOL: f64 = 1e-5;
+const VEC_REL: f64 = 1e-4;
 
 /// Single-token words, layer 1 of the 4-layer fixture.
 const SMALL: &str = r#"{"model": "fixture", "layer": 1, "template": "The next word is {word}",
@@ -302,11 +304,20 @@ fn golden_exp(name: &str) -> (Value, String) {
     (g, json)
 }
 
+/// The CLI's result equals the golden: the vectors (1e-4 of their largest magnitude) and every
+/// cosine (1e-5), not only the summaries (an erf GELU moves selectivity by 2.3e-6 only, well
+/// inside 1e-5, but the vectors and cosines by far more than their tolerances).
 fn assert_matches_golden(r: &Value, g: &Value) {
     let ids: Vec<Vec<u32>> = serde_json::from_value(g["token_ids"].clone()).unwrap();
     let words = r["words"].as_array().unwrap();
     let got: Vec<Value> = words.iter().map(|w| w["token_ids"].clone()).collect();
     assert_eq!(Value::from(got), json!(ids), "token ids");
+    for key in ["Q", "K"] {
+        let space = &r[key.to_lowercase()];
+        let vectors: Vec<Vec<f32>> = serde_json::from_value(space["vectors"].clone()).unwrap();
+        assert_vectors_close(key, &vectors, &matrix(&g[format!("{key}_last")]), VEC_REL);
+        assert_matrix_close(&format!("C{key}"), &matrix(&space["cosine"]), &matrix(&g[format!("C{key}")]), COS_TOL);
+    }
     for key in ["Q", "K"] {
         let sel = r[key.to_lowercase()]["selectivity"].as_f64().unwrap();
         let want = g[format!("selectivity_{key}")].as_f64().unwrap();

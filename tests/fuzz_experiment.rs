@@ -169,8 +169,21 @@ proptest! {
             prop_assert_eq!(raw["categories"][c]["name"].as_str(), Some(cat.name.as_str()));
         }
         prop_assert_eq!(e.words().count(), e.labels().len());
+        // The prompt is the template with every placeholder (the hostile `before` and `after`
+        // may hold more) replaced by the word, verbatim: nothing added, dropped, trimmed or
+        // escaped. Built here without str::replace, so a builder that appends the word, replaces
+        // only the first placeholder or alters the word fails.
+        let pieces: Vec<&str> = e.template.split(qk_lens::experiment::WORD_PLACEHOLDER).collect();
+        prop_assert!(pieces.len() >= 2, "the template holds the placeholder");
         for (_, w) in e.words() {
-            prop_assert!(e.prompt(w).contains(w));
+            let mut want = String::from(pieces[0]);
+            for piece in &pieces[1..] {
+                want.push_str(w);
+                want.push_str(piece);
+            }
+            let got = e.prompt(w);
+            prop_assert_eq!(&got, &want, "prompt of {:?} in {:?}", w, &e.template);
+            prop_assert!(got.starts_with(pieces[0]) && got.ends_with(pieces[pieces.len() - 1]));
         }
     }
 

@@ -7,6 +7,10 @@ use common::*;
 use qk_lens::model::{shared_prefix_len, Gpt2Config, LayerWeights};
 
 fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len(), "row count");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert_eq!(x.len(), y.len(), "row {i}: length");
+    }
     a.iter()
         .flatten()
         .zip(b.iter().flatten())

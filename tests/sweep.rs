@@ -57,11 +57,9 @@ fn every_layer_qkv_equals_pytorch() {
         for (name, got) in [("Q", &c.q), ("K", &c.k), ("V", &c.v)] {
             assert_vectors_close(&format!("L{l} {name}"), got, &matrix(&gl[format!("{name}_last")]), VEC_REL);
             let cos = qk_lens::analysis::cosine_matrix(got).unwrap();
-            for (i, (a, b)) in upper_triangle(&cos)
-                .iter()
-                .zip(f64s(&gl[format!("upper_C{name}")]))
-                .enumerate()
-            {
+            let (upper, want) = (upper_triangle(&cos), f64s(&gl[format!("upper_C{name}")]));
+            assert_eq!(upper.len(), want.len(), "L{l} C{name}: pairs");
+            for (i, (a, b)) in upper.iter().zip(want).enumerate() {
                 assert_close(&format!("L{l} C{name} pair {i}"), *a, b, COS_TOL);
             }
         }
@@ -144,6 +142,7 @@ fn layers_and_heads_equal_pytorch() {
     assert_eq!(layers[1]["rsa"]["r"].as_f64(), result.rsa.r);
     let heads = json["heads"].as_array().unwrap();
     assert_eq!(heads.len(), 16);
+    assert_eq!(heads.len(), g["heads"].as_array().unwrap().len(), "heads: count");
     for (got, want) in heads.iter().zip(g["heads"].as_array().unwrap()) {
         assert_eq!(got["layer"], want["layer"]);
         assert_eq!(got["head"], want["head"]);
@@ -225,6 +224,7 @@ fn qk_and_pca_equal_numpy() {
     let (result, _) = run(&at_layer(2), &options);
     let qk = result.qk.expect("qk");
     assert_eq!(qk.len(), 4);
+    assert_eq!(qk.len(), g["qk"].as_array().unwrap().len(), "QK heads: count");
     for (got, want) in qk.iter().zip(g["qk"].as_array().unwrap()) {
         assert_eq!((got.layer, got.head as u64), (2, want["head"].as_u64().unwrap()));
         let w = matrix(&want["scores"]);
@@ -249,12 +249,16 @@ fn qk_and_pca_equal_numpy() {
         let want = &g["pca"][name];
         let coords = matrix(&want["coords"]);
         let scale = coords.iter().flatten().fold(0.0f64, |m, x| m.max(x.abs()));
+        assert_eq!(got.coords.len(), coords.len(), "PCA {name}: points");
         for (i, (a, b)) in got.coords.iter().zip(&coords).enumerate() {
+            assert_eq!((a.len(), b.len()), (2, 2), "PCA {name}[{i}]: components");
             for c in 0..2 {
                 assert_close(&format!("PCA {name}[{i}][{c}]"), a[c], b[c], VEC_REL * scale);
             }
         }
-        for (c, w) in f64s(&want["explained_variance_ratio"]).iter().enumerate() {
+        let ratios = f64s(&want["explained_variance_ratio"]);
+        assert_eq!(got.explained_variance_ratio.len(), ratios.len(), "PCA {name}: ratios");
+        for (c, w) in ratios.iter().enumerate() {
             assert_close(
                 &format!("PCA {name} ratio {c}"),
                 got.explained_variance_ratio[c],
@@ -365,11 +369,17 @@ fn head_and_centered_views_equal_pytorch() {
                 centered: false,
             })
             .unwrap();
+        // rho from the view's own cosines (the view carries no rho): the head's Q and K
+        // similarity structures ranked against each other, as the oracle does with scipy.
+        let (uq, uk) = (upper_triangle(&view.q.cosine), upper_triangle(&view.k.cosine));
+        assert_eq!(uq.len(), 34 * 33 / 2, "head {head}: pairs of the view");
+        assert_eq!(uk.len(), uq.len(), "head {head}: Q and K pairs");
+        let rho = qk_lens::analysis::stats::spearman(&uq, &uk);
         let got = serde_json::json!({
             "q": {"selectivity": view.q.selectivity},
             "k": {"selectivity": view.k.selectivity},
             "v": {"selectivity": view.v.as_ref().unwrap().selectivity},
-            "rsa": {"r": view.rsa.r, "rho": want["rho"]},
+            "rsa": {"r": view.rsa.r, "rho": rho},
         });
         check_summary(&format!("view of head {head}"), &got, want);
         // Its figures (and exports) say which head they show; the whole layer's do not.

@@ -111,6 +111,7 @@ pub fn assert_vectors_close(what: &str, got: &[Vec<f32>], want: &[Vec<f64>], rel
 pub fn assert_matrix_close(what: &str, got: &[Vec<f64>], want: &[Vec<f64>], tol: f64) {
     assert_eq!(got.len(), want.len(), "{what}: size");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g.len(), w.len(), "{what}[{i}]: row length");
         for (j, (a, b)) in g.iter().zip(w).enumerate() {
             assert_close(&format!("{what}[{i}][{j}]"), *a, *b, tol);
         }

@@ -171,6 +171,25 @@ describe('network faults', () => {
       assert.equal(res.words.length, 520);
       assert.equal(res.q.cosine.length, 520);
       t.diagnostic(`520 words: result and figures in ${Date.now() - started} ms; page stats ${JSON.stringify({ forward: res.stats.forward_ms, total: res.stats.total_ms })}`);
+      // The figures have ink: every visible canvas has pixels other than its background (the
+      // corner pixel's colour), not only the right lengths in the result.
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
+      const figures = await page.evaluate(() =>
+        [...document.querySelectorAll('canvas')]
+          .filter((c) => c.offsetParent !== null && c.width > 0 && c.height > 0)
+          .map((c) => {
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let ink = 0;
+            for (let k = 0; k < d.length; k += 4) {
+              if (d[k] !== d[0] || d[k + 1] !== d[1] || d[k + 2] !== d[2] || d[k + 3] !== d[3]) ink += 1;
+            }
+            return { id: c.id, pixels: d.length / 4, ink };
+          }),
+      );
+      t.diagnostic(`figures: ${JSON.stringify(figures)}`);
+      const ids = figures.map((f) => f.id);
+      for (const id of ['qk-heatmap-q', 'qk-heatmap-k']) assert.ok(ids.includes(id), `${id} is drawn: ${ids}`);
+      for (const f of figures) assert.ok(f.ink >= 0.05 * f.pixels, `${f.id} has ink: ${f.ink} of ${f.pixels} pixels`);
     });
   });
 });

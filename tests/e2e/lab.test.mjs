@@ -179,12 +179,17 @@ describe('the lab in the page', () => {
         { name: 'config.json', mimeType: 'application/json', buffer: Buffer.from('{"model_type": "llama", "n_embd": 8}') },
         { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: fs.readFileSync(path.join(dir, 'model.safetensors')) },
       ]);
+      const shown = await page.textContent('#qk-result');
       await page.click('#qk-run');
-      const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
-      // The old result stays on screen; the error names the file and the problem.
+      // Wait for the error itself (waitForOutcome would return at once on the old #qk-result),
+      // then check that the old result is still on screen, unchanged.
+      await page.waitForFunction(() => document.querySelector('#qk-error')?.textContent.trim(), null, {
+        timeout: RESULT_TIMEOUT_MS,
+      });
       const error = await page.textContent('#qk-error');
       assert.match(error, /config\.json: model_type is "llama", not "gpt2"/, error);
-      assert.equal(outcome.kind, 'result', 'the previous result is kept');
+      assert.ok(shown.trim(), 'a result was shown before the bad files');
+      assert.equal(await page.textContent('#qk-result'), shown, 'the previous result is kept');
 
       await page.setInputFiles('#qk-local-files', [{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hi') }]);
       await page.waitForSelector('#qk-model-error');

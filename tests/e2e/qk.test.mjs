@@ -153,10 +153,40 @@ describe('QK Lens in Chromium', () => {
         assert.equal(again.bytes, 0, `a repeat run downloads nothing (got ${again.bytes} bytes)`);
         assert.equal(again.res.stats.bytes_downloaded, 0);
 
+        const storedAfterL1 = await warm.page.evaluate(async (file) => {
+          const cache = await caches.open('qk-lens-weights-v1');
+          return (await cache.keys())
+            .map((req) => req.url)
+            .filter((url) => url.includes(file))
+            .map((url) => /qk-bytes=(\d+)-(\d+)$/.exec(url))
+            .filter(Boolean)
+            .map((m) => [Number(m[1]), Number(m[2]) - 1]); // stored half-open, HTTP ranges inclusive
+        }, `/models/${model}/model.safetensors`);
+        assert.ok(storedAfterL1.length > 0, 'the L1 run stored its pieces');
         const higher = await runIn(warm.page, model, 3);
         t.diagnostic(`L3 after L1: ${higher.bytes} bytes downloaded, ${higher.res.stats.bytes_from_cache} from cache`);
         assert.ok(higher.res.stats.bytes_from_cache > 0, 'L3 after L1 reuses the cached pieces');
         assert.ok(higher.bytes < l3.bytes, `L3 after L1 downloads ${higher.bytes} < cold ${l3.bytes}`);
+        // From the server's log: no piece the page has stored (its Cache Storage entries after
+        // the L1 runs) is asked for again. A stored piece may only ride inside a request, in a
+        // gap the hub coalesces over (< 64 KiB, cheaper than a second request): a request that
+        // starts or ends on stored bytes asked for them.
+        const span = (r) => {
+          const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
+          assert.ok(m && r.status === 206, `a Range request answered 206: ${r.range} -> ${r.status}`);
+          return [Number(m[1]), Number(m[2])];
+        };
+        assert.ok(higher.weights.length > 0, 'L3 after L1 fetches the missing layers');
+        let carried = 0;
+        for (const r of higher.weights) {
+          const [s, e] = span(r);
+          for (const [a, b] of storedAfterL1.filter(([a, b]) => s <= b && a <= e)) {
+            assert.ok(s < a && b < e, `L3 after L1 asked for stored bytes ${a}-${b} again (${r.range})`);
+            assert.ok(b - a + 1 < 64 * 1024, `stored piece ${a}-${b} carried in a gap of 64 KiB or more`);
+            carried += b - a + 1;
+          }
+        }
+        t.diagnostic(`L3 after L1: ${carried} stored bytes carried again inside coalescing gaps`);
       });
     } finally {
       await cold3.context.close();
