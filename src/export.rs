@@ -35,6 +35,29 @@ fn summary_row(q: &SpaceSummary, k: &SpaceSummary, v: &SpaceSummary, rsa: &RsaSu
         .join(",")
 }
 
+/// The lecture's numbers of each space (Q, K, and V when analysed), one row each, and RSA r.
+pub fn summary_csv(result: &RunResult) -> String {
+    let mut out = String::from("space,selectivity,within_mean,across_mean,within_median,across_median,rsa_r\n");
+    let spaces = [("q", Some(&result.q)), ("k", Some(&result.k)), ("v", result.v.as_ref())];
+    for (name, space) in spaces.iter().filter_map(|(n, s)| Some((n, (*s)?))) {
+        let values = [
+            space.selectivity,
+            space.within_mean,
+            space.across_mean,
+            space.within_median,
+            space.across_median,
+            result.rsa.r,
+        ];
+        out.push_str(name);
+        for v in values {
+            out.push(',');
+            out.push_str(&opt(v));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// A square matrix with the words as header row and first column.
 pub fn matrix_csv(words: &[String], matrix: &[Vec<f64>]) -> String {
     let mut out = String::from("word");
@@ -80,6 +103,7 @@ pub fn csv_files(result: &RunResult) -> Vec<(String, String)> {
         (format!("k-cosine-L{l}.csv"), matrix_csv(&words, &result.k.cosine)),
         (format!("q-vectors-L{l}.csv"), vectors_csv(result, &result.q.vectors)),
         (format!("k-vectors-L{l}.csv"), vectors_csv(result, &result.k.vectors)),
+        (format!("summary-L{l}.csv"), summary_csv(result)),
     ];
     if let Some(v) = &result.v {
         files.push((format!("v-cosine-L{l}.csv"), matrix_csv(&words, &v.cosine)));

@@ -74,6 +74,13 @@ export function assertClose1d(actual, expected, tol, what) {
 
 // ---------- the check of one result against its golden file ----------
 
+/** numpy's median: the middle value, or the mean of the two middle ones. */
+export function median(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
 export function checkResult(res, golden, experiment, layer) {
   const cats = experiment.categories;
   const catOfWord = cats.flatMap((c) => c.words.map(() => c.name));
@@ -118,6 +125,10 @@ export function checkResult(res, golden, experiment, layer) {
     assert.ok(side.histogram, `result.${key}.histogram missing`);
     assert.deepEqual(side.histogram.counts, golden[`hist_${H}_counts`], `${key}.histogram.counts vs hist_${H}_counts`);
     assertClose1d(side.histogram.edges, golden[`hist_${H}_edges`], TOL_COSINE, `${key}.histogram.edges vs hist_${H}_edges`);
+    // The pooled pair medians, from PyTorch's cosines and the golden's labels.
+    const pooled = (same) => golden[C].flatMap((row, i) => row.filter((_, j) => j > i && (golden.labels[i] === golden.labels[j]) === same));
+    assertClose(side.within_median, median(pooled(true)), TOL_COSINE, `${key}.within_median`);
+    assertClose(side.across_median, median(pooled(false)), TOL_COSINE, `${key}.across_median`);
   }
 
   assert.ok(res.rsa && typeof res.rsa === 'object', 'result.rsa missing');

@@ -101,6 +101,14 @@ describe('QK Lens in Chromium', () => {
                 .join(', '),
           );
 
+          // The page's summary shows the medians of this result.
+          const fmt = (x) => x.toFixed(4);
+          assert.equal(
+            (await page.textContent('.median-q')).trim(),
+            `${fmt(res.q.within_median)} / ${fmt(res.q.across_median)}`,
+            'summary: Q medians',
+          );
+
           const mine = srv.requests.slice(first);
           const weights = mine.filter((r) => r.method === 'GET' && r.path === `/models/${model}/model.safetensors`);
           assert.ok(

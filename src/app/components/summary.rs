@@ -73,6 +73,8 @@ pub fn summary(props: &Props) -> Html {
                     }
                     <tr><th>{ "mean within-category similarity" }</th>{ cells(&spaces, |s| fmt_opt(s.within_mean, 4), "within") }</tr>
                     <tr><th>{ "mean across-category similarity" }</th>{ cells(&spaces, |s| fmt_opt(s.across_mean, 4), "across") }</tr>
+                    <tr><th>{ "median within / across similarity" }</th>
+                        { cells(&spaces, |s| format!("{} / {}", fmt_opt(s.within_median, 4), fmt_opt(s.across_median, 4)), "median") }</tr>
                     if let Some(c) = &r.centered {
                         <tr class="centered"><th>{ "Selectivity, mean-centred vectors" }</th>
                             <td id="qk-centered-q">{ fmt_opt(c.q.selectivity, 4) }</td>

@@ -2,9 +2,7 @@
 //! sequences (oracle-ext/stats_ref.py → tests/fixtures/golden/stats.*.json: p-values equal
 //! exactly, Spearman, intervals and histograms to 1e-12), and on cases with known answers.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qk_lens::analysis::bootstrap::{bootstrap_selectivity, Resamples};
 use qk_lens::analysis::report::{statistics, StatOptions};
 use qk_lens::analysis::rng::Rng;

@@ -3,11 +3,9 @@
 //! through the dispatch point the page and the exports use; their hit maps; and the lecture's
 //! figures with and without V. The SVGs are kept in CARGO_TARGET_TMPDIR/plots-extended.
 
-mod common;
-
 use std::sync::OnceLock;
 
-use common::*;
+use crate::common::*;
 use qk_lens::analysis::report::{ExtendedOptions, StatOptions};
 use qk_lens::plots::figure::{draw_figure, figure_svg, Figure, FigureOptions, HitMap, Space};
 use qk_lens::plots::to_svg;

@@ -1,9 +1,7 @@
 //! The engine against PyTorch: every golden file in tests/fixtures/golden, at the tolerances of
 //! tests/fixtures/README.md (Q/K 1e-4 relative, cosine 1e-5, selectivity and r 1e-5, counts equal).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qk_lens::RunResult;
 use serde_json::Value;
 

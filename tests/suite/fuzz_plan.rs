@@ -4,16 +4,14 @@
 //! Ok or Err, never a panic or an allocation out of proportion; what is planned or served lies
 //! inside the file and is exactly what was asked. Cases: PROPTEST_CASES (default 256).
 
-mod fuzz_common;
-
-use fuzz_common::*;
+use crate::fuzz_common::*;
 use proptest::prelude::*;
 use qk_lens::model::plan::{needs, plan, FetchedRanges, Header, Need};
 use qk_lens::model::{Gpt2Config, LayerWeights};
 use serde_json::{json, Map, Value};
 
 fn config(cases: u32) -> ProptestConfig {
-    fuzz_common::config(cases, "proptest-regressions/fuzz_plan.txt")
+    crate::fuzz_common::config(cases, "proptest-regressions/fuzz_plan.txt")
 }
 
 proptest! {
@@ -96,7 +94,12 @@ fn plausible_sizes() -> impl Strategy<Value = Vec<Value>> {
 fn config_text() -> impl Strategy<Value = String> {
     let hostile_value = || prop_oneof![hostile_u64().prop_map(|v| json!(v)), wrong_type()];
     let hostile_sizes = proptest::collection::vec(
-        prop_oneof![Just(json!(1)), Just(json!(4)), hostile_u64().prop_map(|v| json!(v)), wrong_type()],
+        prop_oneof![
+            Just(json!(1)),
+            Just(json!(4)),
+            hostile_u64().prop_map(|v| json!(v)),
+            wrong_type()
+        ],
         6,
     );
     (

@@ -1,9 +1,7 @@
 //! Loading only the planned byte pieces gives exactly the result of loading the whole file, and
 //! the plan leaves out what a capture at layer L does not need.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qk_lens::model::plan::{coalesce, needs, plan, ByteSource, FetchedRanges, Header};
 use qk_lens::model::weights::tokens_used;
 use qk_lens::model::{Gpt2Config, LayerWeights};

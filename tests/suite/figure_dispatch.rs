@@ -1,9 +1,7 @@
 //! Every figure drawn from a real result through the one dispatch point the page and the exports
 //! use; hover hit-testing and pair indexing; V in the lecture's figures when the run has it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qk_lens::analysis::report::ExtendedOptions;
 use qk_lens::analysis::upper_triangle;
 use qk_lens::plots::figure::{draw_figure, figure_svg, pair_index, Figure, FigureOptions, HitMap};

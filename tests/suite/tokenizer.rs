@@ -1,9 +1,7 @@
 //! The real GPT-2 tokenizer through qk_lens::model: prompts, token ids and single_token, with
 //! expectations from the fixture README, the PyTorch goldens and the vocabulary table itself.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qk_lens::model::{Gpt2Tokenizer, Prompts};
 use qk_lens::{Category, Experiment};
 use serde_json::Value;

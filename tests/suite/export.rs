@@ -1,8 +1,6 @@
 //! CSV exports: headers, quoting, and values that read back as the result's.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qk_lens::export::{csv_files, matrix_csv};
 
 #[test]
@@ -19,8 +17,36 @@ fn csv_exports_read_back_as_the_result() {
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["q-cosine-L1.csv", "k-cosine-L1.csv", "q-vectors-L1.csv", "k-vectors-L1.csv"]
+        [
+            "q-cosine-L1.csv",
+            "k-cosine-L1.csv",
+            "q-vectors-L1.csv",
+            "k-vectors-L1.csv",
+            "summary-L1.csv"
+        ]
     );
+    // The summary's numbers read back as the result's (medians included), Q then K.
+    let summary: Vec<Vec<&str>> = files[4].1.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        summary[0],
+        [
+            "space",
+            "selectivity",
+            "within_mean",
+            "across_mean",
+            "within_median",
+            "across_median",
+            "rsa_r"
+        ]
+    );
+    assert_eq!(summary.len(), 3, "header, q, k");
+    for (row, space) in summary[1..].iter().zip([&result.q, &result.k]) {
+        let num = |i: usize| row[i].parse::<f64>().unwrap();
+        assert_eq!(num(1), space.selectivity.unwrap());
+        assert_eq!(num(4), space.within_median.unwrap());
+        assert_eq!(num(5), space.across_median.unwrap());
+        assert_eq!(num(6), result.rsa.r.unwrap());
+    }
     let q_cos = &files[0].1;
     let rows: Vec<&str> = q_cos.lines().collect();
     assert_eq!(rows.len(), 35, "header + 34 words");
@@ -77,9 +103,9 @@ fn v_layers_and_heads_are_exported_when_computed() {
     let heads = get("heads.csv");
     assert_eq!(heads.lines().count(), 1 + result.model.n_layer * result.model.n_head);
     assert!(heads.starts_with("layer,head,q_selectivity"));
-    // Without the options, only the lecture's four files.
+    // Without the options, only the lecture's five files.
     assert_eq!(
         csv_files(&run_model("tiny-gpt2-hub", &experiment_of(&golden("tiny-gpt2-hub.L1"))).unwrap()).len(),
-        4
+        5
     );
 }

@@ -4,9 +4,7 @@
 //! and highlight; and the export's rectangles have the colours this file computes from the result
 //! on its own. Small grids are painted as rectangles, as the export is.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use plotters::style::colors::colormaps::{ColorMap, ViridisRGB};
 use plotters::style::RGBColor;
 use qk_lens::analysis::report::ExtendedOptions;
@@ -300,15 +298,13 @@ fn a_mid_sized_grid_with_cells_of_several_pixels() {
 #[test]
 fn the_cell_image_has_each_cells_colour() {
     // Edges 0, 2, 2, 5 (the middle cell owns no pixel) by 10, 11, 13.
-    let image = CellImage::from_edges(&[0, 2, 2, 5], &[10, 11, 13], |i, j| {
-        qk_lens::plots::category_colour(i * 3 + j)
-    });
+    let image = CellImage::from_edges(&[0, 2, 2, 5], &[10, 11, 13], |i, j| category_colour(i * 3 + j));
     assert_eq!((image.pos, image.size), ((0, 10), (5, 3)));
     let at = |x: usize, y: usize| {
         let k = (y * 5 + x) * 4;
-        plotters::style::RGBColor(image.rgba[k], image.rgba[k + 1], image.rgba[k + 2])
+        RGBColor(image.rgba[k], image.rgba[k + 1], image.rgba[k + 2])
     };
-    let colour = |i: usize, j: usize| qk_lens::plots::category_colour(i * 3 + j);
+    let colour = |i: usize, j: usize| category_colour(i * 3 + j);
     for (x, j) in [(0, 0), (1, 0), (2, 2), (3, 2), (4, 2)] {
         assert_eq!(at(x, 0), colour(0, j), "row 0, pixel column {x}");
         assert_eq!(at(x, 1), colour(1, j), "row 1, pixel column {x}");

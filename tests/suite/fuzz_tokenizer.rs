@@ -3,8 +3,6 @@
 //! panic; every prompt has tokens; a word flagged single_token is one token; what the editor
 //! shows (token_strings) has one string per id. Cases: PROPTEST_CASES (default 256).
 
-mod fuzz_common;
-
 use std::sync::LazyLock;
 
 use proptest::prelude::*;
@@ -12,7 +10,7 @@ use qk_lens::experiment::{Category, Experiment};
 use qk_lens::model::{Gpt2Tokenizer, Prompts};
 
 fn config(cases: u32) -> ProptestConfig {
-    fuzz_common::config(cases, "proptest-regressions/fuzz_tokenizer.txt")
+    crate::fuzz_common::config(cases, "proptest-regressions/fuzz_tokenizer.txt")
 }
 
 static TOKENIZER: LazyLock<Gpt2Tokenizer> = LazyLock::new(|| {
@@ -159,7 +157,7 @@ fn regression_template_without_placeholder() {
                 words: vec!["x".into(), "y".into()],
             }],
         };
-        let err = Prompts::new(&e, &TOKENIZER).err().expect("refused").to_string();
+        let err = Prompts::new(&e, &TOKENIZER).expect_err("refused").to_string();
         assert_eq!(err, format!("experiment: template {template:?} has no {{word}} placeholder"));
     }
 }

@@ -1,8 +1,6 @@
 //! The drawing code, rendered natively to SVG from golden data.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use plotters::style::colors::colormaps::{ColorMap, ViridisRGB};
 use qk_lens::plots::{draw_cosine_heatmap, to_svg, ColourRange, HeatmapSpec};
 

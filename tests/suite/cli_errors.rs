@@ -1,13 +1,11 @@
 //! The qk-lens binary on bad inputs (one "error: " line, non-zero exit, no panic) and on good
 //! ones (the result JSON contract, notes on stderr, results equal to the PyTorch goldens).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const STAT_TOL: f64 = 1e-5;
@@ -316,7 +314,12 @@ fn assert_matches_golden(r: &Value, g: &Value) {
         let space = &r[key.to_lowercase()];
         let vectors: Vec<Vec<f32>> = serde_json::from_value(space["vectors"].clone()).unwrap();
         assert_vectors_close(key, &vectors, &matrix(&g[format!("{key}_last")]), VEC_REL);
-        assert_matrix_close(&format!("C{key}"), &matrix(&space["cosine"]), &matrix(&g[format!("C{key}")]), COS_TOL);
+        assert_matrix_close(
+            &format!("C{key}"),
+            &matrix(&space["cosine"]),
+            &matrix(&g[format!("C{key}")]),
+            COS_TOL,
+        );
     }
     for key in ["Q", "K"] {
         let sel = r[key.to_lowercase()]["selectivity"].as_f64().unwrap();
@@ -442,7 +445,7 @@ fn unaligned_data_section_still_works() {
     let tmp = Tmp::new("unaligned");
     let full = hub_file("model.safetensors");
     let n = u64::from_le_bytes(full[..8].try_into().unwrap()) as usize;
-    let pad = if n % 2 == 0 { 1 } else { 2 };
+    let pad = if n.is_multiple_of(2) { 1 } else { 2 };
     let mut bytes = ((n + pad) as u64).to_le_bytes().to_vec();
     bytes.extend_from_slice(&full[8..8 + n]);
     bytes.extend_from_slice(&b"  "[..pad]);

@@ -1,13 +1,13 @@
 //! Unit tests of qk_lens::analysis against hand-computed numbers, known identities, numpy's
 //! histogram rules and the lecture's own mask-product trick (re-implemented here).
-
-mod common;
+// Symmetric-matrix checks read m[i][j] beside m[j][i]: index loops say that best.
+#![allow(clippy::needless_range_loop)]
 
 use std::f64::consts::FRAC_1_SQRT_2;
 
-use common::*;
+use crate::common::*;
 use qk_lens::analysis::rsa::rsa;
-use qk_lens::analysis::selectivity::selectivity;
+use qk_lens::analysis::selectivity::{median, pair_medians, selectivity};
 use qk_lens::analysis::{cosine_matrix, pearson, upper_triangle, Grouping, Histogram, Matrix, HISTOGRAM_BINS};
 use qk_lens::Error;
 
@@ -183,6 +183,21 @@ fn upper_triangle_is_row_major_i_lt_j() {
 }
 
 // ---------- selectivity ----------
+
+/// The pooled pair medians of the hand matrix, counted by hand: within {0.9, 0.7, 0.8 | 0.6 |
+/// 0.5} -> 0.7; the 16 across values sorted have 0.3 in 8th and 9th place -> 0.3.
+#[test]
+fn pair_medians_by_hand() {
+    let (within, across) = pair_medians(&hand_matrix(), &Grouping::new(vec![0, 0, 0, 1, 1, 2, 2], 3));
+    close("within median", within.unwrap(), 0.7);
+    close("across median", across.unwrap(), 0.3);
+    // One category: no across pairs; one-word categories: no within pairs.
+    assert_eq!(pair_medians(&hand_matrix(), &Grouping::new(vec![0; 7], 1)).1, None);
+    assert_eq!(pair_medians(&hand_matrix(), &Grouping::new((0..7).collect(), 7)).0, None);
+    // numpy's rule for an even count: the mean of the two middle values.
+    close("even median", median(vec![4.0, 1.0, 3.0, 2.0]).unwrap(), 2.5);
+    assert_eq!(median(Vec::new()), None);
+}
 
 /// Words a0 a1 a2 | b0 b1 | c0 c1 (labels 0,0,0,1,1,2,2).
 fn hand_matrix() -> Matrix {

@@ -2,9 +2,7 @@
 //! activations) gives the one-worker captures bit for bit, on every fixture model and layer,
 //! for even and uneven head splits, with and without the layer sweep.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qk_lens::model::plan::Header;
 use qk_lens::model::shard::{Alone, Shard, ThreadExchange};
 use qk_lens::model::{capture_blocking, Capture, Gpt2Config, LayerWeights, Taps};
@@ -154,9 +152,7 @@ fn a_file_that_fails_to_load_ends_every_thread_with_its_error() {
         weights: &broken,
         threads: 2,
     };
-    let err = run_local(&experiment_of(&golden("tiny-gpt2-hub.L1")), None, &model)
-        .err()
-        .expect("a file of integers fails");
+    let err = run_local(&experiment_of(&golden("tiny-gpt2-hub.L1")), None, &model).expect_err("a file of integers fails");
     assert!(err.to_string().contains("I32"), "{err}");
 }
 

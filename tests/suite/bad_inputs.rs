@@ -2,13 +2,11 @@
 //! qk-lens binary: what a user sees for each bad input (one `error: ` line, exit 1, no panic) or
 //! how a run treats it (notes, nulls), on the tiny fixture model.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use qk_lens::model::plan::Header;
 use serde_json::{json, Value};
 

@@ -1,8 +1,6 @@
 //! The page's state without a browser: every action through the pure reducer, with the times and
 //! URLs the shell would supply, and the real GPT-2 tokenizer for the editor's token chips.
 
-mod common;
-
 use std::rc::Rc;
 
 use qk_lens::analysis::report::ExtendedOptions;
@@ -16,7 +14,7 @@ fn apply(state: State, actions: impl IntoIterator<Item = Action>) -> State {
 }
 
 fn tokenizer() -> TokenizerRef {
-    let bytes = common::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/gpt2-tokenizer.json"));
+    let bytes = crate::common::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/gpt2-tokenizer.json"));
     TokenizerRef(Rc::new(Gpt2Tokenizer::from_bytes(&bytes).unwrap()))
 }
 
@@ -24,7 +22,7 @@ fn tokenizer() -> TokenizerRef {
 fn result() -> Rc<RunResult> {
     let mut exp = Experiment::lecture();
     exp.layer = 1;
-    Rc::new(common::run_model("tiny-gpt2-hub", &exp).unwrap())
+    Rc::new(crate::common::run_model("tiny-gpt2-hub", &exp).unwrap())
 }
 
 fn words(s: &State, i: usize) -> Vec<&str> {

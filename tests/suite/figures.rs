@@ -2,12 +2,10 @@
 //! category), rendered natively to SVG from the golden data and the fixture model's result.
 //! The SVGs are kept in CARGO_TARGET_TMPDIR/plots for looking at.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use common::*;
+use crate::common::*;
 use plotters::style::colors::colormaps::{ColorMap, ViridisRGB};
 use plotters::style::RGBColor;
 use qk_lens::analysis::upper_triangle;

@@ -4,8 +4,6 @@
 //! names (HTML, script, quotes, control and bidi characters) are kept verbatim as data; huge
 //! inputs are answered quickly. Cases: PROPTEST_CASES (default 256).
 
-mod fuzz_common;
-
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -14,7 +12,7 @@ use qk_lens::Error;
 use serde_json::{json, Value};
 
 fn config(cases: u32) -> ProptestConfig {
-    fuzz_common::config(cases, "proptest-regressions/fuzz_experiment.txt")
+    crate::fuzz_common::config(cases, "proptest-regressions/fuzz_experiment.txt")
 }
 
 /// Strings a class or an attacker might type: markup, quotes, escapes, bidi and control

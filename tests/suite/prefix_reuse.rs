@@ -1,9 +1,7 @@
 //! Running the prompts' shared prefix once and reusing its keys and values equals running every
 //! prompt whole (to 1e-5), for one-token and multi-token suffixes.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qk_lens::model::{shared_prefix_len, Gpt2Config, LayerWeights};
 
 fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {

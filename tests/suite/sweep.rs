@@ -3,12 +3,10 @@
 //! every block's c_attn; 34 lecture words, 4 layers, 4 heads), at the engine's tolerances
 //! (Q/K/V 1e-4 relative, cosine 1e-5, selectivity and r 1e-5); and the CLI's new flags.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use qk_lens::analysis::report::ExtendedOptions;
 use qk_lens::analysis::upper_triangle;
 use qk_lens::analysis::vectors::{split_heads, to_f64};

@@ -5,16 +5,14 @@
 //! Err, never panic, never make an allocation out of proportion to the input; and when parsing
 //! succeeds every planned piece lies inside the file. Cases: PROPTEST_CASES (default 256).
 
-mod fuzz_common;
-
-use fuzz_common::*;
+use crate::fuzz_common::*;
 use proptest::prelude::*;
 use qk_lens::model::plan::{needs, plan, FetchedRanges, Header};
 use qk_lens::model::{Gpt2Config, LayerWeights};
 use serde_json::{json, Map, Value};
 
 fn config(cases: u32) -> ProptestConfig {
-    fuzz_common::config(cases, "proptest-regressions/fuzz_header.txt")
+    crate::fuzz_common::config(cases, "proptest-regressions/fuzz_header.txt")
 }
 
 // ---------- mutations of a tiny GPT-2 file ----------
@@ -43,12 +41,12 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     let dtype = proptest::sample::select(DTYPES);
     let shape = proptest::collection::vec(hostile_u64(), 0..4);
     prop_oneof![
-        (i.clone(), dtype.clone()).prop_map(|(i, d)| Mutation::Dtype(i, d)),
-        (i.clone(), shape.clone()).prop_map(|(i, s)| Mutation::Shape(i, s)),
-        (i.clone(), hostile_u64(), hostile_u64()).prop_map(|(i, a, b)| Mutation::Offsets(i, a, b)),
-        (i.clone(), -16i64..16).prop_map(|(i, d)| Mutation::ShiftEnd(i, d)),
-        (i.clone(), 0..4usize, wrong_type()).prop_map(|(i, f, v)| Mutation::Field(i, f, v)),
-        i.clone().prop_map(Mutation::Remove),
+        (i, dtype.clone()).prop_map(|(i, d)| Mutation::Dtype(i, d)),
+        (i, shape.clone()).prop_map(|(i, s)| Mutation::Shape(i, s)),
+        (i, hostile_u64(), hostile_u64()).prop_map(|(i, a, b)| Mutation::Offsets(i, a, b)),
+        (i, -16i64..16).prop_map(|(i, d)| Mutation::ShiftEnd(i, d)),
+        (i, 0..4usize, wrong_type()).prop_map(|(i, f, v)| Mutation::Field(i, f, v)),
+        i.prop_map(Mutation::Remove),
         (i, "[a-z._0-9]{0,12}|\\PC{0,6}").prop_map(|(i, n)| Mutation::Rename(i, n)),
         ("[a-z.]{0,8}", dtype, shape, hostile_u64(), hostile_u64()).prop_map(|(n, d, s, a, b)| Mutation::Add(n, d, s, a, b)),
         Just(Mutation::Relayout),
