@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: the native core (goldens against PyTorch, analysis, CLI errors, figures),
-# then the built site in headless Chromium against the fixture models.
+# Runs every test: the house's habits (format, clippy natively and for wasm32, docs), the
+# native core (goldens against PyTorch, analysis, CLI errors, figures), then the built site in
+# headless Chromium against the fixture models.
 # Installs what it needs when missing (scripts/install-tools.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,9 @@ step "tools"
 scripts/install-tools.sh test
 export PATH="$PWD/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 cargo fetch --locked >/dev/null
+
+step "habits: cargo fmt --check, clippy -D warnings (native and wasm32), cargo doc -D warnings"
+scripts/lint.sh
 
 step "native tests: cargo test"
 cargo test --locked

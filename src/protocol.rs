@@ -50,29 +50,8 @@ pub struct RunRequest {
     pub workers: Option<u32>,
 }
 
-/// What a run is doing now.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Stage {
-    Config,
-    Tokenizer,
-    Weights,
-    Convert,
-    Forward,
-    Analysis,
-}
-
-impl Stage {
-    pub fn label(self) -> &'static str {
-        match self {
-            Stage::Config => "Downloading config.json",
-            Stage::Tokenizer => "Downloading tokenizer.json",
-            Stage::Weights => "Downloading the weights this layer needs",
-            Stage::Convert => "Preparing the weights",
-            Stage::Forward => "Running GPT-2 up to the layer",
-            Stage::Analysis => "Computing similarities, selectivity and RSA",
-        }
-    }
-}
+/// What a run is doing now (the run's stages, reported as it enters each).
+pub use crate::run::Stage;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum EngineEvent {

@@ -188,7 +188,7 @@ fn label_permutation_test(
     PermutationTest::new(observed, null)
 }
 
-/// Label-permutation test of the selectivity index: labels[perm[i]] is word i's permuted label.
+/// Label-permutation test of the selectivity index: `labels[perm[i]]` is word i's permuted label.
 pub fn selectivity_test(c: &Matrix, grouping: &Grouping, perms: &Permutations) -> PermutationTest {
     let pairs = upper_pairs(c);
     let mut sums = PairSums::new(grouping.n_categories);
@@ -238,7 +238,7 @@ pub fn correlation(x: &[f64], y: &[f64], kind: Correlation) -> Option<f64> {
 }
 
 /// Mantel test of the correlation of two similarity matrices' upper triangles: the words of `b`
-/// are permuted (b[perm[i]][perm[j]]), `a` stays. The null uses the centred sums once: only the
+/// are permuted (`b[perm[i]][perm[j]]`), `a` stays. The null uses the centred sums once: only the
 /// cross term changes under a permutation.
 pub fn mantel_test(a: &Matrix, b: &Matrix, perms: &Permutations, kind: Correlation) -> PermutationTest {
     let n = a.len();

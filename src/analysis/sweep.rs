@@ -95,7 +95,7 @@ pub struct HeadSummary {
     pub rsa: RsaSummary,
 }
 
-/// The Q·K cross matrix of one head: scores[i][j] = q_i·k_j / sqrt(d_head).
+/// The Q·K cross matrix of one head: `scores[i][j] = q_i·k_j / sqrt(d_head)`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QkHead {
     pub layer: usize,

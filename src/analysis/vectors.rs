@@ -27,7 +27,7 @@ pub fn center(rows: &[Vec<f64>]) -> Vec<Vec<f64>> {
 }
 
 /// Head h of every row: the contiguous slice h*d_head..(h+1)*d_head (GPT-2's split of c_attn's
-/// q, k and v into n_head heads). Returns heads[h][word].
+/// q, k and v into n_head heads). Returns `heads[h][word]`.
 pub fn split_heads(rows: &[Vec<f64>], n_head: usize) -> Result<Vec<Vec<Vec<f64>>>> {
     let width = rows.first().map_or(0, Vec::len);
     if n_head == 0 || !width.is_multiple_of(n_head) {
@@ -45,7 +45,7 @@ pub fn cosine_rows(rows: &[Vec<f64>]) -> Result<Matrix> {
     super::cosine_matrix(rows)
 }
 
-/// The Q·K cross matrix of one head: scores[i][j] = q_i · k_j / sqrt(d_head), the attention
+/// The Q·K cross matrix of one head: `scores[i][j] = q_i · k_j / sqrt(d_head)`, the attention
 /// logit word i's last-token query would give word j's last-token key (not symmetric).
 pub fn qk_scores(q: &[Vec<f64>], k: &[Vec<f64>]) -> Matrix {
     let d = q.first().map_or(1, Vec::len).max(1) as f64;

@@ -10,7 +10,7 @@
 //! of W, MR broadcasts of x, MR · NR/4 multiplies and adds (simd128 has no FMA).
 //!
 //! Every output element is computed as: for each block of [`KC`] k's in order, the products
-//! x[i][k] · W[k][j] summed from zero in k order, then added to y, which starts as the bias (as
+//! `x[i][k] · W[k][j]` summed from zero in k order, then added to y, which starts as the bias (as
 //! BLAS's y = x W + y does); in f32 with separate multiply and add. So a row's result does not
 //! depend on the other rows, on M, or on the target (the portable version is the same
 //! arithmetic). For K ≤ KC that is (Σ products) + bias, the rounding PyTorch's addmm and

@@ -21,7 +21,7 @@ pub const IMAGE_MIN_WORDS: usize = 64;
 /// the backend to paint: `paint_as_rectangles` or `paint_as_image`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CellLayer {
-    /// Cell edges: column j spans xs[j]..xs[j + 1], row i spans ys[i]..ys[i + 1] (n + 1 each).
+    /// Cell edges: column j spans `xs[j]..xs[j + 1]`, row i spans `ys[i]..ys[i + 1]` (n + 1 each).
     pub xs: Vec<i32>,
     pub ys: Vec<i32>,
     /// The colour of cell (i, j) at i * n + j.

@@ -1,4 +1,4 @@
-//! One head's Q·K cross matrix at the analysed layer: scores[i][j] = q_i·k_j / √d_head, the
+//! One head's Q·K cross matrix at the analysed layer: `scores[i][j] = q_i·k_j / √d_head`, the
 //! attention logits before the softmax (rows: queries, columns: keys; not symmetric, and the
 //! diagonal is a score like any other). A sequential colour map over the whole matrix.
 

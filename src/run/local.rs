@@ -7,14 +7,13 @@ use std::time::Instant;
 
 use futures::FutureExt;
 
-use super::{ForwardPlan, Forwarded, HostReport, ModelFile, RunHost};
+use super::{ForwardPlan, Forwarded, HostReport, ModelFile, RunHost, Stage};
 use crate::analysis::report::ExtendedOptions;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::model::plan::{Header, WholeFile};
 use crate::model::shard::{is_peer_gone, Shard, ThreadExchange};
 use crate::model::Capture;
-use crate::protocol::Stage;
 use crate::result::RunResult;
 
 /// A model's three files as bytes, and the threads its forward may use.

@@ -22,8 +22,32 @@ use crate::error::Result;
 use crate::experiment::Experiment;
 use crate::model::plan::{ByteSource, Header};
 use crate::model::{Capture, Gpt2Config, Gpt2Tokenizer};
-use crate::protocol::Stage;
 use crate::result::{RunResult, RunStats};
+use serde::{Deserialize, Serialize};
+
+/// What a run is doing now.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Stage {
+    Config,
+    Tokenizer,
+    Weights,
+    Convert,
+    Forward,
+    Analysis,
+}
+
+impl Stage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Config => "Downloading config.json",
+            Stage::Tokenizer => "Downloading tokenizer.json",
+            Stage::Weights => "Downloading the weights this layer needs",
+            Stage::Convert => "Preparing the weights",
+            Stage::Forward => "Running GPT-2 up to the layer",
+            Stage::Analysis => "Computing similarities, selectivity and RSA",
+        }
+    }
+}
 
 /// A model's small files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! forward, swapping activations by postMessage. The weights are in memory once, split in two.
 //!
 //! The messages are [`PeerMessage`]s, posted as an array: the message as JSON text, then the
-//! byte buffers it carries (moved, in its transfer list). [`decode`] reads them, in one place.
+//! byte buffers it carries (moved, in its transfer list). `decode` reads them, in one place.
 
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::{FutureExt, StreamExt};
@@ -116,7 +116,7 @@ impl Link {
     }
 }
 
-/// Swaps activation columns with the other worker over a [`Link`].
+/// Swaps activation columns with the other worker over their link.
 pub struct PeerExchange<'a> {
     link: &'a mut Link,
     rank: usize,
@@ -201,7 +201,7 @@ impl SecondWorker {
 
     /// Waits until rank 1 listens (it started with the run, and warmed up meanwhile). A worker
     /// whose wasm fails to instantiate rejects a promise inside itself: no error event, no
-    /// message. So this waits [`READY_TIMEOUT_MS`] at most.
+    /// message. So this waits `READY_TIMEOUT_MS` at most.
     pub async fn ready(&mut self) -> Result<()> {
         if !self.ready {
             let timeout = gloo::timers::future::TimeoutFuture::new(READY_TIMEOUT_MS);

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The house's habits, as CI checks them: formatting, clippy with every warning an error
+# (natively and for wasm32, where the page and the engine live; lints in Cargo.toml's [lints]
+# and clippy.toml), and docs without broken links.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --target wasm32-unknown-unknown --lib
