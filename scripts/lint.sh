@@ -10,3 +10,6 @@ cargo clippy --locked --all-targets -- -D warnings
 cargo clippy --locked --target wasm32-unknown-unknown --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --target wasm32-unknown-unknown --lib
+# The coverage-guided fuzz targets (fuzz/, `cargo +nightly fuzz run` needs nightly) are kept
+# compiling with the stable toolchain, so an API change cannot leave them behind.
+cargo check --locked --manifest-path fuzz/Cargo.toml --bins
