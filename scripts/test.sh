@@ -19,6 +19,9 @@ scripts/lint.sh
 step "native tests: cargo test"
 cargo test --locked
 
+step "wasm32 kernel tests: the simd128 matmul in node"
+scripts/test-wasm.sh
+
 step "build the site: trunk build --release"
 trunk build --release --offline
 

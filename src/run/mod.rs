@@ -120,8 +120,11 @@ pub async fn run<H: RunHost>(experiment: &Experiment, options: Option<&ExtendedO
     host.stage(Stage::Config).await;
     let config = Gpt2Config::from_json(&host.read(ModelFile::Config).await?)?;
     host.stage(Stage::Tokenizer).await;
-    let tokenizer = Gpt2Tokenizer::from_bytes(&host.read(ModelFile::Tokenizer).await?)?;
-    let prepared = Prepared::new(experiment, options, config, &tokenizer)?;
+    // The tokenizer (a few MB) is dropped before the weights load: it is not needed after this.
+    let prepared = {
+        let tokenizer = Gpt2Tokenizer::from_bytes(&host.read(ModelFile::Tokenizer).await?)?;
+        Prepared::new(experiment, options, config, &tokenizer)?
+    };
     let plan = prepared.forward_plan();
     host.stage(Stage::Weights).await;
     let t_download = host.now_ms();

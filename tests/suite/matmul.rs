@@ -3,6 +3,9 @@
 //! the other rows).
 
 use qk_lens::model::matmul::{PackF32Le, PackedLinear, KC, MR, NR};
+// In wasm32 the tests run under wasm-bindgen-test (node): its attribute stands in for #[test].
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 fn rnd(seed: &mut u64) -> f32 {
     *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

@@ -1,5 +1,5 @@
 //! The layer sweep, heads, V, Q·K, centering and PCA against the PyTorch oracle's golden
-//! (tests/fixtures/golden/tiny-gpt2-hub.sweep.json, made by oracle-ext/oracle_sweep.py: hooks on
+//! (tests/fixtures/golden/tiny-gpt2-hub.sweep.json, made by scripts/goldens/goldens.py: hooks on
 //! every block's c_attn; 34 lecture words, 4 layers, 4 heads), at the engine's tolerances
 //! (Q/K/V 1e-4 relative, cosine 1e-5, selectivity and r 1e-5); and the CLI's new flags.
 
@@ -187,7 +187,7 @@ fn centered_equals_numpy() {
     );
 }
 
-/// "v" beside "q" and "k": the same analysis as the oracle_ext golden of layer 2.
+/// "v" beside "q" and "k": the same analysis as the sweep golden of layer 2.
 #[test]
 fn v_equals_pytorch() {
     let g = golden("tiny-gpt2-hub.L2");

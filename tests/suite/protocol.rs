@@ -1,0 +1,70 @@
+//! The messages between page, engine and second worker: what goes over postMessage decodes to
+//! what was sent, and each peer message's wire tag is the kind its errors name.
+
+use qk_lens::model::Taps;
+use qk_lens::protocol::{EngineEvent, ModelFiles, PeerMessage, Progress, RunRequest, Stage};
+use qk_lens::run::ForwardPlan;
+use qk_lens::Experiment;
+
+fn plan() -> ForwardPlan {
+    let config = br#"{"model_type": "gpt2", "vocab_size": 50257, "n_positions": 64, "n_embd": 64, "n_layer": 4, "n_head": 4}"#;
+    ForwardPlan {
+        config: qk_lens::model::Gpt2Config::from_json(config).unwrap(),
+        top_layer: 3,
+        taps: Taps {
+            all_layers: true,
+            whole_prompts: false,
+        },
+        prompts: vec![vec![464, 1306, 1573, 318, 16161], vec![464, 1306, 1573, 318, 34524]],
+    }
+}
+
+#[test]
+fn peer_messages_round_trip_with_their_kind_on_the_wire() {
+    let messages = [
+        PeerMessage::Ready,
+        PeerMessage::Run {
+            header: r#"{"wte.weight":{}}"#.into(),
+            plan: plan(),
+            starts: vec![0, 4096, u64::MAX],
+        },
+        PeerMessage::Loaded,
+        PeerMessage::Part,
+        PeerMessage::Done { memory: 283_000_000 },
+        PeerMessage::Failed {
+            message: "panicked at 'boom'".into(),
+        },
+    ];
+    for msg in messages {
+        let json = serde_json::to_string(&msg).unwrap();
+        let wire: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(wire["kind"], msg.kind(), "{json}");
+        let back: PeerMessage = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, msg);
+    }
+    // A message of an unknown kind is an error, not a default.
+    assert!(serde_json::from_str::<PeerMessage>(r#"{"kind":"reboot"}"#).is_err());
+}
+
+#[test]
+fn engine_messages_round_trip() {
+    let request = RunRequest {
+        experiment: Experiment::lecture(),
+        model: ModelFiles::in_folder("http://127.0.0.1:1/m/", Some("http://127.0.0.1:1/t.json".into())),
+        options: None,
+        workers: Some(1),
+    };
+    let json = serde_json::to_string(&request).unwrap();
+    assert_eq!(serde_json::from_str::<RunRequest>(&json).unwrap(), request);
+    for event in [
+        EngineEvent::Stage(Stage::Forward),
+        EngineEvent::Progress(Progress {
+            done: 5,
+            total: Some(10),
+        }),
+        EngineEvent::Failed("no".into()),
+    ] {
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(serde_json::from_str::<EngineEvent>(&json).unwrap(), event);
+    }
+}
