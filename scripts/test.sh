@@ -19,11 +19,11 @@ scripts/lint.sh
 step "native tests: cargo test"
 cargo test --locked
 
-step "wasm32 kernel tests: the simd128 matmul in node"
-scripts/test-wasm.sh
-
 step "build the site: trunk build --release"
 trunk build --release --offline
+
+step "wasm32 kernel tests: the simd128 matmul in node (release, after the site's build)"
+scripts/test-wasm.sh
 
 step "browser tests: headless Chromium against dist/ on 127.0.0.1"
 tests/e2e/run.sh
