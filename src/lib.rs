@@ -1,7 +1,17 @@
 //! QK Lens: how GPT-2's attention queries and keys represent semantic categories.
 //!
-//! The core (experiment, model, analysis, result, plots) is pure and runs natively and in wasm32;
-//! `app` and `web` are the browser shell.
+//! The core (experiment, model, analysis, result, plots, page state) is pure and runs natively
+//! and in wasm32; `app` and `web` are the browser shell.
+//!
+//! The entry points a caller needs:
+//! - [`Experiment`] (the lab as JSON) in, [`RunResult`] (the result JSON contract) out;
+//! - [`run::run_local`]: a whole run on a model's files in memory (the CLI, the tests);
+//! - [`run::run`] over a [`run::RunHost`]: the same run where the bytes, the forward's ranks and
+//!   the clock come from elsewhere (the page's engine worker);
+//! - [`run::Prepared`]: a run before the weights (what it will download: `needed_bytes`);
+//! - [`plots::figure::draw_figure`] / [`plots::figure::figure_svg`]: any figure of a result, on
+//!   any plotters backend;
+//! - [`page::reduce`]: the page's state and the actions that change it.
 
 pub mod analysis;
 pub mod error;
