@@ -5,7 +5,7 @@
 //!
 //! The entry points a caller needs:
 //! - [`Experiment`] (the lab as JSON) in, [`RunResult`] (the result JSON contract) out;
-//! - [`run::run_local`]: a whole run on a model's files in memory (the CLI, the tests);
+//! - `run::run_local` (native only): a whole run on a model's files in memory (the CLI, the tests);
 //! - [`run::run`] over a [`run::RunHost`]: the same run where the bytes, the forward's ranks and
 //!   the clock come from elsewhere (the page's engine worker);
 //! - [`run::Prepared`]: a run before the weights (what it will download: `needed_bytes`);
