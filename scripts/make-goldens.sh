@@ -46,6 +46,8 @@ for layer in 0 2; do
 done
 gen analysis --model tiny-gpt2-hub --layer 2 --words $G/mixed.words.txt --out "$OUT/tiny-gpt2-hub.mixed.L2.json"
 gen analysis --model tiny-gpt2-hub --layer 1 --words $G/single.words.txt --out "$OUT/tiny-gpt2-hub.single.L1.json"
+# The live lab's edit (a word removed from interior, one added to fruit) after the lecture run.
+gen analysis --model tiny-gpt2-hub --layer 3 --words $G/edited.words.txt --out "$OUT/tiny-gpt2-hub.edited.L3.json"
 gen sweep --model tiny-gpt2-hub --words $W --out "$OUT/tiny-gpt2-hub.sweep.json"
 gen stats --source $SRC/tiny-gpt2-hub.L2.json --permutations 999 --seed 42 --out "$OUT/stats.L2.json"
 gen stats --source $SRC/tiny-gpt2-hub.mixed.L2.json --permutations 500 --seed 7 --out "$OUT/stats.mixed.L2.json"

@@ -48,6 +48,9 @@ pub struct RunRequest {
     /// cores; 1: the engine worker alone).
     #[serde(default)]
     pub workers: Option<u32>,
+    /// The page's number for this run, returned in the result's stats.
+    #[serde(default)]
+    pub run_id: Option<u64>,
 }
 
 /// What a run is doing now (the run's stages, reported as it enters each).
@@ -69,10 +72,11 @@ pub enum EngineEvent {
 pub enum PeerMessage {
     /// 1 -> 0: listening (and warmed up).
     Ready,
-    /// 0 -> 1: a forward to run. The weights' pieces follow, one buffer per entry of `starts`
-    /// (the piece's offset in the file); `header` is the weights' header in its wire form.
+    /// 0 -> 1: a forward to run. Rank 1 keeps its weights between runs; what it lacks comes
+    /// with the run: the weights' header in its wire form, then one buffer per entry of
+    /// `starts` (the piece's offset in the file). No header: it holds everything already.
     Run {
-        header: String,
+        header: Option<String>,
         plan: crate::run::ForwardPlan,
         starts: Vec<u64>,
     },
@@ -80,8 +84,12 @@ pub enum PeerMessage {
     Loaded,
     /// Either way: this rank's columns of an activation, as the one f32 buffer that follows.
     Part,
-    /// 1 -> 0: the forward is done; rank 1's wasm memory in bytes.
-    Done { memory: u64 },
+    /// 1 -> 0: the forward is done; rank 1's wasm memory and the weights it holds, in bytes.
+    Done {
+        memory: u64,
+        #[serde(default)]
+        held: u64,
+    },
     /// 1 -> 0: rank 1 failed (its panic hook sends this too); the engine runs alone.
     Failed { message: String },
 }

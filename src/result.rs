@@ -107,6 +107,25 @@ pub struct RunStats {
     /// Peak resident memory of the native process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_bytes: Option<u64>,
+    /// The model (config, tokenizer, weights) was in memory from an earlier run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_resident: Option<bool>,
+    /// Prompts that ran the forward (the others' captures came from earlier runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts_forwarded: Option<u32>,
+    /// Bytes of the weights file read (from the network or storage) for this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_bytes_read: Option<u64>,
+    /// Weight matrices converted and packed for this run (by each rank).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensors_packed: Option<u32>,
+    /// Bytes of weights held in memory after the run, over every rank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident_weight_bytes: Option<u64>,
+    /// The page's number for the run (each live edit is a new run): the result, the summary
+    /// and every figure carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

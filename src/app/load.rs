@@ -5,16 +5,20 @@ use std::rc::Rc;
 
 use yew::UseReducerDispatcher as Dispatcher;
 
-use super::run::{self, CancelSlot};
+use super::run::{self, Runner};
 use super::state::{folder_files, model_url, Action, State, TokenizerRef, BUNDLED_TOKENIZER};
 use crate::error::Result;
 use crate::experiment::Experiment;
 use crate::model::Gpt2Tokenizer;
+use crate::protocol::RunRequest;
 use crate::web::fetch::{fetch_bytes, fetch_text};
 use crate::web::params::{absolute_url, PageParams};
 
-pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, cancel: CancelSlot) {
+pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: Runner) {
     yew::platform::spawn_local(load_tokenizer(dispatch.clone()));
+    if !params.live {
+        dispatch.dispatch(Action::SetLive(false));
+    }
     if let Some(options) = &params.options {
         dispatch.dispatch(Action::SetOptions(options.clone()));
     }
@@ -46,9 +50,15 @@ pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, cancel: C
     }
     // The state the actions above make is not readable here yet: the files come from the same
     // pure functions the state uses.
-    let files = folder_files(&model_url(params.model.as_deref(), &experiment), absolute_url);
-    let cancelled = run::cancel_on(&cancel);
-    run::run(experiment, files, params.options.clone(), dispatch, cancelled).await;
+    let request = RunRequest {
+        model: folder_files(&model_url(params.model.as_deref(), &experiment), absolute_url),
+        experiment,
+        options: params.options.clone(),
+        workers: params.workers,
+        run_id: Some(1),
+    };
+    let cancelled = run::cancel_on(&runner.cancel);
+    run::run(request, dispatch, runner.engine, cancelled).await;
 }
 
 pub async fn load_experiment(url: &str) -> Result<Experiment> {

@@ -19,20 +19,24 @@ use crate::web::params::PageParams;
 fn app() -> Html {
     let params = use_memo((), |_| PageParams::from_location());
     let state = use_reducer(|| State::new(params.model.clone()));
-    let cancel: run::CancelSlot = use_mut_ref(|| None);
+    let runner = run::Runner {
+        cancel: use_mut_ref(|| None),
+        engine: use_mut_ref(|| None),
+    };
     {
-        let (params, dispatch, cancel) = (params.clone(), state.dispatcher(), cancel.clone());
-        use_effect_with((), move |_| yew::platform::spawn_local(load::open(params, dispatch, cancel)));
+        let (params, dispatch, runner) = (params.clone(), state.dispatcher(), runner.clone());
+        use_effect_with((), move |_| yew::platform::spawn_local(load::open(params, dispatch, runner)));
     }
+    use_live_runs(&state, &runner);
     let act = state.dispatcher().to_callback();
     let on_run = {
-        let (state, cancel) = (state.clone(), cancel.clone());
-        Callback::from(move |_| run::start(&state, state.dispatcher(), &cancel, state.experiment.clone()))
+        let (state, runner) = (state.clone(), runner.clone());
+        Callback::from(move |_| run::start(&state, state.dispatcher(), &runner, state.experiment.clone()))
     };
     // A layer (and head) picked in the sweep or head figures: a head of the shown layer is a
     // view of its vectors; another layer is a new run (its weights are cached by the sweep).
     let on_select = {
-        let (state, cancel) = (state.clone(), cancel.clone());
+        let (state, runner) = (state.clone(), runner.clone());
         Callback::from(move |(layer, head): (usize, Option<usize>)| {
             state.dispatch(Action::SelectHead(head));
             if state.result.as_ref().map(|r| r.layer) != Some(layer) && !state.busy() {
@@ -41,7 +45,7 @@ fn app() -> Html {
                     layer,
                     ..state.experiment.clone()
                 };
-                run::start(&state, state.dispatcher(), &cancel, experiment);
+                run::start(&state, state.dispatcher(), &runner, experiment);
             }
         })
     };
@@ -69,20 +73,40 @@ fn app() -> Html {
                 <OptionsPanel options={s.options.clone()} sweep_bytes={s.hub_weights_bytes()} on_change={act.reform(Action::SetOptions)} />
                 <Controls busy={s.busy()} invalid={s.invalid.clone()} error={s.experiment_error.clone()} experiment={s.experiment.clone()}
                     model_override={s.model_override.clone()} options={s.run_options()} {on_run}
+                    live={s.live} on_live={act.reform(Action::SetLive)}
                     on_import={act.reform(Action::ExperimentLoaded)} on_error={act.reform(Action::ExperimentFailed)} />
             </section>
-            <ProgressView phase={s.phase.clone()} on_cancel={Callback::from(move |_| run::cancel(&cancel))} />
+            <ProgressView phase={s.phase.clone()} on_cancel={Callback::from(move |_| run::cancel(&runner.cancel))} />
             if let Some(msg) = s.error() {
                 <div id="qk-error" class="error" role="alert">{ msg }</div>
             }
             if let Some(result) = s.result.clone() {
                 <Summary result={result.clone()} />
                 <Figures result={result.clone()} head={s.head} {on_select} on_head={act.reform(Action::SelectHead)} />
-                <script type="application/json" id="qk-result">{ result.to_json() }</script>
+                <script type="application/json" id="qk-result" data-run-id={components::run_id(&result)}>{ result.to_json() }</script>
             }
             <CachePanel generation={s.generation()} />
         </main>
     }
+}
+
+/// Pause after the last edit before a live run: typing a word is one run, not one per key.
+const LIVE_DEBOUNCE_MS: u32 = 100;
+
+/// The live lab: once a model has run, each edit runs again by itself after a short pause
+/// (see [`State::live_due`]); an edit during a run waits for its end.
+#[hook]
+fn use_live_runs(state: &UseReducerHandle<State>, runner: &run::Runner) {
+    let (state, runner) = (state.clone(), runner.clone());
+    let key = (state.edits, state.busy(), state.live);
+    use_effect_with(key, move |_| {
+        let timer = state.live_due().then(|| {
+            gloo::timers::callback::Timeout::new(LIVE_DEBOUNCE_MS, move || {
+                run::start(&state, state.dispatcher(), &runner, state.experiment.clone());
+            })
+        });
+        move || drop(timer)
+    });
 }
 
 /// Shows a panic in the page (wasm cannot unwind: the app is dead after one, so say so).

@@ -5,15 +5,15 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use futures::{FutureExt, StreamExt};
+use gloo::worker::reactor::ReactorBridge;
 use gloo::worker::Spawnable;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use yew::UseReducerDispatcher as Dispatcher;
 
 use super::state::{Action, State};
-use crate::analysis::report::ExtendedOptions;
 use crate::experiment::Experiment;
-use crate::web::engine::{Engine, EngineEvent, JsonCodec, ModelFiles, RunRequest, CRASH_CHANNEL};
+use crate::web::engine::{Engine, EngineEvent, JsonCodec, RunRequest, CRASH_CHANNEL};
 use crate::web::params::{absolute_url, PageParams};
 
 /// Trunk's loader for the worker build (src/bin/worker.rs).
@@ -40,11 +40,30 @@ pub fn cancel(slot: &CancelSlot) {
     }
 }
 
+/// The engine worker, kept between runs: the model stays in memory with it (the live lab).
+/// A run takes it out and puts it back when it ends well; a cancelled, crashed or stopped
+/// engine is dropped, and the next run starts a new one.
+pub type EngineSlot = Rc<RefCell<Option<ReactorBridge<Engine>>>>;
+
+/// What a run needs from the app besides the state.
+#[derive(Clone)]
+pub struct Runner {
+    pub cancel: CancelSlot,
+    pub engine: EngineSlot,
+}
+
 /// Runs `experiment` on the state's model and options, unless a run is under way.
-pub fn start(state: &State, dispatch: Dispatcher<State>, slot: &CancelSlot, experiment: Experiment) {
+pub fn start(state: &State, dispatch: Dispatcher<State>, runner: &Runner, experiment: Experiment) {
     if !state.busy() {
-        let (files, options) = (state.model_files(absolute_url), state.run_options());
-        yew::platform::spawn_local(run(experiment, files, options, dispatch, cancel_on(slot)));
+        let request = RunRequest {
+            experiment,
+            model: state.model_files(absolute_url),
+            options: state.run_options(),
+            workers: PageParams::from_location().workers,
+            run_id: Some(state.runs + 1),
+        };
+        let cancel = cancel_on(&runner.cancel);
+        yew::platform::spawn_local(run(request, dispatch, runner.engine.clone(), cancel));
     }
 }
 
@@ -83,25 +102,16 @@ impl Drop for CrashWatch {
     }
 }
 
-/// Runs `experiment` on `model` in a fresh worker, dispatching its progress, until it ends or
-/// `cancel` fires (the worker is then dropped: downloads stop; complete pieces stay cached).
-pub async fn run(
-    experiment: Experiment,
-    model: ModelFiles,
-    options: Option<ExtendedOptions>,
-    dispatch: Dispatcher<State>,
-    cancel: oneshot::Receiver<()>,
-) {
-    let request = RunRequest {
-        experiment,
-        model,
-        options,
-        workers: PageParams::from_location().workers,
-    };
+/// Sends `request` to the engine (the kept one, or a new one), dispatching its progress, until
+/// it ends or `cancel` fires (the worker is then dropped: downloads stop; complete pieces stay
+/// cached).
+pub async fn run(request: RunRequest, dispatch: Dispatcher<State>, engine: EngineSlot, cancel: oneshot::Receiver<()>) {
     dispatch.dispatch(Action::Started(now_ms()));
-    let mut bridge = Engine::spawner()
-        .encoding::<JsonCodec>()
-        .spawn_with_loader(&absolute_url(WORKER_LOADER));
+    let mut bridge = engine.borrow_mut().take().unwrap_or_else(|| {
+        Engine::spawner()
+            .encoding::<JsonCodec>()
+            .spawn_with_loader(&absolute_url(WORKER_LOADER))
+    });
     bridge.send_input(request);
     let mut cancel = cancel.fuse();
     let mut crashed = CrashWatch::new();
@@ -124,10 +134,12 @@ pub async fn run(
             EngineEvent::Stage(stage) => dispatch.dispatch(Action::Stage(stage, now_ms())),
             EngineEvent::Progress(p) => dispatch.dispatch(Action::Progress(p, now_ms())),
             EngineEvent::Done(result) => {
+                *engine.borrow_mut() = Some(bridge);
                 dispatch.dispatch(Action::Finished(Rc::new(*result), now_ms()));
                 return;
             }
             EngineEvent::Failed(msg) => {
+                *engine.borrow_mut() = Some(bridge);
                 dispatch.dispatch(Action::Failed(msg));
                 return;
             }

@@ -44,8 +44,9 @@ pub struct Taps {
     pub whole_prompts: bool,
 }
 
-/// Captures Q, K and V at every prompt's last token, of layer L = `weights.layer` (and of every
-/// layer below with [`Taps::all_layers`]; element i is then layer i), by one rank of a
+/// Captures Q, K and V at every prompt's last token, of layer L = `layer` (at most
+/// `weights.layer`; and of every layer below with [`Taps::all_layers`]; element i is then
+/// layer i), by one rank of a
 /// tensor-parallel forward: `weights` holds this rank's share ([`Shard`]) and `exchange` joins
 /// it to the other ranks, which run the same call on their shares. Every rank returns the whole
 /// captures, equal to one worker's bit for bit (see [`super::shard`]). One worker alone passes
@@ -56,6 +57,7 @@ pub struct Taps {
 pub async fn capture<E: Exchange>(
     weights: &LayerWeights,
     config: &Gpt2Config,
+    layer: usize,
     prompts: &[Vec<u32>],
     taps: Taps,
     exchange: &mut E,
@@ -64,10 +66,11 @@ pub async fn capture<E: Exchange>(
     let prefix = prompts.first().map_or(&[][..], |p| &p[..prefix_len]);
     let suffixes: Vec<&[u32]> = prompts.iter().map(|p| &p[prefix_len..]).collect();
     let layout = RowLayout::new(prefix.len(), &suffixes)?;
+    let (blocks, top_ln_1, top_c_attn) = weights.up_to(layer)?;
     let forward = Forward::new(weights, config, &layout)?;
     let mut x = layout.embed(weights, prefix, &suffixes)?;
     let mut taps_out = Vec::new();
-    for block in &weights.blocks {
+    for block in blocks {
         let qkv = forward.qkv(&x, &block.ln_1, &block.c_attn)?;
         if taps.all_layers {
             // Each row's c_attn output is what a capture stopping at this block computes.
@@ -77,13 +80,13 @@ pub async fn capture<E: Exchange>(
     }
     // Block L: only the last positions' ln_1 and c_attn are needed.
     let last = x.index_select(&layout.last_rows, 0)?;
-    taps_out.push(forward.qkv(&last, &weights.top_ln_1, &weights.top_c_attn)?);
+    taps_out.push(forward.qkv(&last, top_ln_1, top_c_attn)?);
     // Every rank's heads of every tap, in one exchange: rows of [q | k | v] of its heads.
     let mine: Vec<f32> = Tensor::cat(&taps_out, 0)?.flatten_all()?.to_vec1()?;
     let ranks = exchange.all_gather(mine).await?;
     check_ranks(&ranks, weights.shard)?;
-    let first = if taps.all_layers { 0 } else { weights.layer };
-    reassemble(&ranks, &layout, first..=weights.layer, config, weights.shard.ranks)
+    let first = if taps.all_layers { 0 } else { layer };
+    reassemble(&ranks, &layout, first..=layer, config, weights.shard.ranks)
 }
 
 /// [`capture`] over an exchange that blocks instead of waiting ([`Alone`],
@@ -91,11 +94,12 @@ pub async fn capture<E: Exchange>(
 pub fn capture_blocking<E: Exchange>(
     weights: &LayerWeights,
     config: &Gpt2Config,
+    layer: usize,
     prompts: &[Vec<u32>],
     taps: Taps,
     exchange: &mut E,
 ) -> Result<Vec<Capture>> {
-    capture(weights, config, prompts, taps, exchange)
+    capture(weights, config, layer, prompts, taps, exchange)
         .now_or_never()
         .unwrap_or_else(|| Err(Error::Model("a forward pass with a blocking exchange waited".into())))
 }

@@ -97,6 +97,11 @@ impl PackedLinear {
         &self.bias
     }
 
+    /// Bytes held: the panels (padding included) and the bias.
+    pub fn held_bytes(&self) -> u64 {
+        4 * (self.panels.len() + self.bias.len()) as u64
+    }
+
     /// W [k, n] row-major again (for tests and for the reference path).
     pub fn unpack(&self) -> Vec<f32> {
         let mut w = vec![0.0f32; self.k * self.n];

@@ -267,6 +267,50 @@ pub fn needs(config: &Gpt2Config, layer: usize, token_rows: &[u32], n_pos: usize
     out
 }
 
+/// What a rank's weights hold: blocks 0..layer whole and block `layer`'s ln_1 and c_attn, the
+/// embedding rows of `token_rows` (sorted) and positions 0..n_pos.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    pub layer: usize,
+    pub token_rows: Vec<u32>,
+    pub n_pos: usize,
+}
+
+/// [`needs`] of a capture at `layer`, less what `held` weights hold already: what a resident
+/// model reads for a new run (often nothing, or a new word's embedding row).
+pub fn missing_needs(config: &Gpt2Config, held: Option<&Coverage>, layer: usize, token_rows: &[u32], n_pos: usize) -> Vec<Need> {
+    let wanted = needs(config, layer, token_rows, n_pos);
+    let Some(held) = held else { return wanted };
+    let have = needs(config, held.layer, &held.token_rows, held.n_pos);
+    let whole: std::collections::HashSet<&str> = have
+        .iter()
+        .filter_map(|n| match n {
+            Need::Whole { name, .. } => Some(name.as_str()),
+            Need::Rows { .. } => None,
+        })
+        .collect();
+    let rows_held = |name: &str| -> std::collections::HashSet<usize> {
+        have.iter()
+            .filter_map(|n| match n {
+                Need::Rows { name: held, rows, .. } if held == name => Some(rows.iter().copied()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    };
+    wanted
+        .into_iter()
+        .filter_map(|need| match need {
+            Need::Whole { ref name, .. } => (!whole.contains(name.as_str())).then_some(need),
+            Need::Rows { name, shape, rows } => {
+                let held = rows_held(&name);
+                let rows: Vec<usize> = rows.into_iter().filter(|r| !held.contains(r)).collect();
+                (!rows.is_empty()).then_some(Need::Rows { name, shape, rows })
+            }
+        })
+        .collect()
+}
+
 /// One contiguous byte range of the file that a capture needs: a whole tensor or one row.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Piece {

@@ -24,7 +24,7 @@ pub fn warm_up(max_rounds: usize, now: impl Fn() -> f64) -> Result<Vec<f64>> {
     let mut times: Vec<f64> = Vec::new();
     for _ in 0..max_rounds {
         let t0 = now();
-        capture_blocking(&weights, &config, &prompts, Taps::default(), &mut Alone)?;
+        capture_blocking(&weights, &config, weights.layer, &prompts, Taps::default(), &mut Alone)?;
         let t = now() - t0;
         let best = times.iter().copied().fold(f64::INFINITY, f64::min);
         times.push(t);

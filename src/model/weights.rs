@@ -10,7 +10,7 @@ use safetensors::Dtype;
 
 use super::config::Gpt2Config;
 use super::matmul::{PackF32Le, PackedLinear};
-use super::plan::{needs, ByteSource, Header, WholeFile};
+use super::plan::{needs, ByteSource, Coverage, Header, WholeFile};
 use super::shard::Shard;
 use crate::error::{Error, Result};
 
@@ -139,6 +139,66 @@ impl Reader<'_> {
     }
 }
 
+/// Loads the pieces of [`LayerWeights`] (this rank's share of every Conv1D).
+struct Loader<'a> {
+    reader: Reader<'a>,
+    config: &'a Gpt2Config,
+    shard: Shard,
+}
+
+impl Loader<'_> {
+    fn embeddings(&self, token_rows: &[u32]) -> Result<Tensor> {
+        let rows: Vec<usize> = token_rows.iter().map(|&t| t as usize).collect();
+        self.reader
+            .rows("wte.weight", [self.config.vocab_size, self.config.n_embd], &rows)
+    }
+
+    fn positions(&self, positions: Range<usize>) -> Result<Tensor> {
+        let rows: Vec<usize> = positions.collect();
+        self.reader
+            .rows("wpe.weight", [self.config.n_positions, self.config.n_embd], &rows)
+    }
+
+    /// Block `l`'s ln_1 and attn.c_attn (this rank's heads of q, k and v).
+    fn top(&self, l: usize) -> Result<(LayerNormWeights, Conv1D)> {
+        let (c, n_head, d_head) = (self.config.n_embd, self.config.n_head, self.config.d_head());
+        Ok((
+            self.reader.layer_norm(&format!("h.{l}.ln_1"), c)?,
+            self.reader.conv1d(
+                &format!("h.{l}.attn.c_attn"),
+                c,
+                3 * c,
+                &self.shard.qkv_columns(n_head, d_head),
+            )?,
+        ))
+    }
+
+    /// Block `l`'s attn.c_proj, ln_2 and MLP.
+    fn block_rest(&self, l: usize) -> Result<(Conv1D, LayerNormWeights, Conv1D, Conv1D)> {
+        let (c, inner, shard) = (self.config.n_embd, self.config.n_inner(), self.shard);
+        let r = &self.reader;
+        Ok((
+            r.conv1d(&format!("h.{l}.attn.c_proj"), c, c, &[shard.columns(c)])?,
+            r.layer_norm(&format!("h.{l}.ln_2"), c)?,
+            r.conv1d(&format!("h.{l}.mlp.c_fc"), c, inner, &[shard.columns(inner)])?,
+            r.conv1d(&format!("h.{l}.mlp.c_proj"), inner, c, &[shard.columns(c)])?,
+        ))
+    }
+
+    fn block(&self, l: usize) -> Result<BlockWeights> {
+        let (ln_1, c_attn) = self.top(l)?;
+        let (c_proj, ln_2, mlp_c_fc, mlp_c_proj) = self.block_rest(l)?;
+        Ok(BlockWeights {
+            ln_1,
+            c_attn,
+            c_proj,
+            ln_2,
+            mlp_c_fc,
+            mlp_c_proj,
+        })
+    }
+}
+
 /// Sorted distinct token ids of the prompts, checked against the vocabulary, and the number of
 /// positions they use.
 pub fn tokens_used(config: &Gpt2Config, token_ids: &[Vec<u32>]) -> Result<(Vec<u32>, usize)> {
@@ -193,40 +253,117 @@ impl LayerWeights {
         let (token_rows, n_pos) = tokens_used(config, token_ids)?;
         // Shapes and dtypes of everything needed are checked before any conversion.
         super::plan::plan(header, &needs(config, layer, &token_rows, n_pos))?;
-        let reader = Reader { header, source };
-        let c = config.n_embd;
-        let (n_head, d_head, inner) = (config.n_head, config.d_head(), config.n_inner());
-        let qkv_cols = shard.qkv_columns(n_head, d_head);
-        let c_attn = |name: &str| reader.conv1d(name, c, 3 * c, &qkv_cols);
-        let wte_rows = reader.rows(
-            "wte.weight",
-            [config.vocab_size, c],
-            &token_rows.iter().map(|&t| t as usize).collect::<Vec<_>>(),
-        )?;
-        let wpe = reader.rows("wpe.weight", [config.n_positions, c], &(0..n_pos).collect::<Vec<_>>())?;
-        let blocks = (0..layer)
-            .map(|l| {
-                let p = format!("h.{l}");
-                Ok(BlockWeights {
-                    ln_1: reader.layer_norm(&format!("{p}.ln_1"), c)?,
-                    c_attn: c_attn(&format!("{p}.attn.c_attn"))?,
-                    c_proj: reader.conv1d(&format!("{p}.attn.c_proj"), c, c, &[shard.columns(c)])?,
-                    ln_2: reader.layer_norm(&format!("{p}.ln_2"), c)?,
-                    mlp_c_fc: reader.conv1d(&format!("{p}.mlp.c_fc"), c, inner, &[shard.columns(inner)])?,
-                    mlp_c_proj: reader.conv1d(&format!("{p}.mlp.c_proj"), inner, c, &[shard.columns(c)])?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let load = Loader {
+            reader: Reader { header, source },
+            config,
+            shard,
+        };
+        let (top_ln_1, top_c_attn) = load.top(layer)?;
         Ok(LayerWeights {
             layer,
             shard,
+            wte_rows: load.embeddings(&token_rows)?,
             token_rows,
-            wte_rows,
-            wpe,
-            blocks,
-            top_ln_1: reader.layer_norm(&format!("h.{layer}.ln_1"), c)?,
-            top_c_attn: c_attn(&format!("h.{layer}.attn.c_attn"))?,
+            wpe: load.positions(0..n_pos)?,
+            blocks: (0..layer).map(|l| load.block(l)).collect::<Result<Vec<_>>>()?,
+            top_ln_1,
+            top_c_attn,
         })
+    }
+
+    /// What these weights hold, for [`super::plan::missing_needs`].
+    pub fn coverage(&self) -> Coverage {
+        Coverage {
+            layer: self.layer,
+            token_rows: self.token_rows.clone(),
+            n_pos: self.wpe.dim(0).unwrap_or(0),
+        }
+    }
+
+    /// Adds what a capture at `layer` for `token_ids` needs and these weights lack, read from
+    /// the bytes behind `header` (which need hold only that: see
+    /// [`super::plan::missing_needs`]). Nothing held is read or packed again.
+    pub fn extend(
+        &mut self,
+        header: &Header,
+        source: &dyn ByteSource,
+        config: &Gpt2Config,
+        layer: usize,
+        token_ids: &[Vec<u32>],
+    ) -> Result<()> {
+        config.check_layer(layer)?;
+        let (token_rows, n_pos) = tokens_used(config, token_ids)?;
+        let missing = super::plan::missing_needs(config, Some(&self.coverage()), layer, &token_rows, n_pos);
+        super::plan::plan(header, &missing)?;
+        let load = Loader {
+            reader: Reader { header, source },
+            config,
+            shard: self.shard,
+        };
+        let new_rows: Vec<u32> = token_rows
+            .iter()
+            .copied()
+            .filter(|t| self.token_rows.binary_search(t).is_err())
+            .collect();
+        if !new_rows.is_empty() {
+            // Appended, then put back in token order (rows are found by binary search).
+            let all = Tensor::cat(&[&self.wte_rows, &load.embeddings(&new_rows)?], 0)?;
+            let mut ids: Vec<(u32, u32)> = self.token_rows.iter().chain(&new_rows).copied().zip(0..).collect();
+            ids.sort_unstable();
+            let order = Tensor::new(ids.iter().map(|&(_, i)| i).collect::<Vec<u32>>(), &Device::Cpu)?;
+            self.wte_rows = all.index_select(&order, 0)?;
+            self.token_rows = ids.into_iter().map(|(t, _)| t).collect();
+        }
+        let held_pos = self.wpe.dim(0)?;
+        if n_pos > held_pos {
+            self.wpe = Tensor::cat(&[&self.wpe, &load.positions(held_pos..n_pos)?], 0)?;
+        }
+        if layer > self.layer {
+            // The old top block's ln_1 and c_attn become part of its whole block.
+            let (ln_1, c_attn) = load.top(layer)?;
+            let old_ln_1 = std::mem::replace(&mut self.top_ln_1, ln_1);
+            let old_c_attn = std::mem::replace(&mut self.top_c_attn, c_attn);
+            let (c_proj, ln_2, mlp_c_fc, mlp_c_proj) = load.block_rest(self.layer)?;
+            self.blocks.push(BlockWeights {
+                ln_1: old_ln_1,
+                c_attn: old_c_attn,
+                c_proj,
+                ln_2,
+                mlp_c_fc,
+                mlp_c_proj,
+            });
+            for l in self.layer + 1..layer {
+                self.blocks.push(load.block(l)?);
+            }
+            self.layer = layer;
+        }
+        Ok(())
+    }
+
+    /// Bytes of f32 these weights hold (this rank's share).
+    pub fn held_bytes(&self) -> u64 {
+        let tensor = |t: &Tensor| 4 * t.elem_count() as u64;
+        let norm = |n: &LayerNormWeights| tensor(&n.weight) + tensor(&n.bias);
+        let conv = |c: &Conv1D| c.linear.held_bytes();
+        let blocks: u64 = self
+            .blocks
+            .iter()
+            .map(|b| norm(&b.ln_1) + conv(&b.c_attn) + conv(&b.c_proj) + norm(&b.ln_2) + conv(&b.mlp_c_fc) + conv(&b.mlp_c_proj))
+            .sum();
+        tensor(&self.wte_rows) + tensor(&self.wpe) + blocks + norm(&self.top_ln_1) + conv(&self.top_c_attn)
+    }
+
+    /// Blocks 0..layer and block `layer`'s ln_1 and c_attn, for a capture at `layer` (at most
+    /// the layer these weights reach).
+    pub fn up_to(&self, layer: usize) -> Result<(&[BlockWeights], &LayerNormWeights, &Conv1D)> {
+        match layer.cmp(&self.layer) {
+            std::cmp::Ordering::Equal => Ok((&self.blocks, &self.top_ln_1, &self.top_c_attn)),
+            std::cmp::Ordering::Less => Ok((&self.blocks[..layer], &self.blocks[layer].ln_1, &self.blocks[layer].c_attn)),
+            std::cmp::Ordering::Greater => Err(Error::Model(format!(
+                "a capture at layer {layer} with weights loaded up to layer {}",
+                self.layer
+            ))),
+        }
     }
 
     /// Row of `wte_rows` holding each token's embedding.

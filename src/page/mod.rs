@@ -53,6 +53,15 @@ pub struct State {
     pub options: ExtendedOptions,
     /// The head whose slice the detailed figures show (None: the whole layer).
     pub head: Option<usize>,
+    /// Live lab: once a model has run, every edit of the experiment runs again by itself.
+    pub live: bool,
+    /// Edits of the experiment or the options so far, and how many of them the last run saw.
+    pub edits: u64,
+    pub edits_run: u64,
+    /// Runs started so far: the last one's number (its result carries it as `stats.run_id`).
+    pub runs: u64,
+    /// The model the last run used ([`State::model_key`]).
+    pub model_run: Option<String>,
 }
 
 impl State {
@@ -71,6 +80,11 @@ impl State {
             model_error: None,
             options: ExtendedOptions::default(),
             head: None,
+            live: true,
+            edits: 0,
+            edits_run: 0,
+            runs: 0,
+            model_run: None,
         };
         state.refresh(None);
         state
@@ -93,6 +107,26 @@ impl State {
             Some(local) => local.files.clone(),
             None => folder_files(&self.model_url(), resolve),
         }
+    }
+
+    /// Names the model a run would use (a folder URL, or the picked files).
+    pub fn model_key(&self) -> String {
+        match &self.local_model {
+            Some(local) => local.files.weights.clone(),
+            None => self.model_url(),
+        }
+    }
+
+    /// Whether the live lab should run now: live, the model of the last finished run still
+    /// chosen (a model switch waits for Run: it downloads), edits it has not seen, an
+    /// experiment that can run, and no run under way.
+    pub fn live_due(&self) -> bool {
+        self.live
+            && self.result.is_some()
+            && self.model_run.as_deref() == Some(self.model_key().as_str())
+            && self.edits > self.edits_run
+            && self.invalid.is_none()
+            && !self.busy()
     }
 
     pub fn busy(&self) -> bool {

@@ -30,7 +30,10 @@ pub enum Action {
     ExperimentLoaded(Experiment),
     ExperimentFailed(String),
     TokenizerLoaded(TokenizerRef),
+    /// Live lab on or off.
+    SetLive(bool),
     LoadingExperiment,
+    /// A run began (its number is `runs + 1`).
     Started(f64),
     Stage(Stage, f64),
     Progress(Progress, f64),
@@ -69,7 +72,11 @@ pub fn reduce(state: &State, action: Action) -> State {
         }
         Action::ExperimentFailed(msg) => s.experiment_error = Some(msg),
         Action::TokenizerLoaded(t) => s.tokenizer = Some(t),
+        Action::SetLive(on) => s.live = on,
         action => s.phase = run_phase(&mut s, action),
+    }
+    if s.experiment != state.experiment || s.options != state.options {
+        s.edits += 1;
     }
     s.refresh(Some(state));
     s
@@ -80,7 +87,12 @@ fn run_phase(s: &mut State, action: Action) -> Phase {
     let mut phase = std::mem::replace(&mut s.phase, Phase::Idle);
     match (action, &mut phase) {
         (Action::LoadingExperiment, _) => Phase::LoadingExperiment,
-        (Action::Started(now_ms), _) => Phase::Busy(Run::new(now_ms)),
+        (Action::Started(now_ms), _) => {
+            s.runs += 1;
+            s.edits_run = s.edits;
+            s.model_run = Some(s.model_key());
+            Phase::Busy(Run::new(now_ms))
+        }
         (Action::Stage(stage, now_ms), Phase::Busy(run)) => {
             run.stage = Some(stage);
             run.progress = None;

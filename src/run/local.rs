@@ -1,5 +1,5 @@
 //! The native host: a model's files in memory (read or mapped), the forward on threads, one
-//! rank each (the CLI, the tests, the benchmark).
+//! rank each, each keeping its weights between runs (the CLI, the tests, the benchmark).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Barrier;
@@ -11,9 +11,9 @@ use super::{ForwardPlan, Forwarded, HostReport, ModelFile, RunHost, Stage};
 use crate::analysis::report::ExtendedOptions;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
-use crate::model::plan::{Header, WholeFile};
+use crate::model::plan::{Coverage, Header, Need, WholeFile};
 use crate::model::shard::{is_peer_gone, Shard, ThreadExchange};
-use crate::model::Capture;
+use crate::model::{Capture, LayerWeights};
 use crate::result::RunResult;
 
 /// A model's three files as bytes, and the threads its forward may use.
@@ -28,19 +28,48 @@ pub struct LocalModel<'a> {
 
 /// Runs `experiment` on a model in memory; blocks until done.
 pub fn run_local(experiment: &Experiment, options: Option<&ExtendedOptions>, model: &LocalModel) -> Result<RunResult> {
-    let mut host = LocalHost {
-        model,
-        clock: Instant::now(),
-    };
-    // Nothing in this host waits, so the run finishes in one poll.
-    super::run(experiment, options, &mut host)
-        .now_or_never()
-        .unwrap_or_else(|| Err(Error::Model("a local run waited".into())))
+    LocalEngine::new(model).run(experiment, options)
+}
+
+/// Runs on a model in memory that keep what earlier runs loaded and computed (a
+/// [`super::Session`] over threads that hold their weights).
+pub struct LocalEngine<'a> {
+    session: super::Session,
+    host: LocalHost<'a>,
+}
+
+impl<'a> LocalEngine<'a> {
+    pub fn new(model: &'a LocalModel<'a>) -> Self {
+        LocalEngine {
+            session: super::Session::default(),
+            host: LocalHost {
+                model,
+                clock: Instant::now(),
+                ranks: Vec::new(),
+            },
+        }
+    }
+
+    /// Runs on another model from now on (what the old one left is dropped at the next run).
+    pub fn switch(&mut self, model: &'a LocalModel<'a>) {
+        self.host.model = model;
+    }
+
+    /// Runs `experiment`; blocks until done.
+    pub fn run(&mut self, experiment: &Experiment, options: Option<&ExtendedOptions>) -> Result<RunResult> {
+        // Nothing in this host waits, so the run finishes in one poll.
+        self.session
+            .run(experiment, options, &mut self.host)
+            .now_or_never()
+            .unwrap_or_else(|| Err(Error::Model("a local run waited".into())))
+    }
 }
 
 struct LocalHost<'a> {
     model: &'a LocalModel<'a>,
     clock: Instant,
+    /// Each thread's weights (one per rank), kept between runs.
+    ranks: Vec<Option<LayerWeights>>,
 }
 
 impl LocalHost<'_> {
@@ -56,6 +85,11 @@ impl<'a> RunHost for LocalHost<'a> {
         self.ms(Instant::now())
     }
 
+    /// The same bytes in memory are the same model.
+    fn model_key(&self) -> String {
+        format!("{:p}+{}", self.model.weights.as_ptr(), self.model.weights.len())
+    }
+
     async fn stage(&mut self, _stage: Stage) {}
 
     async fn read(&mut self, file: ModelFile) -> Result<Vec<u8>> {
@@ -66,49 +100,74 @@ impl<'a> RunHost for LocalHost<'a> {
         .to_vec())
     }
 
-    async fn weights(&mut self, _plan: &ForwardPlan) -> Result<(Header, WholeFile<'a>)> {
+    fn held(&self) -> Option<Coverage> {
+        self.ranks.first()?.as_ref().map(LayerWeights::coverage)
+    }
+
+    async fn weights(&mut self, _plan: &ForwardPlan, _needs: &[Need]) -> Result<(Header, WholeFile<'a>)> {
         Ok((Header::from_file(self.model.weights)?, WholeFile(self.model.weights)))
     }
 
-    async fn forward(&mut self, plan: &ForwardPlan, header: &Header, bytes: WholeFile<'a>) -> Result<Forwarded> {
-        let ranks = self.model.threads.clamp(1, plan.config.n_head.max(1));
-        let (captures, started) = on_threads(plan, header, &bytes, ranks)?;
+    async fn forward(&mut self, plan: &ForwardPlan, loaded: Option<(Header, WholeFile<'a>)>) -> Result<Forwarded> {
+        if self.ranks.is_empty() {
+            let ranks = self.model.threads.clamp(1, plan.config.n_head.max(1));
+            self.ranks = (0..ranks).map(|_| None).collect();
+        }
+        let (captures, started) = on_threads(plan, loaded.as_ref(), &mut self.ranks)?;
         Ok(Forwarded {
             captures,
             started_ms: self.ms(started),
-            ranks: ranks as u32,
+            ranks: self.ranks.len() as u32,
         })
+    }
+
+    fn forget(&mut self) {
+        self.ranks.clear();
     }
 
     fn report(&mut self) -> HostReport {
         HostReport {
             model_file_bytes: Some(self.model.weights.len() as u64),
             peak_rss_bytes: peak_rss_bytes(),
+            resident_weight_bytes: Some(self.ranks.iter().flatten().map(LayerWeights::held_bytes).sum()),
             ..HostReport::default()
         }
     }
 }
 
-/// Loads and runs the forward on `ranks` threads, each holding its share of the weights: the
-/// captures are the same, bit for bit, as on one thread. Returns them and when the forward
-/// began (every rank loaded).
-fn on_threads(plan: &ForwardPlan, header: &Header, bytes: &WholeFile, ranks: usize) -> Result<(Vec<Capture>, Instant)> {
+/// Each rank adds its share of `loaded` to what it holds, then runs the forward on its own
+/// thread: the captures are the same, bit for bit, as on one thread. Returns them and when the
+/// forward began (every rank loaded).
+fn on_threads(
+    plan: &ForwardPlan,
+    loaded: Option<&(Header, WholeFile)>,
+    held: &mut [Option<LayerWeights>],
+) -> Result<(Vec<Capture>, Instant)> {
+    let ranks = held.len();
     let barrier = Barrier::new(ranks);
     let outcomes: Vec<Result<(Vec<Capture>, Instant)>> = std::thread::scope(|s| {
         let handles: Vec<_> = ThreadExchange::ranks(ranks)
             .into_iter()
+            .zip(held.iter_mut())
             .enumerate()
-            .map(|(rank, mut exchange)| {
+            .map(|(rank, (mut exchange, weights))| {
                 let barrier = &barrier;
                 s.spawn(move || {
                     // A panic must not leave the other ranks at the barrier for ever.
-                    let weights = catch_unwind(AssertUnwindSafe(|| plan.load(header, bytes, Shard::new(rank, ranks)?)))
-                        .unwrap_or_else(|_| Err(Error::Model("loading the weights panicked".into())));
+                    let loading = catch_unwind(AssertUnwindSafe(|| match loaded {
+                        Some((header, bytes)) => plan.load_into(weights, header, bytes, Shard::new(rank, ranks)?),
+                        None => Ok(()),
+                    }))
+                    .unwrap_or_else(|_| Err(Error::Model("loading the weights panicked".into())));
                     // Every rank waits here, loaded or not, so the forward is timed alone.
                     barrier.wait();
                     let started = Instant::now();
+                    loading?;
+                    let weights = weights
+                        .as_ref()
+                        .ok_or_else(|| Error::Model("a forward with no weights loaded".into()))?;
                     let captures = plan
-                        .forward(&weights?, &mut exchange)
+                        .forward(weights, &mut exchange)
                         .now_or_never()
                         .unwrap_or_else(|| Err(Error::Model("a forward pass with a blocking exchange waited".into())))?;
                     Ok((captures, started))

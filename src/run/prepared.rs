@@ -95,9 +95,26 @@ impl ForwardPlan {
         LayerWeights::load_shard(header, source, &self.config, self.top_layer, &self.prompts, shard)
     }
 
+    /// [`Self::load`] into what a rank holds: only what `held` lacks is read from the bytes.
+    pub fn load_into(
+        &self,
+        held: &mut Option<LayerWeights>,
+        header: &Header,
+        source: &dyn ByteSource,
+        shard: Shard,
+    ) -> Result<()> {
+        match held {
+            Some(weights) => weights.extend(header, source, &self.config, self.top_layer, &self.prompts),
+            None => {
+                *held = Some(self.load(header, source, shard)?);
+                Ok(())
+            }
+        }
+    }
+
     /// One rank's forward over its `weights` (from [`Self::load`]); every rank gets the whole
     /// captures.
     pub async fn forward<E: Exchange>(&self, weights: &LayerWeights, exchange: &mut E) -> Result<Vec<Capture>> {
-        capture(weights, &self.config, &self.prompts, self.taps, exchange).await
+        capture(weights, &self.config, self.top_layer, &self.prompts, self.taps, exchange).await
     }
 }

@@ -1,6 +1,7 @@
-//! The engine in a Web Worker: the run (`run::run`) over a host that downloads the model's
+//! The engine in a Web Worker: runs (`run::Session`) over a host that downloads the model's
 //! files (cached) and runs the forward on two workers, reporting each stage and the download's
-//! progress, so the page never freezes. The page sends a
+//! progress, so the page never freezes. The model stays in memory between runs (the live lab):
+//! an edit reads and packs only what no earlier run did. The page sends a
 //! [`RunRequest`]; the worker answers with a stream of [`EngineEvent`]s ending in Done or Failed.
 
 use futures::{SinkExt, StreamExt};
@@ -14,10 +15,11 @@ use futures::channel::mpsc::UnboundedSender;
 use super::hub::{fetch_cached, load_weight_bytes, DownloadStats, WeightBytes};
 use super::peer::{wasm_memory_bytes, SecondWorker};
 use crate::error::{Error, Result};
-use crate::model::plan::{Header, Need};
+use crate::model::plan::{Coverage, Header, Need};
 use crate::model::shard::{Alone, Shard};
+use crate::model::LayerWeights;
 use crate::result::RunResult;
-use crate::run::{Download, ForwardPlan, Forwarded, HostReport, ModelFile, RunHost};
+use crate::run::{Download, ForwardPlan, Forwarded, HostReport, ModelFile, RunHost, Session};
 
 pub use crate::protocol::{EngineEvent, ModelFiles, Progress, RunRequest, Stage};
 
@@ -40,10 +42,13 @@ fn now_ms() -> f64 {
 
 #[reactor]
 pub async fn Engine(mut scope: ReactorScope<RunRequest, EngineEvent>) {
+    // Kept between runs: the live lab's edits reuse the model, its weights and its captures.
+    let mut session = Session::default();
+    let mut ranks = Ranks::default();
     while let Some(request) = scope.next().await {
         // Events are queued while a step computes and flushed at the next await.
         let (tx, mut rx) = futures::channel::mpsc::unbounded::<EngineEvent>();
-        let run = run(&request, tx);
+        let run = run(&mut session, &mut ranks, &request, tx);
         let forward = async {
             while let Some(event) = rx.next().await {
                 if scope.send(event).await.is_err() {
@@ -53,7 +58,12 @@ pub async fn Engine(mut scope: ReactorScope<RunRequest, EngineEvent>) {
         };
         let (outcome, _) = futures::join!(run, forward);
         let last = match outcome {
-            Ok(result) => EngineEvent::Done(Box::new(result)),
+            Ok(mut result) => {
+                if let Some(stats) = result.stats.as_mut() {
+                    stats.run_id = request.run_id;
+                }
+                EngineEvent::Done(Box::new(result))
+            }
             Err(e) => EngineEvent::Failed(e.to_string()),
         };
         if scope.send(last).await.is_err() {
@@ -67,17 +77,32 @@ async fn yield_now() {
     gloo::timers::future::TimeoutFuture::new(0).await;
 }
 
-async fn run(request: &RunRequest, events: UnboundedSender<EngineEvent>) -> Result<RunResult> {
+async fn run(
+    session: &mut Session,
+    ranks: &mut Ranks,
+    request: &RunRequest,
+    events: UnboundedSender<EngineEvent>,
+) -> Result<RunResult> {
     let mut host = WebHost {
         request,
         events,
-        second: None,
+        ranks,
         needs: Vec::new(),
-        download: DownloadStats::default(),
+        download: None,
         notes: Vec::new(),
         peer_memory: 0,
+        peer_held: 0,
     };
-    crate::run::run(&request.experiment, request.options.as_ref(), &mut host).await
+    session.run(&request.experiment, request.options.as_ref(), &mut host).await
+}
+
+/// The forward's ranks, kept between runs: this worker's weights and the second worker with
+/// its own half.
+#[derive(Default)]
+struct Ranks {
+    /// This worker's weights: half of every Conv1D beside a second worker, else whole.
+    mine: Option<LayerWeights>,
+    second: Option<SecondWorker>,
 }
 
 /// The page's host of a run: files downloaded (and cached) from the request's URLs, the
@@ -85,13 +110,13 @@ async fn run(request: &RunRequest, events: UnboundedSender<EngineEvent>) -> Resu
 struct WebHost<'a> {
     request: &'a RunRequest,
     events: UnboundedSender<EngineEvent>,
-    /// Started with the download, so it gets ready (and warm) meanwhile.
-    second: Option<SecondWorker>,
-    /// What the run needs from the weights, to read them again if the second worker fails.
+    ranks: &'a mut Ranks,
+    /// Everything the run's forward needs, to read again if the second worker fails.
     needs: Vec<Need>,
-    download: DownloadStats,
+    download: Option<DownloadStats>,
     notes: Vec<String>,
     peer_memory: u64,
+    peer_held: u64,
 }
 
 impl WebHost<'_> {
@@ -111,34 +136,44 @@ impl WebHost<'_> {
         }
     }
 
-    /// The forward on this worker alone (a second worker that failed leaves a note).
-    async fn forward_alone(&mut self, plan: &ForwardPlan, header: &Header, bytes: &WeightBytes) -> Result<Forwarded> {
-        let weights = plan.load(header, bytes, Shard::WHOLE)?;
+    /// The forward on this worker alone, after it adds `loaded` to what it holds.
+    async fn forward_alone(&mut self, plan: &ForwardPlan, loaded: Option<(&Header, &WeightBytes)>) -> Result<Forwarded> {
+        if let Some((header, bytes)) = loaded {
+            plan.load_into(&mut self.ranks.mine, header, bytes, Shard::WHOLE)?;
+        }
         self.stage(Stage::Forward).await;
         let started_ms = now_ms();
+        let weights = self
+            .ranks
+            .mine
+            .as_ref()
+            .ok_or_else(|| Error::Model("a forward with no weights loaded".into()))?;
         Ok(Forwarded {
-            captures: plan.forward(&weights, &mut Alone).await?,
+            captures: plan.forward(weights, &mut Alone).await?,
             started_ms,
             ranks: 1,
         })
     }
 
     /// Nothing is lost when the second worker fails: the run goes on in this worker alone,
-    /// with the bytes read again if they went to the second worker (the cache has them, else
-    /// the network).
-    async fn fall_back(&mut self, why: Error, plan: &ForwardPlan, bytes: Option<(&Header, &WeightBytes)>) -> Result<Forwarded> {
+    /// which drops its half and reads everything the forward needs again (the cache has it,
+    /// else the network), or uses `first` (the bytes of a first load, still here).
+    async fn fall_back(&mut self, why: Error, plan: &ForwardPlan, first: Option<(&Header, &WeightBytes)>) -> Result<Forwarded> {
         self.notes.push(format!(
             "the forward pass ran on one core: the second worker failed ({})",
             worker_failure(why)?
         ));
-        self.second = None;
-        if let Some((header, bytes)) = bytes {
-            return self.forward_alone(plan, header, bytes).await;
+        self.ranks.second = None;
+        self.ranks.mine = None;
+        if let Some(loaded) = first {
+            return self.forward_alone(plan, Some(loaded)).await;
         }
         let (header, bytes, again) = load_weight_bytes(&self.request.model.weights, &self.needs, self.progress()).await?;
-        self.download.bytes_downloaded += again.bytes_downloaded;
-        self.download.requests += again.requests;
-        self.forward_alone(plan, &header, &bytes).await
+        let download = self.download.get_or_insert_with(DownloadStats::default);
+        download.bytes_downloaded += again.bytes_downloaded;
+        download.bytes_from_cache += again.bytes_from_cache;
+        download.requests += again.requests;
+        self.forward_alone(plan, Some((&header, &bytes))).await
     }
 }
 
@@ -147,6 +182,11 @@ impl RunHost for WebHost<'_> {
 
     fn now_ms(&self) -> f64 {
         now_ms()
+    }
+
+    fn model_key(&self) -> String {
+        let m = &self.request.model;
+        format!("{} {} {}", m.config, m.tokenizer, m.weights)
     }
 
     async fn stage(&mut self, stage: Stage) {
@@ -170,57 +210,76 @@ impl RunHost for WebHost<'_> {
         }
     }
 
-    async fn weights(&mut self, plan: &ForwardPlan) -> Result<(Header, WeightBytes)> {
+    fn held(&self) -> Option<Coverage> {
+        self.ranks.mine.as_ref().map(LayerWeights::coverage)
+    }
+
+    async fn weights(&mut self, plan: &ForwardPlan, needs: &[Need]) -> Result<(Header, WeightBytes)> {
         self.needs = plan.weight_needs()?;
-        // Started now, the second worker starts and warms up while the weights download. No
-        // second worker for a one-head model: there is nothing to split.
-        let two = self.request.workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 && plan.config.n_head >= 2;
-        self.second = two.then(SecondWorker::spawn).and_then(|s| s.ok());
-        let download = load_weight_bytes(&self.request.model.weights, &self.needs, self.progress());
-        // This worker's hot code gets optimised before the forward (see model/warm.rs), while
-        // its requests are under way. Only a speed-up: its failure would not stop the run.
+        let first = self.ranks.mine.is_none();
+        if first {
+            // Started now, the second worker starts and warms up while the weights download.
+            // No second worker for a one-head model: there is nothing to split.
+            let two = self.request.workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 && plan.config.n_head >= 2;
+            self.ranks.second = two.then(SecondWorker::spawn).and_then(|s| s.ok());
+        }
+        let download = load_weight_bytes(&self.request.model.weights, needs, self.progress());
+        // This worker's hot code gets optimised before its first forward (see model/warm.rs),
+        // while its requests are under way. Only a speed-up: its failure would not stop the run.
         let warm = async {
-            yield_now().await;
-            let _ = crate::model::warm::warm_up(12, now_ms);
+            if first {
+                yield_now().await;
+                let _ = crate::model::warm::warm_up(12, now_ms);
+            }
         };
         let (downloaded, ()) = futures::join!(download, warm);
         let (header, bytes, stats) = downloaded?;
-        self.download = stats;
+        self.download = Some(stats);
         Ok((header, bytes))
     }
 
-    async fn forward(&mut self, plan: &ForwardPlan, header: &Header, bytes: WeightBytes) -> Result<Forwarded> {
-        let Some(mut peer) = self.second.take() else {
-            return self.forward_alone(plan, header, &bytes).await;
+    async fn forward(&mut self, plan: &ForwardPlan, loaded: Option<(Header, WeightBytes)>) -> Result<Forwarded> {
+        let Some(mut peer) = self.ranks.second.take() else {
+            return self.forward_alone(plan, loaded.as_ref().map(|(h, b)| (h, b))).await;
         };
         // A second worker that never got ready leaves the bytes here, for this worker alone.
         if let Err(e) = peer.ready().await {
-            return self.fall_back(e, plan, Some((header, &bytes))).await;
+            let (header, bytes) = loaded.ok_or_else(|| Error::Model("a first run without weights".into()))?;
+            return self.fall_back(e, plan, Some((&header, &bytes))).await;
         }
-        match forward_on_two(self, plan, header, bytes, &mut peer).await {
-            Ok(forwarded) => Ok(forwarded),
+        match forward_on_two(self, plan, loaded, &mut peer).await {
+            Ok(forwarded) => {
+                self.ranks.second = Some(peer);
+                Ok(forwarded)
+            }
             Err(e) => self.fall_back(e, plan, None).await,
         }
     }
 
+    fn forget(&mut self) {
+        self.ranks.mine = None;
+        self.ranks.second = None;
+    }
+
     fn report(&mut self) -> HostReport {
-        let d = &self.download;
-        if d.not_cached > 0 {
+        if let Some(d) = self.download.as_ref().filter(|d| d.not_cached > 0) {
             self.notes.push(format!(
                 "the browser's storage is full: {} downloaded pieces could not be kept, so the next visit downloads them again (free space in the storage panel)",
                 d.not_cached
             ));
         }
+        let mine = self.ranks.mine.as_ref().map_or(0, LayerWeights::held_bytes);
         HostReport {
-            model_file_bytes: Some(d.file_bytes),
-            download: Some(Download {
+            model_file_bytes: self.download.as_ref().map(|d| d.file_bytes),
+            download: Some(self.download.as_ref().map_or_else(Download::default, |d| Download {
                 bytes_downloaded: d.bytes_downloaded,
                 bytes_from_cache: d.bytes_from_cache,
                 requests: d.requests,
                 partial: d.partial,
-            }),
+            })),
             wasm_memory_bytes: Some(wasm_memory_bytes() + self.peer_memory),
             peak_rss_bytes: None,
+            resident_weight_bytes: Some(mine + self.peer_held),
             notes: std::mem::take(&mut self.notes),
         }
     }
@@ -234,24 +293,32 @@ fn worker_failure(e: Error) -> Result<String> {
     }
 }
 
-/// This worker loads its half of the weights, hands the bytes to the second worker (moved, not
-/// copied), which loads its half; then both run the forward. `peer` is ready.
+/// This worker adds its half of `loaded` to what it holds, hands the bytes to the second
+/// worker (moved, not copied), which adds its half; then both run the forward. `peer` is ready.
 async fn forward_on_two(
     host: &mut WebHost<'_>,
     plan: &ForwardPlan,
-    header: &Header,
-    bytes: WeightBytes,
+    loaded: Option<(Header, WeightBytes)>,
     peer: &mut SecondWorker,
 ) -> Result<Forwarded> {
-    let weights = plan.load(header, &bytes, Shard::new(0, 2)?)?;
-    peer.start(header, plan, bytes)?;
+    match loaded {
+        Some((header, bytes)) => {
+            plan.load_into(&mut host.ranks.mine, &header, &bytes, Shard::new(0, 2)?)?;
+            peer.start(Some(&header), plan, Some(bytes))?;
+        }
+        None => peer.start(None, plan, None)?,
+    }
     peer.loaded().await?;
     host.stage(Stage::Forward).await;
     let started_ms = now_ms();
-    let captures = plan.forward(&weights, &mut peer.exchange()).await?;
-    drop(weights);
-    // The captures are complete here: a failure now only loses the second worker's memory size.
-    host.peer_memory = peer.done().await.unwrap_or(0);
+    let weights = host
+        .ranks
+        .mine
+        .as_ref()
+        .ok_or_else(|| Error::Model("a forward with no weights loaded".into()))?;
+    let captures = plan.forward(weights, &mut peer.exchange()).await?;
+    // The captures are complete here: a failure now only loses the second worker's figures.
+    (host.peer_memory, host.peer_held) = peer.done().await.unwrap_or((0, 0));
     Ok(Forwarded {
         captures,
         started_ms,

@@ -3,7 +3,8 @@
 //! `&exp=JSON` (the experiment itself, as share links carry it), `&run=1`; and the analyses
 //! beyond the lecture, named as the CLI's flags: `&all-layers=1&heads=1&v=1&qk=1&center=1&pca=1`,
 //! `&stats=1`, `&permutations=N`, `&bootstrap=B`, `&seed=S` (any of the last three implies stats);
-//! `&workers=1` runs the forward pass in one worker instead of two (for comparison).
+//! `&workers=1` runs the forward pass in one worker instead of two (for comparison);
+//! `&live=0` turns the live lab off (edits then wait for Run).
 
 use web_sys::{Url, UrlSearchParams};
 
@@ -24,6 +25,8 @@ pub struct PageParams {
     pub options_error: Option<String>,
     /// At most this many workers for the forward pass (`&workers=N`, N ≥ 1).
     pub workers: Option<u32>,
+    /// Edits run by themselves once a model has run (`&live=0`: off).
+    pub live: bool,
 }
 
 /// Resolves `href` against the page's address, as a link would.
@@ -54,6 +57,7 @@ impl PageParams {
             inline_experiment: non_empty("exp"),
             run: matches!(q.get("run").as_deref(), Some("1") | Some("true") | Some("yes")),
             workers: q.get("workers").and_then(|w| w.trim().parse().ok()).filter(|&w: &u32| w >= 1),
+            live: !matches!(q.get("live").as_deref(), Some("0") | Some("false") | Some("no")),
             ..Self::default()
         }
         .with_options(|k| q.get(k))

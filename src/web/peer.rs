@@ -17,6 +17,7 @@ use super::hub::{JsBytes, WeightBytes};
 use crate::error::{Error, Result};
 use crate::model::plan::{FetchedRanges, Header};
 use crate::model::shard::{Exchange, Shard};
+use crate::model::LayerWeights;
 use crate::protocol::PeerMessage;
 use crate::run::ForwardPlan;
 
@@ -219,13 +220,15 @@ impl SecondWorker {
     /// Sends the run, with the bytes moved to rank 1 (transferred, not copied: this worker
     /// has loaded its share already). Copying them instead took ~150 ms for gpt2-medium's
     /// layer 5 (265 MB), structured cloning ~500 ms.
-    pub fn start(&self, header: &Header, plan: &ForwardPlan, bytes: WeightBytes) -> Result<()> {
+    /// Without bytes, rank 1 runs on what it holds.
+    pub fn start(&self, header: Option<&Header>, plan: &ForwardPlan, bytes: Option<WeightBytes>) -> Result<()> {
+        let parts = bytes.as_ref().map_or(&[][..], |b| b.parts());
         let msg = PeerMessage::Run {
-            header: header.to_wire(),
+            header: header.map(Header::to_wire),
             plan: plan.clone(),
-            starts: bytes.parts().iter().map(|(s, _)| *s).collect(),
+            starts: parts.iter().map(|(s, _)| *s).collect(),
         };
-        let buffers: Vec<JsValue> = bytes.parts().iter().map(|(_, b)| b.array().clone().into()).collect();
+        let buffers: Vec<JsValue> = parts.iter().map(|(_, b)| b.array().clone().into()).collect();
         self.link.send(&msg, &buffers)
     }
 
@@ -242,11 +245,11 @@ impl SecondWorker {
         }
     }
 
-    /// Waits for rank 1's end; returns its wasm memory.
-    pub async fn done(&mut self) -> Result<u64> {
+    /// Waits for rank 1's end; returns its wasm memory and the bytes of weights it holds.
+    pub async fn done(&mut self) -> Result<(u64, u64)> {
         match self.link.expect("done").await? {
-            (PeerMessage::Done { memory }, _) => Ok(memory),
-            _ => Ok(0),
+            (PeerMessage::Done { memory, held }, _) => Ok((memory, held)),
+            _ => Ok((0, 0)),
         }
     }
 }
@@ -294,8 +297,10 @@ pub fn serve() {
         if link.send(&PeerMessage::Ready, &[]).is_err() {
             return;
         }
+        // Rank 1's weights, kept between runs like rank 0's.
+        let mut held = None;
         while let Ok(run) = link.expect("run").await {
-            if let Err(e) = serve_run(&mut link, run).await {
+            if let Err(e) = serve_run(&mut link, &mut held, run).await {
                 let _ = link.send(&PeerMessage::Failed { message: e.to_string() }, &[]);
                 return;
             }
@@ -303,9 +308,9 @@ pub fn serve() {
     });
 }
 
-/// Rank 1's part of one forward: load its share from the bytes that came with the run, run
-/// the forward beside the engine, say done.
-async fn serve_run(link: &mut Link, (run, buffers): (PeerMessage, Vec<JsValue>)) -> Result<()> {
+/// Rank 1's part of one forward: add its share of the bytes that came with the run to what it
+/// holds, run the forward beside the engine, say done.
+async fn serve_run(link: &mut Link, held: &mut Option<LayerWeights>, (run, buffers): (PeerMessage, Vec<JsValue>)) -> Result<()> {
     let PeerMessage::Run { header, plan, starts } = run else {
         return Err(worker_error("expected a run"));
     };
@@ -316,29 +321,30 @@ async fn serve_run(link: &mut Link, (run, buffers): (PeerMessage, Vec<JsValue>))
             buffers.len()
         )));
     }
-    let header = Header::from_wire(&header)?;
-    let pieces = starts
-        .into_iter()
-        .zip(buffers)
-        .map(|(s, b)| {
-            Ok((
-                s,
-                JsBytes::new(
-                    b.dyn_into::<Uint8Array>()
-                        .map_err(|_| worker_error("a piece that is not bytes"))?,
-                ),
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let bytes = FetchedRanges::new(pieces);
-    let weights = plan.load(&header, &bytes, Shard::new(1, 2)?)?;
-    drop(bytes);
+    if let Some(header) = header {
+        let header = Header::from_wire(&header)?;
+        let pieces = starts
+            .into_iter()
+            .zip(buffers)
+            .map(|(s, b)| {
+                Ok((
+                    s,
+                    JsBytes::new(
+                        b.dyn_into::<Uint8Array>()
+                            .map_err(|_| worker_error("a piece that is not bytes"))?,
+                    ),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        plan.load_into(held, &header, &FetchedRanges::new(pieces), Shard::new(1, 2)?)?;
+    }
     link.send(&PeerMessage::Loaded, &[])?;
-    plan.forward(&weights, &mut PeerExchange { link, rank: 1 }).await?;
-    drop(weights);
+    let weights = held.as_ref().ok_or_else(|| worker_error("a run without weights"))?;
+    plan.forward(weights, &mut PeerExchange { link, rank: 1 }).await?;
     link.send(
         &PeerMessage::Done {
             memory: wasm_memory_bytes(),
+            held: weights.held_bytes(),
         },
         &[],
     )

@@ -134,7 +134,8 @@ pub fn run_with_options(
     let file = read(&dir.join("model.safetensors"));
     let header = Header::from_file(&file).unwrap();
     let weights = plan.load(&header, &WholeFile(&file), Shard::WHOLE).unwrap();
-    let captures = qk_lens::model::capture_blocking(&weights, &plan.config, &plan.prompts, plan.taps, &mut Alone).unwrap();
+    let captures =
+        qk_lens::model::capture_blocking(&weights, &plan.config, plan.top_layer, &plan.prompts, plan.taps, &mut Alone).unwrap();
     (qk_lens::run::analyse(&prepared, &captures).unwrap(), captures)
 }
 
@@ -152,7 +153,7 @@ pub fn capture_taps(
     ids: &[Vec<u32>],
     taps: qk_lens::model::Taps,
 ) -> qk_lens::Result<Vec<qk_lens::model::Capture>> {
-    qk_lens::model::capture_blocking(weights, config, ids, taps, &mut qk_lens::model::shard::Alone)
+    qk_lens::model::capture_blocking(weights, config, weights.layer, ids, taps, &mut qk_lens::model::shard::Alone)
 }
 
 /// Layer L's capture (L = `weights.layer`).

@@ -9,7 +9,7 @@ const VEC_REL: f64 = 1e-4;
 const COS_TOL: f64 = 1e-5;
 const STAT_TOL: f64 = 1e-5;
 
-fn check(result: &RunResult, g: &Value) {
+pub fn check(result: &RunResult, g: &Value) {
     let token_ids: Vec<Vec<u32>> = serde_json::from_value(g["token_ids"].clone()).unwrap();
     assert_eq!(
         result.words.iter().map(|w| w.token_ids.clone()).collect::<Vec<_>>(),

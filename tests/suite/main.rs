@@ -33,6 +33,8 @@ mod fuzz_plan;
 mod fuzz_tokenizer;
 #[cfg(not(target_arch = "wasm32"))]
 mod golden;
+#[cfg(not(target_arch = "wasm32"))]
+mod live;
 mod matmul;
 #[cfg(not(target_arch = "wasm32"))]
 mod page_state;

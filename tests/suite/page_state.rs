@@ -331,3 +331,43 @@ fn reduce_leaves_the_old_state_as_it_was() {
     assert_eq!(before, copy);
     assert_ne!(after, before);
 }
+
+/// The live lab: after a finished run of the chosen model, an edit makes a run due; a run
+/// under way, the live switch off, another model or an experiment that cannot run do not.
+#[test]
+fn an_edit_after_a_run_makes_a_live_run_due() {
+    let fresh = State::new(None);
+    let edit = Action::SetCategoryWords(2, "pear, mango".into());
+    assert!(!apply(fresh.clone(), [edit.clone()]).live_due(), "no model has run yet");
+    let ran = apply(fresh, [Action::Started(0.0), Action::Finished(result(), 10.0)]);
+    assert_eq!(ran.runs, 1);
+    assert!(!ran.live_due(), "nothing edited since");
+    let edited = apply(ran.clone(), [edit.clone()]);
+    assert!(edited.live_due());
+    assert!(apply(ran.clone(), [Action::SetLayer(2)]).live_due(), "the layer slider");
+    assert!(apply(ran.clone(), [Action::SetTemplate("A {word}".into())]).live_due());
+    // An action that changes nothing of the experiment is no edit.
+    assert!(!apply(ran.clone(), [Action::SelectHead(Some(1))]).live_due());
+    // While the next run is under way, the edit waits; its start marks the edit as seen.
+    let running = apply(edited.clone(), [Action::Started(20.0)]);
+    assert!(!running.live_due());
+    assert_eq!(running.runs, 2);
+    let typed_meanwhile = apply(running, [Action::SetCategoryWords(2, "pear, mango, kiwi".into())]);
+    assert!(!typed_meanwhile.live_due(), "busy");
+    let finished = apply(typed_meanwhile, [Action::Finished(result(), 30.0)]);
+    assert!(finished.live_due(), "the edit typed during the run runs next");
+    assert!(!apply(edited.clone(), [Action::SetLive(false)]).live_due());
+    assert!(!apply(
+        ran.clone(),
+        [Action::SetModelUrl(Some("http://127.0.0.1:1/other/".into())), edit.clone()]
+    )
+    .live_due());
+    assert!(
+        !apply(ran.clone(), [Action::SetCategoryWords(2, String::new())]).live_due(),
+        "invalid"
+    );
+    // A failed live run is not retried until the next edit.
+    let failed = apply(edited, [Action::Started(40.0), Action::Failed("boom".into())]);
+    assert!(!failed.live_due());
+    assert!(apply(failed, [Action::SetCategoryWords(2, "kiwi".into())]).live_due());
+}

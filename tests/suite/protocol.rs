@@ -24,13 +24,21 @@ fn peer_messages_round_trip_with_their_kind_on_the_wire() {
     let messages = [
         PeerMessage::Ready,
         PeerMessage::Run {
-            header: r#"{"wte.weight":{}}"#.into(),
+            header: Some(r#"{"wte.weight":{}}"#.into()),
             plan: plan(),
             starts: vec![0, 4096, u64::MAX],
         },
         PeerMessage::Loaded,
         PeerMessage::Part,
-        PeerMessage::Done { memory: 283_000_000 },
+        PeerMessage::Run {
+            header: None,
+            plan: plan(),
+            starts: vec![],
+        },
+        PeerMessage::Done {
+            memory: 283_000_000,
+            held: 132_000_000,
+        },
         PeerMessage::Failed {
             message: "panicked at 'boom'".into(),
         },
@@ -53,6 +61,7 @@ fn engine_messages_round_trip() {
         model: ModelFiles::in_folder("http://127.0.0.1:1/m/", Some("http://127.0.0.1:1/t.json".into())),
         options: None,
         workers: Some(1),
+        run_id: Some(7),
     };
     let json = serde_json::to_string(&request).unwrap();
     assert_eq!(serde_json::from_str::<RunRequest>(&json).unwrap(), request);

@@ -31,7 +31,7 @@ fn sharded(file: &[u8], config: &Gpt2Config, layer: usize, ids: &[Vec<u32>], ran
                         all_layers: all,
                         whole_prompts: false,
                     };
-                    capture_blocking(&weights, config, ids, taps, &mut exchange).unwrap()
+                    capture_blocking(&weights, config, layer, ids, taps, &mut exchange).unwrap()
                 })
             })
             .collect();
@@ -125,7 +125,7 @@ fn a_share_run_alone_is_an_error_not_a_wrong_result() {
         Shard::new(0, 2).unwrap(),
     )
     .unwrap();
-    let err = capture_blocking(&half, &config, &ids, Taps::default(), &mut Alone).unwrap_err();
+    let err = capture_blocking(&half, &config, 1, &ids, Taps::default(), &mut Alone).unwrap_err();
     assert!(err.to_string().contains("1 of the forward's 2 ranks answered"), "{err}");
 }
 

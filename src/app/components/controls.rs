@@ -22,6 +22,9 @@ pub struct Props {
     pub model_override: Option<String>,
     pub options: Option<ExtendedOptions>,
     pub on_run: Callback<()>,
+    /// Live lab: edits run by themselves once a model has run.
+    pub live: bool,
+    pub on_live: Callback<bool>,
     pub on_import: Callback<Experiment>,
     /// An import or export that failed, in words.
     pub on_error: Callback<String>,
@@ -94,6 +97,11 @@ pub fn controls(props: &Props) -> Html {
                 <input id="qk-import" type="file" accept=".json,application/json" onchange={on_import} hidden=true />
                 <button class="secondary" id="qk-export" onclick={on_export}>{ "Export JSON" }</button>
                 <button class="secondary" id="qk-share" onclick={on_share}>{ "Share link" }</button>
+                <label class="live" title="Once a model has run, every edit runs again by itself: the model stays in memory">
+                    <input id="qk-live" type="checkbox" checked={props.live}
+                        onchange={props.on_live.reform(|e: Event| e.target_unchecked_into::<HtmlInputElement>().checked())} />
+                    { " Live: redraw on every edit" }
+                </label>
             </div>
             if let Some(msg) = &props.invalid { <div class="field-error" id="qk-invalid">{ msg }</div> }
             if let Some(msg) = &props.error { <div class="error field-error" id="qk-experiment-error">{ msg }</div> }

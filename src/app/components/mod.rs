@@ -19,7 +19,7 @@ use yew::Callback;
 pub use cache_panel::CachePanel;
 pub use controls::Controls;
 pub use editor::Editor;
-pub use figures::Figures;
+pub use figures::{run_id, Figures};
 pub use model_picker::ModelPicker;
 pub use model_size::Plan;
 pub use options::OptionsPanel;

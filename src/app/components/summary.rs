@@ -59,7 +59,7 @@ pub fn summary(props: &Props) -> Html {
         format!("{} (p = {})", fmt_opt(m.r, 3), fmt_p(m.p))
     };
     html! {
-        <section class="panel summary" id="qk-summary">
+        <section class="panel summary" id="qk-summary" data-run-id={super::figures::run_id(r)}>
             <h2>{ format!("Layer {} of {} · {} words", r.layer, r.model.n_layer, r.words.len()) }</h2>
             <table>
                 <thead><tr><th></th>{ for names.iter().map(|n| html! { <th>{ *n }</th> }) }</tr></thead>

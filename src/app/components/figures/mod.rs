@@ -133,8 +133,9 @@ fn use_drawn_figures(
             };
             let started = js_sys::Date::now();
             let drawn = draw(&canvas, *figure, &result, options);
-            // How long the figure took to draw, for tests and tools (`data-draw-ms`).
+            // How long the figure took to draw, and which run it shows, for tests and tools.
             let _ = canvas.set_attribute("data-draw-ms", &format!("{:.0}", js_sys::Date::now() - started));
+            let _ = canvas.set_attribute("data-run-id", &run_id(&result));
             match drawn {
                 Ok(Some(grid)) => {
                     if matches!(figure, Figure::LayerSweep | Figure::HeadGrid) {
@@ -149,6 +150,16 @@ fn use_drawn_figures(
         }
         || ()
     });
+}
+
+/// The run a result came from (`stats.run_id`), as the page's attributes carry it.
+pub fn run_id(result: &RunResult) -> String {
+    result
+        .stats
+        .as_ref()
+        .and_then(|s| s.run_id)
+        .map(|id| id.to_string())
+        .unwrap_or_default()
 }
 
 /// A callback that sets `state` to what `f` makes of the event.

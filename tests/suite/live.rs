@@ -1,0 +1,183 @@
+//! The live lab's resident model (`run::Session` over `run::LocalEngine`): an edit reads and
+//! packs only what no earlier run did, runs the forward only for prompts never seen, and its
+//! result equals a fresh run of the edited experiment and PyTorch's.
+
+use crate::common::*;
+use qk_lens::model::Gpt2Config;
+use qk_lens::result::RunStats;
+use qk_lens::run::{run_local, LocalEngine, LocalModel};
+use qk_lens::{Experiment, RunResult};
+
+/// A fixture model's files.
+struct Files {
+    config: Vec<u8>,
+    tokenizer: Vec<u8>,
+    weights: Vec<u8>,
+}
+
+impl Files {
+    fn of(name: &str) -> Self {
+        let dir = model_dir(name);
+        Files {
+            config: read(&dir.join("config.json")),
+            tokenizer: read(&dir.join("tokenizer.json")),
+            weights: read(&dir.join("model.safetensors")),
+        }
+    }
+
+    fn model(&self, threads: usize) -> LocalModel<'_> {
+        LocalModel {
+            config: &self.config,
+            tokenizer: &self.tokenizer,
+            weights: &self.weights,
+            threads,
+        }
+    }
+}
+
+fn lecture(layer: usize) -> Experiment {
+    Experiment {
+        layer,
+        ..Experiment::lecture()
+    }
+}
+
+/// The lecture with "wall" removed from interior and "mango" added to fruit.
+fn edited(layer: usize) -> Experiment {
+    let mut e = lecture(layer);
+    e.categories[1].words.retain(|w| w != "wall");
+    e.categories[2].words.push("mango".into());
+    e
+}
+
+fn lecture_words() -> u32 {
+    Experiment::lecture().categories.iter().map(|c| c.words.len() as u32).sum()
+}
+
+fn stats(r: &RunResult) -> &RunStats {
+    r.stats.as_ref().expect("stats")
+}
+
+/// Every number two runs' results share, within the oracle's tolerances.
+fn assert_same(got: &RunResult, want: &RunResult) {
+    assert_eq!(got.words, want.words, "words");
+    assert_eq!(got.layer, want.layer);
+    for (name, a, b) in [("Q", &got.q, &want.q), ("K", &got.k, &want.k)] {
+        let want_vectors: Vec<Vec<f64>> = b.vectors.iter().map(|v| v.iter().map(|&x| x as f64).collect()).collect();
+        assert_vectors_close(name, &a.vectors, &want_vectors, 1e-4);
+        assert_matrix_close(&format!("cosine {name}"), &a.cosine, &b.cosine, 1e-5);
+        assert_close(
+            &format!("selectivity {name}"),
+            a.selectivity.unwrap(),
+            b.selectivity.unwrap(),
+            1e-5,
+        );
+        assert_eq!(a.histogram.counts, b.histogram.counts, "histogram {name}");
+    }
+    assert_close("RSA r", got.rsa.r.unwrap(), want.rsa.r.unwrap(), 1e-5);
+}
+
+fn wte_row_bytes(files: &Files) -> u64 {
+    4 * Gpt2Config::from_json(&files.config).unwrap().n_embd as u64
+}
+
+#[test]
+fn an_edit_reads_one_row_packs_nothing_and_forwards_one_prompt() {
+    let files = Files::of("tiny-gpt2-hub");
+    for threads in [1, 2] {
+        let model = files.model(threads);
+        let mut engine = LocalEngine::new(&model);
+        let first = engine.run(&lecture(3), None).unwrap();
+        assert_eq!(stats(&first).model_resident, Some(false));
+        assert!(stats(&first).tensors_packed.unwrap() > 0);
+        let edit = engine.run(&edited(3), None).unwrap();
+        let s = stats(&edit);
+        assert_eq!(s.model_resident, Some(true), "threads {threads}");
+        assert_eq!(s.prompts_forwarded, Some(1), "only mango's prompt runs");
+        assert_eq!(s.tensors_packed, Some(0), "nothing packed again");
+        // " mango" is one token the lecture does not use: its embedding row only.
+        assert_eq!(s.weight_bytes_read, Some(wte_row_bytes(&files)));
+        assert_same(&edit, &run_local(&edited(3), None, &model).unwrap());
+        // And PyTorch's numbers for the edited experiment.
+        crate::golden::check(&edit, &golden("tiny-gpt2-hub.edited.L3"));
+    }
+}
+
+#[test]
+fn removing_a_word_or_lowering_the_layer_runs_no_forward() {
+    let files = Files::of("tiny-gpt2-hub");
+    let model = files.model(1);
+    let mut engine = LocalEngine::new(&model);
+    engine.run(&lecture(3), None).unwrap();
+    let mut fewer = lecture(3);
+    fewer.categories[0].words.pop();
+    let removed = engine.run(&fewer, None).unwrap();
+    assert_eq!(stats(&removed).prompts_forwarded, Some(0));
+    assert_eq!(stats(&removed).weight_bytes_read, Some(0));
+    assert_same(&removed, &run_local(&fewer, None, &model).unwrap());
+    // Layers 0..3 were captured on the way up to 3.
+    let lower = engine.run(&lecture(1), None).unwrap();
+    assert_eq!(stats(&lower).prompts_forwarded, Some(0));
+    crate::golden::check(&lower, &golden("tiny-gpt2-hub.L1"));
+}
+
+#[test]
+fn raising_the_layer_reads_only_the_new_blocks() {
+    let files = Files::of("tiny-gpt2-hub");
+    let model = files.model(2);
+    let mut engine = LocalEngine::new(&model);
+    let low = engine.run(&lecture(1), None).unwrap();
+    let high = engine.run(&lecture(3), None).unwrap();
+    let s = stats(&high);
+    assert_eq!(s.prompts_forwarded, Some(lecture_words()));
+    // Block 1's c_proj and MLP, blocks 2 whole and block 3's c_attn: 3 + 4 + 1 matrices.
+    assert_eq!(s.tensors_packed, Some(8));
+    let fresh = run_local(&lecture(3), None, &model).unwrap();
+    assert!(s.weight_bytes_read.unwrap() < stats(&fresh).weight_bytes_read.unwrap());
+    assert_eq!(s.resident_weight_bytes, stats(&fresh).resident_weight_bytes, "held once");
+    assert!(stats(&low).resident_weight_bytes < s.resident_weight_bytes);
+    crate::golden::check(&high, &golden("tiny-gpt2-hub.L3"));
+}
+
+#[test]
+fn another_template_runs_every_prompt_again_with_the_weights_held() {
+    let files = Files::of("tiny-gpt2-hub");
+    let model = files.model(1);
+    let mut engine = LocalEngine::new(&model);
+    engine.run(&lecture(2), None).unwrap();
+    let other = Experiment {
+        template: "The next word is {word}.".into(),
+        ..lecture(2)
+    };
+    let r = engine.run(&other, None).unwrap();
+    assert_eq!(stats(&r).prompts_forwarded, Some(lecture_words()));
+    assert_eq!(stats(&r).tensors_packed, Some(0));
+    assert_same(&r, &run_local(&other, None, &model).unwrap());
+}
+
+#[test]
+fn switching_model_drops_the_old_one() {
+    let (a, b) = (Files::of("tiny-gpt2-hub"), Files::of("tiny-gpt2-hub-fp16"));
+    let (model_a, model_b) = (a.model(1), b.model(1));
+    let mut engine = LocalEngine::new(&model_a);
+    engine.run(&lecture(3), None).unwrap();
+    engine.switch(&model_b);
+    let r = engine.run(&lecture(3), None).unwrap();
+    assert_eq!(stats(&r).model_resident, Some(false));
+    let fresh = run_local(&lecture(3), None, &model_b).unwrap();
+    assert_eq!(stats(&r).resident_weight_bytes, stats(&fresh).resident_weight_bytes);
+    crate::golden::check(&r, &golden("tiny-gpt2-hub-fp16.L3"));
+}
+
+#[test]
+fn a_failed_run_leaves_the_engine_usable() {
+    let files = Files::of("tiny-gpt2-hub");
+    let model = files.model(1);
+    let mut engine = LocalEngine::new(&model);
+    engine.run(&lecture(1), None).unwrap();
+    // Layer 9 of a 4-layer model: refused before anything is read.
+    assert!(engine.run(&lecture(9), None).is_err());
+    let r = engine.run(&lecture(1), None).unwrap();
+    assert_eq!(stats(&r).prompts_forwarded, Some(0));
+    crate::golden::check(&r, &golden("tiny-gpt2-hub.L1"));
+}
