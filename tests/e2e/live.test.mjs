@@ -1,0 +1,154 @@
+// The live lab in the page: once a model has run, every edit runs by itself with the model
+// resident (no Run), reads and packs only what no earlier run did, and never shows a mix of
+// two runs' numbers.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import {
+  EXPERIMENTS,
+  GOLDEN,
+  RESULT_TIMEOUT_MS,
+  checkResult,
+  readJson,
+  screenshot,
+  sharedBrowser,
+  waitForOutcome,
+  withServedPage,
+} from './harness.mjs';
+
+const MODEL = 'tiny-gpt2-hub';
+const LECTURE = readJson(path.join(EXPERIMENTS, 'lecture-L3.json'));
+const words = (exp, i) => exp.categories[i].words;
+
+/** The result, summary and every figure on the page right now, with the run each shows. */
+const shown = (page) =>
+  page.evaluate(() => {
+    const r = document.querySelector('#qk-result');
+    const canvases = [...document.querySelectorAll('canvas[data-run-id]')];
+    return {
+      result: r ? JSON.parse(r.textContent) : null,
+      resultTag: r?.dataset.runId,
+      summary: document.querySelector('#qk-summary')?.dataset.runId,
+      figures: canvases.map((c) => c.dataset.runId),
+      error: document.querySelector('#qk-error')?.textContent.trim() || null,
+    };
+  });
+
+/** Waits until #qk-result holds a result whose experiment satisfies `pred`; returns it. */
+async function resultWhere(page, pred, what) {
+  const deadline = Date.now() + RESULT_TIMEOUT_MS;
+  for (;;) {
+    const s = await shown(page);
+    if (s.result && pred(s.result)) return s.result;
+    assert.ok(!s.error, `${what}: the page shows an error: ${s.error}`);
+    assert.ok(Date.now() < deadline, `${what}: no such result; last: ${JSON.stringify(s.result?.experiment)}`);
+    await page.waitForTimeout(50);
+  }
+}
+
+async function setWords(page, i, list) {
+  await page.fill(`.category[data-category="${i}"] textarea.words`, list.join(', '));
+}
+
+describe('the live lab', () => {
+  const browser = sharedBrowser();
+
+  test('an edit redraws without Run, with the model resident, and equals PyTorch', { timeout: 240_000 }, async (t) => {
+    await withServedPage(browser(), async (srv, page) => {
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(LECTURE))}&run=1`);
+      const first = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+      assert.equal(first.kind, 'result', first.text);
+      assert.equal(JSON.parse(first.text).stats.model_resident, false);
+      const weightRequests = () => srv.requests.filter((r) => r.path.endsWith('/model.safetensors')).length;
+      const before = weightRequests();
+
+      // "wall" out of interior, "mango" into fruit: the golden of the edited lecture.
+      const edited = JSON.parse(JSON.stringify(LECTURE));
+      edited.categories[1].words = words(LECTURE, 1).filter((w) => w !== 'wall');
+      edited.categories[2].words = [...words(LECTURE, 2), 'mango'];
+      await setWords(page, 1, words(edited, 1));
+      await setWords(page, 2, words(edited, 2));
+      const res = await resultWhere(page, (r) => r.experiment.categories[2].words.includes('mango') &&
+        !r.experiment.categories[1].words.includes('wall'), 'the edited experiment');
+      await screenshot(page, 'live-edited');
+      checkResult(res, readJson(path.join(GOLDEN, `${MODEL}.edited.L3.json`)), edited, 3);
+      const s = res.stats;
+      t.diagnostic(`edit: ${JSON.stringify(s)}`);
+      assert.equal(s.model_resident, true);
+      assert.equal(s.tensors_packed, 0, 'nothing packed again');
+      assert.ok(s.prompts_forwarded <= 1, `prompts forwarded: ${s.prompts_forwarded}`);
+      // At most mango's embedding row (n_embd floats) was read, from the network or storage.
+      assert.ok(s.weight_bytes_read <= 4 * res.model.n_embd, `weight bytes read: ${s.weight_bytes_read}`);
+      assert.ok(weightRequests() - before <= 1, `weight requests for the edit: ${weightRequests() - before}`);
+      const tags = await shown(page);
+      assert.ok(tags.figures.length >= 4, `figures with a run id: ${tags.figures.length}`);
+      for (const tag of [tags.resultTag, tags.summary, ...tags.figures]) assert.equal(tag, String(s.run_id));
+
+      // Removing a word: no forward at all.
+      const fewer = words(edited, 2).filter((w) => w !== 'lime');
+      await setWords(page, 2, fewer);
+      const removed = await resultWhere(page, (r) => !r.experiment.categories[2].words.includes('lime'), 'lime removed');
+      assert.equal(removed.stats.prompts_forwarded, 0, 'removing a word runs no forward');
+      assert.equal(removed.stats.weight_bytes_read, 0);
+
+      // The layer slider down: every layer below was captured on the way up.
+      await page.fill('#qk-layer', '1');
+      const lower = await resultWhere(page, (r) => r.layer === 1, 'layer 1');
+      assert.equal(lower.stats.prompts_forwarded, 0, 'a lower layer runs no forward');
+      assert.equal(lower.stats.weight_bytes_read, 0);
+    });
+  });
+
+  test('typing quickly never shows a mix of two runs', { timeout: 240_000 }, async (t) => {
+    await withServedPage(browser(), async (srv, page) => {
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(LECTURE))}&run=1`);
+      assert.equal((await waitForOutcome(page, RESULT_TIMEOUT_MS)).kind, 'result');
+      const box = `.category[data-category="2"] textarea.words`;
+      await page.click(box);
+      await page.press(box, 'End');
+      let sampling = true;
+      const samples = [];
+      const sampler = (async () => {
+        while (sampling) {
+          samples.push(await shown(page));
+          await page.waitForTimeout(15);
+        }
+      })();
+      await page.type(box, ', kiwi, plum, fig', { delay: 40 });
+      const last = await resultWhere(page, (r) => r.experiment.categories[2].words.includes('fig'), 'typed words');
+      await page.waitForTimeout(300);
+      sampling = false;
+      await sampler;
+      const runs = new Set(samples.map((x) => x.result?.stats.run_id));
+      t.diagnostic(`${samples.length} samples over ${runs.size} runs: ${[...runs].join(' ')}`);
+      for (const x of samples) {
+        const id = String(x.result.stats.run_id);
+        assert.equal(x.resultTag, id, 'the result element');
+        assert.equal(x.summary, id, 'the summary');
+        x.figures.forEach((f, i) => assert.equal(f, id, `figure ${i} shows run ${f} beside result ${id}`));
+      }
+      assert.deepEqual(words(last.experiment, 2), [...words(LECTURE, 2), 'kiwi', 'plum', 'fig']);
+      assert.ok(last.stats.run_id > 1, 'the typed words ran live');
+    });
+  });
+
+  test('a model switch drops the old model', { timeout: 240_000 }, async () => {
+    await withServedPage(browser(), async (srv, page) => {
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(LECTURE))}&run=1`);
+      const a = JSON.parse((await waitForOutcome(page, RESULT_TIMEOUT_MS)).text);
+      // Another model waits for Run (it downloads); then nothing of the first stays held.
+      await page.fill('#qk-model', `${srv.url}/models/tiny-gpt2-hub-fp16/`);
+      await page.waitForTimeout(400);
+      assert.equal((await shown(page)).result.stats.run_id, a.stats.run_id, 'no live run for a model switch');
+      await page.click('#qk-run');
+      const b = await resultWhere(page, (r) => r.stats.run_id > a.stats.run_id, 'the fp16 model');
+      assert.equal(b.stats.model_resident, false);
+      await page.fill('#qk-model', `${srv.url}/models/${MODEL}/`);
+      await page.click('#qk-run');
+      const again = await resultWhere(page, (r) => r.stats.run_id > b.stats.run_id, 'back to the first model');
+      assert.equal(again.stats.model_resident, false);
+      assert.equal(again.stats.resident_weight_bytes, a.stats.resident_weight_bytes, 'the same model holds the same bytes');
+    });
+  });
+});
