@@ -90,7 +90,8 @@ fn app() -> Html {
     }
 }
 
-/// Pause after the last edit before a live run: typing a word is one run, not one per key.
+/// Pause after the last typed edit before a live run: typing a word is one run, not one per
+/// key. Other edits (the layer slider, a checkbox) run at once.
 const LIVE_DEBOUNCE_MS: u32 = 100;
 
 /// The live lab: once a model has run, each edit runs again by itself after a short pause
@@ -101,7 +102,8 @@ fn use_live_runs(state: &UseReducerHandle<State>, runner: &run::Runner) {
     let key = (state.edits, state.busy(), state.live);
     use_effect_with(key, move |_| {
         let timer = state.live_due().then(|| {
-            gloo::timers::callback::Timeout::new(LIVE_DEBOUNCE_MS, move || {
+            let pause = if state.edit_typed { LIVE_DEBOUNCE_MS } else { 0 };
+            gloo::timers::callback::Timeout::new(pause, move || {
                 run::start(&state, state.dispatcher(), &runner, state.experiment.clone());
             })
         });

@@ -58,6 +58,8 @@ pub struct State {
     /// Edits of the experiment or the options so far, and how many of them the last run saw.
     pub edits: u64,
     pub edits_run: u64,
+    /// The last edit was typed text (words, names, template): a live run waits for a pause.
+    pub edit_typed: bool,
     /// Runs started so far: the last one's number (its result carries it as `stats.run_id`).
     pub runs: u64,
     /// The model the last run used ([`State::model_key`]).
@@ -83,6 +85,7 @@ impl State {
             live: true,
             edits: 0,
             edits_run: 0,
+            edit_typed: false,
             runs: 0,
             model_run: None,
         };

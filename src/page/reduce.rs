@@ -46,6 +46,10 @@ pub enum Action {
 /// The state after `action`: the old one is left as it was (the app keeps it until it renders).
 pub fn reduce(state: &State, action: Action) -> State {
     let mut s = state.clone();
+    let typed = matches!(
+        action,
+        Action::SetCategoryWords(..) | Action::SetCategoryName(..) | Action::SetTemplate(_)
+    );
     match action {
         Action::SetModelUrl(url) => s.choose_model(url),
         Action::SetHubModel(repo) => {
@@ -77,6 +81,7 @@ pub fn reduce(state: &State, action: Action) -> State {
     }
     if s.experiment != state.experiment || s.options != state.options {
         s.edits += 1;
+        s.edit_typed = typed;
     }
     s.refresh(Some(state));
     s

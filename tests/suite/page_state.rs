@@ -371,3 +371,12 @@ fn an_edit_after_a_run_makes_a_live_run_due() {
     assert!(!failed.live_due());
     assert!(apply(failed, [Action::SetCategoryWords(2, "kiwi".into())]).live_due());
 }
+
+/// Typed edits wait for a pause before a live run; the layer slider does not.
+#[test]
+fn typed_edits_are_told_apart_from_the_slider() {
+    let ran = apply(State::new(None), [Action::Started(0.0), Action::Finished(result(), 1.0)]);
+    assert!(apply(ran.clone(), [Action::SetCategoryWords(0, "moon".into())]).edit_typed);
+    assert!(apply(ran.clone(), [Action::SetTemplate("A {word}".into())]).edit_typed);
+    assert!(!apply(ran.clone(), [Action::SetCategoryWords(0, "moon".into()), Action::SetLayer(2)]).edit_typed);
+}
