@@ -11,5 +11,6 @@ cargo clippy --locked --target wasm32-unknown-unknown --all-targets -- -D warnin
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --target wasm32-unknown-unknown --lib
 # The coverage-guided fuzz targets (fuzz/, `cargo +nightly fuzz run` needs nightly) are kept
-# compiling with the stable toolchain, so an API change cannot leave them behind.
-cargo check --locked --manifest-path fuzz/Cargo.toml --bins
+# compiling with the stable toolchain, so an API change cannot leave them behind. In the main
+# target dir with the same dev profile: what clippy checked above is reused (~13 s, not ~35 s).
+CARGO_TARGET_DIR="$PWD/target" cargo check --locked --manifest-path fuzz/Cargo.toml --bins
