@@ -1,7 +1,8 @@
 // End-to-end tests of the forward pass on two workers (the engine and a second worker it starts,
 // each holding half of every weight): the result equals the one-worker result exactly and
 // PyTorch's within the tolerances, with the layer sweep and heads too; and when the second
-// worker cannot start, the run still succeeds in one worker and says so.
+// worker cannot start, the run still succeeds in one worker and says so (and the live lab goes
+// on in that worker).
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,6 +75,20 @@ describe('the forward on two workers', () => {
       const weights = srv.requests.filter((r) => r.path.endsWith('/model.safetensors') && r.status === 206);
       const ranges = weights.map((r) => r.range);
       assert.equal(new Set(ranges).size, ranges.length, `a range was downloaded twice: ${ranges}`);
+
+      // The live lab goes on in the one worker, which holds the whole weights: an edit runs
+      // by itself and packs nothing again.
+      await page.fill('.category[data-category="2"] textarea.words', [...EXPERIMENT.categories[2].words, 'mango'].join(', '));
+      await page.waitForFunction(
+        (id) => JSON.parse(document.querySelector('#qk-result').textContent).stats.run_id > id,
+        res.stats.run_id,
+        { timeout: RESULT_TIMEOUT_MS },
+      );
+      const live = JSON.parse(await page.textContent('#qk-result'));
+      assert.equal(live.stats.forward_ranks, 1);
+      assert.equal(live.stats.model_resident, true);
+      assert.equal(live.stats.tensors_packed, 0);
+      assert.equal(live.stats.prompts_forwarded, 1);
     });
   });
 });
