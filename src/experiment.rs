@@ -137,6 +137,11 @@ impl Experiment {
         self.words().map(|(ci, _)| ci).collect()
     }
 
+    /// How many words the categories hold in all.
+    pub fn word_count(&self) -> usize {
+        self.categories.iter().map(|c| c.words.len()).sum()
+    }
+
     pub fn category_names(&self) -> Vec<String> {
         self.categories.iter().map(|c| c.name.clone()).collect()
     }

@@ -17,6 +17,7 @@ pub mod analysis;
 pub mod error;
 pub mod experiment;
 pub mod export;
+pub mod lecture;
 pub mod model;
 pub mod page;
 pub mod plots;

@@ -34,6 +34,8 @@ mod fuzz_tokenizer;
 #[cfg(not(target_arch = "wasm32"))]
 mod golden;
 #[cfg(not(target_arch = "wasm32"))]
+mod lecture;
+#[cfg(not(target_arch = "wasm32"))]
 mod live;
 mod matmul;
 #[cfg(not(target_arch = "wasm32"))]
