@@ -10,7 +10,12 @@ pub fn fmt3(x: Option<f64>) -> String {
 /// `SI = ((w1 + w2 + …) / n) / ((a1 + a2 + …) / m) = within / across = SI`, with the run's
 /// category means (categories without a pair are left out, as the analysis leaves them out).
 pub fn selectivity_formula(space: &SpaceResult, name: &str) -> String {
-    let within: Vec<String> = space.within_means.iter().filter_map(|m| m.mean).map(|m| fmt3(Some(m))).collect();
+    let within: Vec<String> = space
+        .within_means
+        .iter()
+        .filter_map(|m| m.mean)
+        .map(|m| fmt3(Some(m)))
+        .collect();
     let across: Vec<String> = space.across_means.iter().map(|m| fmt3(Some(m.mean))).collect();
     format!(
         "SI({name}) = (({}) / {}) / (({}) / {}) = {} / {} = {}",

@@ -49,8 +49,14 @@ fn question(e: &Experiment, r: Option<&RunResult>) -> Step {
         format!("We use {} categories of words ({}) and measure how much more similar words of the same category are than words of different categories.", e.categories.len(), e.category_names().join(", ")),
     ]);
     s.question = Some(Question {
-        ask: format!("Predict first: at layer {}, will Q or K group the words by category more strongly?", e.layer),
-        answer: r.map_or_else(|| RUN_FIRST.into(), |r| larger(r.q.selectivity, r.k.selectivity, "selectivity index")),
+        ask: format!(
+            "Predict first: at layer {}, will Q or K group the words by category more strongly?",
+            e.layer
+        ),
+        answer: r.map_or_else(
+            || RUN_FIRST.into(),
+            |r| larger(r.q.selectivity, r.k.selectivity, "selectivity index"),
+        ),
     });
     s
 }
@@ -73,7 +79,12 @@ fn hook(e: &Experiment, r: Option<&RunResult>) -> Step {
         ask: "Predict first: how many numbers describe one word's query?".into(),
         answer: r.map_or_else(
             || RUN_FIRST.into(),
-            |r| format!("{}: one per dimension of the model (n_embd), all heads together.", r.model.n_embd),
+            |r| {
+                format!(
+                    "{}: one per dimension of the model (n_embd), all heads together.",
+                    r.model.n_embd
+                )
+            },
         ),
     });
     s
@@ -127,7 +138,10 @@ fn batch(e: &Experiment, r: Option<&RunResult>) -> Step {
     ]);
     if let Some(r) = r {
         let lens: Vec<usize> = r.words.iter().map(|w| w.token_ids.len()).collect();
-        let (lo, hi) = (lens.iter().min().copied().unwrap_or(0), lens.iter().max().copied().unwrap_or(0));
+        let (lo, hi) = (
+            lens.iter().min().copied().unwrap_or(0),
+            lens.iter().max().copied().unwrap_or(0),
+        );
         s.text.push(match lo == hi {
             true => format!("Here the batch is {} prompts × {hi} tokens.", r.words.len()),
             false => format!("Here the prompts have {lo} to {hi} tokens; QK Lens runs each length as its own batch, so no padding enters attention."),
@@ -175,7 +189,11 @@ fn distributions(r: Option<&RunResult>) -> Step {
             let hi = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             format!("{} to {}", fmt3(Some(lo)), fmt3(Some(hi)))
         };
-        s.text.push(format!("Q's similarities run from {}, K's from {}.", range(&r.q.cosine), range(&r.k.cosine)));
+        s.text.push(format!(
+            "Q's similarities run from {}, K's from {}.",
+            range(&r.q.cosine),
+            range(&r.k.cosine)
+        ));
     }
     s.figures = vec![Figure::Histograms];
     s.code = Some(code::HISTOGRAMS);
@@ -184,8 +202,16 @@ fn distributions(r: Option<&RunResult>) -> Step {
         answer: r.map_or_else(
             || RUN_FIRST.into(),
             |_| match (sq, sk) {
-                (Some(a), Some(b)) if a < b => format!("Q's: its spread (standard deviation) is {} against K's {}", fmt3(sq), fmt3(sk)),
-                _ => format!("K's: its spread (standard deviation) is {} against Q's {}", fmt3(sk), fmt3(sq)),
+                (Some(a), Some(b)) if a < b => format!(
+                    "Q's: its spread (standard deviation) is {} against K's {}",
+                    fmt3(sq),
+                    fmt3(sk)
+                ),
+                _ => format!(
+                    "K's: its spread (standard deviation) is {} against Q's {}",
+                    fmt3(sk),
+                    fmt3(sq)
+                ),
             },
         ),
     });
@@ -198,13 +224,20 @@ fn selectivity(r: Option<&RunResult>) -> Step {
         "Each category's within mean and each pair of categories' across mean count once, however many words they have.".into(),
     ]);
     if let Some(r) = r {
-        s.formula = Some(format!("{}\n{}", selectivity_formula(&r.q, "Q"), selectivity_formula(&r.k, "K")));
+        s.formula = Some(format!(
+            "{}\n{}",
+            selectivity_formula(&r.q, "Q"),
+            selectivity_formula(&r.k, "K")
+        ));
     }
     s.figures = vec![Figure::Selectivity];
     s.code = Some(code::SELECTIVITY);
     s.question = Some(Question {
         ask: "Predict first: will Q or K be more selective at this layer?".into(),
-        answer: r.map_or_else(|| RUN_FIRST.into(), |r| larger(r.q.selectivity, r.k.selectivity, "selectivity index")),
+        answer: r.map_or_else(
+            || RUN_FIRST.into(),
+            |r| larger(r.q.selectivity, r.k.selectivity, "selectivity index"),
+        ),
     });
     s
 }
@@ -239,7 +272,12 @@ fn rsa_per_category(r: Option<&RunResult>) -> Step {
         "The same correlation, within one category at a time: does the agreement between Q and K hold inside each group of related words?".into(),
     ]);
     if let Some(r) = r {
-        let parts: Vec<String> = r.rsa.per_category.iter().map(|c| format!("r({}) = {}", c.category, fmt3(c.r))).collect();
+        let parts: Vec<String> = r
+            .rsa
+            .per_category
+            .iter()
+            .map(|c| format!("r({}) = {}", c.category, fmt3(c.r)))
+            .collect();
         s.formula = Some(parts.join(", "));
     }
     s.figures = vec![Figure::RsaPerCategory];
@@ -249,8 +287,16 @@ fn rsa_per_category(r: Option<&RunResult>) -> Step {
         answer: r.map_or_else(
             || RUN_FIRST.into(),
             |r| {
-                let best = r.rsa.per_category.iter().filter(|c| c.r.is_some()).max_by(|a, b| a.r.partial_cmp(&b.r).unwrap_or(std::cmp::Ordering::Equal));
-                best.map_or_else(|| "No category has enough pairs.".into(), |c| format!("{}: r = {}.", c.category, fmt3(c.r)))
+                let best = r
+                    .rsa
+                    .per_category
+                    .iter()
+                    .filter(|c| c.r.is_some())
+                    .max_by(|a, b| a.r.partial_cmp(&b.r).unwrap_or(std::cmp::Ordering::Equal));
+                best.map_or_else(
+                    || "No category has enough pairs.".into(),
+                    |c| format!("{}: r = {}.", c.category, fmt3(c.r)),
+                )
             },
         ),
     });
@@ -263,12 +309,24 @@ fn next(e: &Experiment, r: Option<&RunResult>) -> Step {
         0 => 1,
         l => l - 1,
     };
-    let suggest = |label: String, layer: Option<usize>, all_layers: bool, heads: bool, edit: bool| Suggestion { label, layer, all_layers, heads, edit };
+    let suggest = |label: String, layer: Option<usize>, all_layers: bool, heads: bool, edit: bool| Suggestion {
+        label,
+        layer,
+        all_layers,
+        heads,
+        edit,
+    };
     let mut s = step(11, "What to try next", vec![
         "Each link below sets up the lab for a new question. The model stays in memory: a new layer below this one needs no new forward pass.".into(),
     ]);
     s.next = vec![
-        suggest(format!("Layer {other} instead of {}", e.layer), Some(other), false, false, false),
+        suggest(
+            format!("Layer {other} instead of {}", e.layer),
+            Some(other),
+            false,
+            false,
+            false,
+        ),
         suggest("Every layer at once (the layer sweep)".into(), top, true, false, false),
         suggest(format!("Each head of layer {} on its own", e.layer), None, false, true, false),
         suggest("Your own categories".into(), None, false, false, true),

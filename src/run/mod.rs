@@ -1,5 +1,5 @@
 //! The one run path, shared by the CLI and the page's engine worker:
-//! tokenise -> plan -> load -> forward -> analyse, with [`RunStats`] filled in one place
+//! tokenise -> plan -> load -> forward -> analyse, with [`RunStats`](crate::result::RunStats) filled in one place
 //! ([`Session::run`]).
 //!
 //! What differs between them is a [`RunHost`]: where the bytes come from (files mapped from

@@ -20,7 +20,11 @@ fn numbers_in(text: &str) -> Vec<f64> {
 }
 
 fn all_text(s: &Step) -> String {
-    let q = s.question.as_ref().map(|q| format!("{} {}", q.ask, q.answer)).unwrap_or_default();
+    let q = s
+        .question
+        .as_ref()
+        .map(|q| format!("{} {}", q.ask, q.answer))
+        .unwrap_or_default();
     format!("{} {} {}", s.text.join(" "), s.formula.clone().unwrap_or_default(), q)
 }
 
@@ -63,8 +67,14 @@ fn the_selectivity_formula_agrees_with_the_numbers_shown() {
         let shown_si = n[w + 1 + a + 3];
         // The listed means average to the within and across shown (to the rounding), and
         // their ratio is the index shown.
-        assert!((n[..w].iter().sum::<f64>() / w as f64 - shown_within).abs() < 1.5e-3, "{text}");
-        assert!((n[w + 1..w + 1 + a].iter().sum::<f64>() / a as f64 - shown_across).abs() < 1.5e-3, "{text}");
+        assert!(
+            (n[..w].iter().sum::<f64>() / w as f64 - shown_within).abs() < 1.5e-3,
+            "{text}"
+        );
+        assert!(
+            (n[w + 1..w + 1 + a].iter().sum::<f64>() / a as f64 - shown_across).abs() < 1.5e-3,
+            "{text}"
+        );
         assert!((shown_within / shown_across - shown_si).abs() < 2e-3, "{text}");
         assert_eq!(shown_si, fmt3(space.selectivity).parse::<f64>().unwrap());
     }
@@ -84,7 +94,12 @@ fn every_number_comes_from_the_result() {
     let after = steps(&other.experiment, Some(&other));
     let text = |s: &[Step], i: usize| all_text(&s[i - 1]);
     assert!(text(&after, 8).contains("7.777") && !text(&before, 8).contains("7.777"));
-    assert!(after[0].question.as_ref().unwrap().answer.starts_with("Q: its selectivity index is 7.777"));
+    assert!(after[0]
+        .question
+        .as_ref()
+        .unwrap()
+        .answer
+        .starts_with("Q: its selectivity index is 7.777"));
     assert!(text(&after, 9).contains("-0.424") && text(&after, 9).contains("No: r = -0.424"));
     assert!(text(&after, 10).contains(&format!("{}: r = 0.989", r.rsa.per_category[1].category)));
     assert!(text(&after, 6).contains("= 0.606"));
