@@ -19,6 +19,12 @@ pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: R
     if !params.live {
         dispatch.dispatch(Action::SetLive(false));
     }
+    if let Some(step) = params.lecture_step {
+        dispatch.dispatch(Action::LectureStep(Some(step)));
+    }
+    if params.present {
+        dispatch.dispatch(Action::SetPresent(true));
+    }
     if let Some(options) = &params.options {
         dispatch.dispatch(Action::SetOptions(options.clone()));
     }

@@ -3,6 +3,7 @@
 //! actions.
 
 mod components;
+mod guided;
 mod load;
 mod run;
 mod state;
@@ -13,7 +14,8 @@ use yew::prelude::*;
 use components::{CachePanel, Controls, Editor, Figures, ModelPicker, OptionsPanel, Plan, ProgressView, Summary};
 use state::{Action, State};
 
-use crate::web::params::PageParams;
+use crate::lecture::Suggestion;
+use crate::web::params::{show_step_in_address, PageParams};
 
 #[function_component(App)]
 fn app() -> Html {
@@ -28,6 +30,11 @@ fn app() -> Html {
         use_effect_with((), move |_| yew::platform::spawn_local(load::open(params, dispatch, runner)));
     }
     use_live_runs(&state, &runner);
+    {
+        // The open step is in the address: a reload or a copied address opens it again.
+        let (step, present) = (state.lecture_step, state.present);
+        use_effect_with((step, present), move |&(step, present)| show_step_in_address(step, present));
+    }
     let act = state.dispatcher().to_callback();
     let on_run = {
         let (state, runner) = (state.clone(), runner.clone());
@@ -56,11 +63,21 @@ fn app() -> Html {
         tokenizer: s.tokenizer.clone(),
     };
     html! {
-        <main class="qk">
+        <main class={classes!("qk", s.present.then_some("present"), s.lecture_step.is_some().then_some("lecture-mode"))}>
             <header>
                 <h1>{ "QK Lens" }</h1>
                 <p class="tagline">{ "How GPT-2's attention queries and keys group words by meaning." }</p>
+                <button class="secondary" id="qk-lecture" aria-pressed={s.lecture_step.is_some().to_string()}
+                    onclick={act.reform({ let open = s.lecture_step.is_some(); move |_| Action::LectureStep((!open).then_some(1)) })}>
+                    { if s.lecture_step.is_some() { "Lab" } else { "Lecture" } }</button>
             </header>
+            if let Some(step) = s.lecture_step {
+                <guided::Guided experiment={s.experiment.clone()} result={s.result.clone()} {step} revealed={s.revealed.contains(&step)}
+                    present={s.present} head={s.head} on_move={act.reform(Action::LectureMove)}
+                    on_step={act.reform(|n| Action::LectureStep(Some(n)))} on_reveal={act.reform(|_| Action::Reveal)}
+                    on_present={act.reform(Action::SetPresent)} on_close={act.reform(|_| Action::LectureStep(None))}
+                    on_suggest={suggest(&state)} on_select={on_select.clone()} on_head={act.reform(Action::SelectHead)} />
+            }
             <section class="panel experiment">
                 <ModelPicker hub_model={s.experiment.model.clone()} url={s.model_url()} custom_url={s.model_override.is_some()}
                     local={s.local_model.clone()} error={s.model_error.clone()} {plan}
@@ -72,7 +89,7 @@ fn app() -> Html {
                     on_add={act.reform(|_| Action::AddCategory)} on_remove={act.reform(Action::RemoveCategory)} />
                 <OptionsPanel options={s.options.clone()} sweep_bytes={s.hub_weights_bytes()} on_change={act.reform(Action::SetOptions)} />
                 <Controls busy={s.busy()} invalid={s.invalid.clone()} error={s.experiment_error.clone()} experiment={s.experiment.clone()}
-                    model_override={s.model_override.clone()} options={s.run_options()} {on_run}
+                    model_override={s.model_override.clone()} options={s.run_options()} lecture_step={s.lecture_step} {on_run}
                     live={s.live} on_live={act.reform(Action::SetLive)}
                     on_import={act.reform(Action::ExperimentLoaded)} on_error={act.reform(Action::ExperimentFailed)} />
             </section>
@@ -82,12 +99,37 @@ fn app() -> Html {
             }
             if let Some(result) = s.result.clone() {
                 <Summary result={result.clone()} />
-                <Figures result={result.clone()} head={s.head} {on_select} on_head={act.reform(Action::SelectHead)} />
+                // In the guided lab the open step shows its own figures.
+                if s.lecture_step.is_none() {
+                    <Figures result={result.clone()} head={s.head} {on_select} on_head={act.reform(Action::SelectHead)} />
+                }
                 <script type="application/json" id="qk-result" data-run-id={components::run_id(&result)}>{ result.to_json() }</script>
             }
             <CachePanel generation={s.generation()} />
         </main>
     }
+}
+
+/// What a "try next" link of the guided lab sets up: another layer (shown on the heatmaps'
+/// step), or the sweep or heads (the lab's figures), or the editor for new categories. The live
+/// lab runs it.
+fn suggest(state: &UseReducerHandle<State>) -> Callback<Suggestion> {
+    let state = state.clone();
+    Callback::from(move |g: Suggestion| {
+        if let Some(layer) = g.layer.filter(|_| !g.all_layers) {
+            state.dispatch(Action::SetLayer(layer));
+            state.dispatch(Action::LectureStep(Some(6)));
+        }
+        if g.all_layers || g.heads {
+            let mut options = state.options.clone();
+            options.all_layers |= g.all_layers;
+            options.heads |= g.heads;
+            state.dispatch(Action::SetOptions(options));
+        }
+        if g.all_layers || g.heads || g.edit {
+            state.dispatch(Action::LectureStep(None));
+        }
+    })
 }
 
 /// Pause after the last typed edit before a live run: typing a word is one run, not one per

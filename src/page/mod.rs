@@ -64,6 +64,12 @@ pub struct State {
     pub runs: u64,
     /// The model the last run used ([`State::model_key`]).
     pub model_run: Option<String>,
+    /// The guided lab's step (1-based; None: the lab as a workbench).
+    pub lecture_step: Option<usize>,
+    /// Presenter mode: one step fills the screen, large type.
+    pub present: bool,
+    /// Steps whose predict-first answer was revealed.
+    pub revealed: Vec<usize>,
 }
 
 impl State {
@@ -88,6 +94,9 @@ impl State {
             edit_typed: false,
             runs: 0,
             model_run: None,
+            lecture_step: None,
+            present: false,
+            revealed: Vec::new(),
         };
         state.refresh(None);
         state

@@ -5,6 +5,7 @@ use std::rc::Rc;
 use super::{CategoryEdit, LocalModel, Phase, Run, State, TokenizerRef};
 use crate::analysis::report::ExtendedOptions;
 use crate::experiment::{Category, Experiment};
+use crate::lecture::STEPS;
 use crate::protocol::{Progress, Stage};
 use crate::result::RunResult;
 
@@ -32,6 +33,13 @@ pub enum Action {
     TokenizerLoaded(TokenizerRef),
     /// Live lab on or off.
     SetLive(bool),
+    /// Open the guided lab at a step (clamped to 1..=STEPS), or close it (None).
+    LectureStep(Option<usize>),
+    /// A step forward (+1) or back (-1), or to the first (i32::MIN) or last (i32::MAX).
+    LectureMove(i32),
+    SetPresent(bool),
+    /// Reveal the answer of the shown step's question.
+    Reveal,
     LoadingExperiment,
     /// A run began (its number is `runs + 1`).
     Started(f64),
@@ -77,6 +85,25 @@ pub fn reduce(state: &State, action: Action) -> State {
         Action::ExperimentFailed(msg) => s.experiment_error = Some(msg),
         Action::TokenizerLoaded(t) => s.tokenizer = Some(t),
         Action::SetLive(on) => s.live = on,
+        Action::LectureStep(step) => s.lecture_step = step.map(|n| n.clamp(1, STEPS)),
+        Action::LectureMove(by) => {
+            s.lecture_step = s.lecture_step.map(|n| match by {
+                i32::MIN => 1,
+                i32::MAX => STEPS,
+                by => (n as i64 + by as i64).clamp(1, STEPS as i64) as usize,
+            })
+        }
+        Action::SetPresent(on) => {
+            s.present = on;
+            if on && s.lecture_step.is_none() {
+                s.lecture_step = Some(1);
+            }
+        }
+        Action::Reveal => {
+            if let Some(n) = s.lecture_step.filter(|n| !s.revealed.contains(n)) {
+                s.revealed.push(n);
+            }
+        }
         action => s.phase = run_phase(&mut s, action),
     }
     if s.experiment != state.experiment || s.options != state.options {

@@ -4,7 +4,8 @@
 //! beyond the lecture, named as the CLI's flags: `&all-layers=1&heads=1&v=1&qk=1&center=1&pca=1`,
 //! `&stats=1`, `&permutations=N`, `&bootstrap=B`, `&seed=S` (any of the last three implies stats);
 //! `&workers=1` runs the forward pass in one worker instead of two (for comparison);
-//! `&live=0` turns the live lab off (edits then wait for Run).
+//! `&live=0` turns the live lab off (edits then wait for Run); `&mode=lecture&step=N` opens step
+//! N (1-based) of the guided lab, `&present=1` in presenter mode.
 
 use web_sys::{Url, UrlSearchParams};
 
@@ -27,6 +28,10 @@ pub struct PageParams {
     pub workers: Option<u32>,
     /// Edits run by themselves once a model has run (`&live=0`: off).
     pub live: bool,
+    /// The guided lab's step (`&mode=lecture`, `&step=N`, 1-based; step 1 without `step`).
+    pub lecture_step: Option<usize>,
+    /// Presenter mode (`&present=1`): one step fills the screen.
+    pub present: bool,
 }
 
 /// Resolves `href` against the page's address, as a link would.
@@ -58,6 +63,9 @@ impl PageParams {
             run: matches!(q.get("run").as_deref(), Some("1") | Some("true") | Some("yes")),
             workers: q.get("workers").and_then(|w| w.trim().parse().ok()).filter(|&w: &u32| w >= 1),
             live: !matches!(q.get("live").as_deref(), Some("0") | Some("false") | Some("no")),
+            lecture_step: (q.get("mode").as_deref() == Some("lecture") || q.get("present").is_some())
+                .then(|| q.get("step").and_then(|n| n.trim().parse().ok()).unwrap_or(1)),
+            present: matches!(q.get("present").as_deref(), Some("1") | Some("true") | Some("yes")),
             ..Self::default()
         }
         .with_options(|k| q.get(k))
@@ -72,8 +80,14 @@ impl PageParams {
     }
 }
 
-/// A link that reopens the page with this experiment and model (the URL holds all of it).
-pub fn share_url(experiment_json: &str, model_override: Option<&str>, options: Option<&ExtendedOptions>) -> String {
+/// A link that reopens the page with this experiment and model (the URL holds all of it), and
+/// the guided lab's step when one is open.
+pub fn share_url(
+    experiment_json: &str,
+    model_override: Option<&str>,
+    options: Option<&ExtendedOptions>,
+    lecture_step: Option<usize>,
+) -> String {
     let location = web_sys::window().map(|w| w.location());
     let base = location
         .and_then(|l| Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?)))
@@ -86,5 +100,33 @@ pub fn share_url(experiment_json: &str, model_override: Option<&str>, options: O
     for (k, v) in options.map(ExtendedOptions::to_query).unwrap_or_default() {
         q.append(k, &v);
     }
+    if let Some(step) = lecture_step {
+        q.append("mode", "lecture");
+        q.append("step", &step.to_string());
+    }
     format!("{base}?{}", String::from(q.to_string()))
+}
+
+/// Puts the guided lab's step (or none) into the address bar, so a reload or a copied address
+/// opens the same step.
+pub fn show_step_in_address(lecture_step: Option<usize>, present: bool) {
+    let Some(window) = web_sys::window() else { return };
+    let Ok(url) = Url::new(&window.location().href().unwrap_or_default()) else {
+        return;
+    };
+    let q = url.search_params();
+    for key in ["mode", "step", "present"] {
+        q.delete(key);
+    }
+    if let Some(step) = lecture_step {
+        q.append("mode", "lecture");
+        q.append("step", &step.to_string());
+        if present {
+            q.append("present", "1");
+        }
+    }
+    url.set_search(&String::from(q.to_string()));
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url.href()));
+    }
 }

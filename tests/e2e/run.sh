@@ -7,4 +7,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   npm ci --no-audit --no-fund
   touch node_modules
 fi
-exec node --test --test-reporter=spec server.test.mjs qk.test.mjs lab.test.mjs live.test.mjs faults.test.mjs views.test.mjs heatmaps.test.mjs workers.test.mjs
+exec node --test --test-reporter=spec server.test.mjs qk.test.mjs lab.test.mjs live.test.mjs lecture.test.mjs faults.test.mjs views.test.mjs heatmaps.test.mjs workers.test.mjs

@@ -21,6 +21,8 @@ pub struct Props {
     pub experiment: Experiment,
     pub model_override: Option<String>,
     pub options: Option<ExtendedOptions>,
+    /// The guided lab's open step, which the share link carries.
+    pub lecture_step: Option<usize>,
     pub on_run: Callback<()>,
     /// Live lab: edits run by themselves once a model has run.
     pub live: bool,
@@ -51,9 +53,9 @@ async fn import(input: HtmlInputElement, on_import: Callback<Experiment>, on_err
 }
 
 /// A link that restores the experiment, model and options; copied to the clipboard when allowed.
-fn share(experiment: &Experiment, model: Option<&str>, options: Option<&ExtendedOptions>) -> String {
+fn share(experiment: &Experiment, model: Option<&str>, options: Option<&ExtendedOptions>, step: Option<usize>) -> String {
     let json = serde_json::to_string(experiment).expect("an experiment serialises");
-    let url = share_url(&json, model, options);
+    let url = share_url(&json, model, options, step);
     if let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) {
         // Best effort: the link is also shown for copying by hand.
         let _ = clipboard.write_text(&url);
@@ -79,13 +81,14 @@ pub fn controls(props: &Props) -> Html {
         })
     };
     let on_share = {
-        let (exp, model, options, shared) = (
+        let (exp, model, options, step, shared) = (
             props.experiment.clone(),
             props.model_override.clone(),
             props.options.clone(),
+            props.lecture_step,
             shared.clone(),
         );
-        Callback::from(move |_| shared.set(Some(share(&exp, model.as_deref(), options.as_ref()))))
+        Callback::from(move |_| shared.set(Some(share(&exp, model.as_deref(), options.as_ref(), step))))
     };
     html! {
         <div class="controls">

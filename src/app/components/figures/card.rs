@@ -84,6 +84,7 @@ pub fn figure_card(card: &Card, figure: Figure, node: &NodeRef) -> Html {
     html! {
         <figure class="figure" id={format!("qk-figure-{}", figure.id())}>
             <canvas id={format!("qk-{}", figure.id())} ref={node.clone()} width={w.to_string()} height={h.to_string()}
+                style={format!("--ar: {:.4}", w as f64 / h.max(1) as f64)}
                 class={clickable.then_some("clickable")}
                 onmousemove={hoverable.then(|| card.on_move(figure))} onmouseleave={hoverable.then_some(on_leave)}
                 onclick={clickable.then(|| card.on_click(figure))}></canvas>

@@ -32,6 +32,9 @@ pub struct Props {
     pub head: Option<usize>,
     /// A layer (and head) clicked in the sweep or the head grid.
     pub on_select: Callback<(usize, Option<usize>)>,
+    /// Only these figures (the guided lab's step); None: every figure the result has.
+    #[prop_or_default]
+    pub only: Option<Vec<Figure>>,
     /// A head chosen from the list (None: the whole layer).
     pub on_head: Callback<Option<usize>>,
 }
@@ -273,7 +276,9 @@ pub fn figures(props: &Props) -> Html {
             if let Some(e) = shown.as_ref().as_ref().err() { <div class="error">{ format!("This view cannot be shown: {e}") }</div> }
             if let Some(e) = &*error { <div class="error">{ format!("A figure could not be drawn or saved: {e}") }</div> }
             <div class="figures">
-                { for refs.iter().filter(|(f, _)| f.available(&result)).map(|(figure, node)| figure_card(&card, *figure, node)) }
+                { for refs.iter()
+                    .filter(|(f, _)| f.available(&result) && props.only.as_ref().is_none_or(|only| only.contains(f)))
+                    .map(|(figure, node)| figure_card(&card, *figure, node)) }
             </div>
         </section>
     }

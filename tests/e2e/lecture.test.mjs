@@ -1,0 +1,147 @@
+// The guided lab (?mode=lecture&step=N) in the page: every step's text and figures, the
+// keyboard, predict-first answers from the run, steps kept by the address and share links,
+// presenter mode on a 1280x720 projector, and phones without sideways scrolling.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { EXPERIMENTS, RESULT_TIMEOUT_MS, readJson, screenshot, sharedBrowser, waitForOutcome, withServedPage } from './harness.mjs';
+
+const MODEL = 'tiny-gpt2-hub';
+const LECTURE = readJson(path.join(EXPERIMENTS, 'lecture-L3.json'));
+const STEPS = 11;
+const FIGURE_STEPS = { 4: 1, 6: 2, 7: 1, 8: 1, 9: 1, 10: 1 };
+
+const url = (srv, query) =>
+  `${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(LECTURE))}&run=1${query}`;
+
+async function ready(page) {
+  const outcome = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+  assert.equal(outcome.kind, 'result', outcome.text);
+  return JSON.parse(outcome.text);
+}
+
+const shownStep = (page) => page.evaluate(() => Number(document.querySelector('[data-step]')?.dataset.step));
+
+/** Waits until the step's figures are drawn (their canvases carry the run's id). */
+async function figuresDrawn(page, n) {
+  await page.waitForFunction((n) => document.querySelectorAll('[data-step] canvas[data-run-id]').length >= n, n, { timeout: 30_000 });
+}
+
+/** How much wider than the window the page is (0: no sideways scrolling). */
+const overflow = (page) => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+
+describe('the guided lab', () => {
+  const browser = sharedBrowser();
+
+  test('every step: its text, its figures, the keyboard and the predict-first answers', { timeout: 240_000 }, async () => {
+    await withServedPage(browser(), async (srv, page) => {
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(url(srv, '&mode=lecture&step=1'));
+      const res = await ready(page);
+      for (let n = 1; n <= STEPS; n++) {
+        assert.equal(await shownStep(page), n);
+        const text = await page.textContent(`[data-step="${n}"]`);
+        assert.ok(text.length > 200, `step ${n} has text`);
+        if (FIGURE_STEPS[n]) await figuresDrawn(page, FIGURE_STEPS[n]);
+        else assert.equal(await page.locator('[data-step] canvas').count(), 0, `step ${n} has no figure`);
+        await screenshot(page, `lecture-step-${n}`);
+        if (n < STEPS) await page.keyboard.press('ArrowRight');
+        await page.waitForFunction((m) => document.querySelector(`[data-step="${m}"]`), Math.min(n + 1, STEPS));
+      }
+      await page.keyboard.press('Home');
+      assert.equal(await shownStep(page), 1);
+      await page.keyboard.press('End');
+      assert.equal(await shownStep(page), STEPS);
+      await page.keyboard.press('ArrowLeft');
+      assert.equal(await shownStep(page), STEPS - 1);
+      // Step 8: the answer is the run's own selectivity indices.
+      await page.click('#qk-step-prev');
+      await page.click('#qk-step-prev');
+      assert.equal(await shownStep(page), 8);
+      const formula = await page.textContent('[data-step="8"] .formula');
+      assert.ok(formula.includes(res.q.selectivity.toFixed(3)) && formula.includes(res.k.selectivity.toFixed(3)), formula);
+      assert.equal(await page.locator('#qk-answer').count(), 0, 'the answer waits for the click');
+      await page.click('#qk-reveal');
+      const answer = await page.textContent('#qk-answer');
+      const [hi, lo] = res.q.selectivity > res.k.selectivity ? ['Q', res.q.selectivity] : ['K', res.k.selectivity];
+      assert.ok(answer.startsWith(`${hi}:`) && answer.includes(lo.toFixed(3)), answer);
+      // Step 9: RSA r as the run computed it.
+      await page.keyboard.press('ArrowRight');
+      assert.ok((await page.textContent('[data-step="9"] .formula')).includes(res.rsa.r.toFixed(3)));
+    });
+  });
+
+  test('the step is kept by the address, a reload and a share link', { timeout: 180_000 }, async () => {
+    await withServedPage(browser(), async (srv, page) => {
+      await page.goto(url(srv, '&mode=lecture&step=6'));
+      await ready(page);
+      assert.equal(await shownStep(page), 6);
+      await page.keyboard.press('ArrowRight');
+      assert.match(page.url(), /[?&]step=7\b/);
+      await page.reload();
+      await ready(page);
+      assert.equal(await shownStep(page), 7);
+      await page.click('#qk-share');
+      const link = await page.inputValue('#qk-share-url');
+      assert.match(link, /mode=lecture/);
+      assert.match(link, /step=7\b/);
+      await page.goto(link);
+      await page.waitForSelector('[data-step="7"]');
+      // The lecture switch leaves and reopens the guided lab.
+      await page.click('#qk-lecture');
+      assert.equal(await page.locator('[data-step]').count(), 0);
+      assert.doesNotMatch(page.url(), /mode=lecture/);
+      await page.click('#qk-lecture');
+      assert.equal(await shownStep(page), 1);
+    });
+  });
+
+  test('presenter mode fills a 1280x720 projector with the step and its figure', { timeout: 180_000 }, async () => {
+    await withServedPage(browser(), async (srv, page) => {
+      await page.setViewportSize({ width: 1280, height: 720 });
+      for (const n of [6, 8, 9]) {
+        await page.goto(url(srv, `&mode=lecture&step=${n}&present=1`));
+        await ready(page);
+        await figuresDrawn(page, FIGURE_STEPS[n]);
+        await page.waitForTimeout(200);
+        await screenshot(page, `present-step-${n}`);
+        const fit = await page.evaluate(() => {
+          const vw = innerWidth, vh = innerHeight;
+          let area = 0, inside = true;
+          for (const c of document.querySelectorAll('[data-step] canvas')) {
+            const r = c.getBoundingClientRect();
+            inside &&= r.left >= -1 && r.top >= -1 && r.right <= vw + 1 && r.bottom <= vh + 1;
+            area += r.width * r.height;
+          }
+          const body = parseFloat(getComputedStyle(document.querySelector('[data-step] p')).fontSize);
+          return { inside, share: area / (vw * vh), body, wide: document.documentElement.scrollWidth - vw };
+        });
+        assert.ok(fit.inside, `step ${n}: the figure is not inside the viewport`);
+        assert.ok(fit.share >= 0.5, `step ${n}: the figure covers ${(fit.share * 100).toFixed(0)} % of the screen`);
+        assert.ok(fit.body >= 24, `step ${n}: body text ${fit.body} px`);
+        assert.ok(fit.wide <= 0, `step ${n}: ${fit.wide} px wider than the screen`);
+      }
+    });
+  });
+
+  test('phones: nothing scrolls sideways, in the lab and the guided lab', { timeout: 180_000 }, async () => {
+    await withServedPage(browser(), async (srv, page) => {
+      for (const [w, h] of [[360, 740], [390, 844]]) {
+        await page.setViewportSize({ width: w, height: h });
+        await page.goto(url(srv, ''));
+        await ready(page);
+        await page.waitForTimeout(300);
+        assert.ok((await overflow(page)) <= 0, `lab at ${w}px: ${await overflow(page)} px wider`);
+        await screenshot(page, `phone-${w}-lab`);
+        for (const n of [3, 6, 8]) {
+          await page.goto(url(srv, `&mode=lecture&step=${n}`));
+          await ready(page);
+          if (FIGURE_STEPS[n]) await figuresDrawn(page, FIGURE_STEPS[n]);
+          assert.ok((await overflow(page)) <= 0, `lecture step ${n} at ${w}px: ${await overflow(page)} px wider`);
+          await screenshot(page, `phone-${w}-step-${n}`);
+        }
+      }
+    });
+  });
+});
