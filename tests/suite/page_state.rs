@@ -380,3 +380,21 @@ fn typed_edits_are_told_apart_from_the_slider() {
     assert!(apply(ran.clone(), [Action::SetTemplate("A {word}".into())]).edit_typed);
     assert!(!apply(ran.clone(), [Action::SetCategoryWords(0, "moon".into()), Action::SetLayer(2)]).edit_typed);
 }
+
+/// The guided lab's steps: opened, moved (never past the first or last), revealed, presented.
+#[test]
+fn the_guided_lab_moves_between_its_steps() {
+    let s = apply(State::new(None), [Action::LectureStep(Some(40))]);
+    assert_eq!(s.lecture_step, Some(qk_lens::lecture::STEPS));
+    let s = apply(s, [Action::LectureMove(1)]);
+    assert_eq!(s.lecture_step, Some(qk_lens::lecture::STEPS));
+    let s = apply(s, [Action::LectureMove(i32::MIN), Action::LectureMove(-1)]);
+    assert_eq!(s.lecture_step, Some(1));
+    let s = apply(s, [Action::LectureMove(2), Action::Reveal, Action::Reveal]);
+    assert_eq!((s.lecture_step, s.revealed.clone()), (Some(3), vec![3]));
+    assert!(!s.live_due(), "moving between steps is no edit");
+    let closed = apply(s, [Action::LectureStep(None), Action::LectureMove(1)]);
+    assert_eq!(closed.lecture_step, None);
+    let presented = apply(closed, [Action::SetPresent(true)]);
+    assert_eq!((presented.present, presented.lecture_step), (true, Some(1)));
+}
