@@ -30,32 +30,13 @@ fn app() -> Html {
         use_effect_with((), move |_| yew::platform::spawn_local(load::open(params, dispatch, runner)));
     }
     use_live_runs(&state, &runner);
-    {
-        // The open step is in the address: a reload or a copied address opens it again.
-        let (step, present) = (state.lecture_step, state.present);
-        use_effect_with((step, present), move |&(step, present)| show_step_in_address(step, present));
-    }
+    use_step_in_address(&state);
     let act = state.dispatcher().to_callback();
     let on_run = {
         let (state, runner) = (state.clone(), runner.clone());
         Callback::from(move |_| run::start(&state, state.dispatcher(), &runner, state.experiment.clone()))
     };
-    // A layer (and head) picked in the sweep or head figures: a head of the shown layer is a
-    // view of its vectors; another layer is a new run (its weights are cached by the sweep).
-    let on_select = {
-        let (state, runner) = (state.clone(), runner.clone());
-        Callback::from(move |(layer, head): (usize, Option<usize>)| {
-            state.dispatch(Action::SelectHead(head));
-            if state.result.as_ref().map(|r| r.layer) != Some(layer) && !state.busy() {
-                state.dispatch(Action::SetLayer(layer));
-                let experiment = crate::experiment::Experiment {
-                    layer,
-                    ..state.experiment.clone()
-                };
-                run::start(&state, state.dispatcher(), &runner, experiment);
-            }
-        })
-    };
+    let on_select = select(&state, &runner);
     let s = &*state;
     let plan = Plan {
         experiment: s.experiment.clone(),
@@ -108,6 +89,30 @@ fn app() -> Html {
             <CachePanel generation={s.generation()} />
         </main>
     }
+}
+
+/// A layer (and head) picked in the sweep or head figures: a head of the shown layer is a view
+/// of its vectors; another layer is a new run (its weights are cached by the sweep).
+fn select(state: &UseReducerHandle<State>, runner: &run::Runner) -> Callback<(usize, Option<usize>)> {
+    let (state, runner) = (state.clone(), runner.clone());
+    Callback::from(move |(layer, head): (usize, Option<usize>)| {
+        state.dispatch(Action::SelectHead(head));
+        if state.result.as_ref().map(|r| r.layer) != Some(layer) && !state.busy() {
+            state.dispatch(Action::SetLayer(layer));
+            let experiment = crate::experiment::Experiment {
+                layer,
+                ..state.experiment.clone()
+            };
+            run::start(&state, state.dispatcher(), &runner, experiment);
+        }
+    })
+}
+
+/// The open step is in the address: a reload or a copied address opens it again.
+#[hook]
+fn use_step_in_address(state: &UseReducerHandle<State>) {
+    let (step, present) = (state.lecture_step, state.present);
+    use_effect_with((step, present), move |&(step, present)| show_step_in_address(step, present));
 }
 
 /// What a "try next" link of the guided lab sets up: another layer (shown on the heatmaps'

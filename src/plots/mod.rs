@@ -13,6 +13,7 @@
 mod catalogue;
 mod cells;
 mod colour_bar;
+pub mod describe;
 mod drawing;
 pub mod figure;
 mod grid;

@@ -115,3 +115,23 @@ fn before_a_run_the_steps_say_what_will_appear() {
     // What needs no run is there: the words and their pairs.
     assert!(all_text(&steps[2]).contains("561"), "{}", all_text(&steps[2]));
 }
+
+/// Every figure's text alternative says what it shows and its key numbers.
+#[test]
+fn every_lecture_figure_has_a_text_alternative_with_its_numbers() {
+    use qk_lens::plots::describe::describe;
+    let r = lecture_result();
+    for f in Figure::ALL {
+        assert!(describe(f, &r).len() > 40, "{f:?}");
+    }
+    assert!(describe(Figure::HeatmapQ, &r).contains(&fmt3(r.q.selectivity)));
+    assert!(describe(Figure::HeatmapK, &r).contains(&fmt3(r.k.selectivity)));
+    assert!(describe(Figure::Selectivity, &r).contains(&fmt3(r.q.selectivity)));
+    assert!(describe(Figure::RsaScatter, &r).contains(&fmt3(r.rsa.r)));
+    let per = describe(Figure::RsaPerCategory, &r);
+    assert!(r
+        .rsa
+        .per_category
+        .iter()
+        .all(|c| per.contains(&format!("{} r = {}", c.category, fmt3(c.r)))));
+}

@@ -85,6 +85,7 @@ pub fn figure_card(card: &Card, figure: Figure, node: &NodeRef) -> Html {
         <figure class="figure" id={format!("qk-figure-{}", figure.id())}>
             <canvas id={format!("qk-{}", figure.id())} ref={node.clone()} width={w.to_string()} height={h.to_string()}
                 style={format!("--ar: {:.4}", w as f64 / h.max(1) as f64)}
+                role="img" aria-label={crate::plots::describe::describe(figure, &card.result)}
                 class={clickable.then_some("clickable")}
                 onmousemove={hoverable.then(|| card.on_move(figure))} onmouseleave={hoverable.then_some(on_leave)}
                 onclick={clickable.then(|| card.on_click(figure))}></canvas>
