@@ -145,3 +145,31 @@ describe('the guided lab', () => {
     });
   });
 });
+
+describe('accessibility', () => {
+  const browser = sharedBrowser();
+  const AXE = path.join(path.dirname(new URL(import.meta.url).pathname), 'node_modules', 'axe-core', 'axe.min.js');
+
+  /** axe-core's WCAG 2.1 A and AA rules on the page as it is now. */
+  async function violations(page) {
+    await page.addScriptTag({ path: AXE });
+    return page.evaluate(async () => {
+      const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+      return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    });
+  }
+
+  test('axe-core finds no WCAG 2.1 A/AA violation in the lab, the guided lab and presenter mode', { timeout: 180_000 }, async (t) => {
+    await withServedPage(browser(), async (srv, page) => {
+      await page.setViewportSize({ width: 1280, height: 900 });
+      for (const query of ['', '&mode=lecture&step=6', '&mode=lecture&step=8&present=1']) {
+        await page.goto(url(srv, query));
+        await ready(page);
+        await page.waitForTimeout(300);
+        const found = await violations(page);
+        t.diagnostic(`${query || 'lab'}: ${found.length} violation(s)`);
+        assert.deepEqual(found, [], `${query || 'lab'}:\n${found.join('\n')}`);
+      }
+    });
+  });
+});

@@ -30,7 +30,7 @@ pub fn editor(props: &Props) -> Html {
         <div class="editor">
             <div class="row">
                 <label for="qk-layer">{ "Layer" }</label>
-                <input id="qk-layer-slider" type="range" min="0" max={max_layer.to_string()} value={layer.to_string()} oninput={on_layer.clone()} />
+                <input id="qk-layer-slider" aria-label="Layer (slider)" type="range" min="0" max={max_layer.to_string()} value={layer.to_string()} oninput={on_layer.clone()} />
                 <input id="qk-layer" type="number" min="0" max={max_layer.to_string()} value={layer.to_string()} oninput={on_layer} />
                 <span class="hint">{ format!("blocks.{layer}.attn.hook_q / hook_k") }</span>
                 if let Some(n) = layer_note { <span class="field-error">{ n }</span> }
