@@ -14,6 +14,7 @@
 //! - [`page::reduce`]: the page's state and the actions that change it.
 
 pub mod analysis;
+pub mod class_view;
 pub mod error;
 pub mod experiment;
 pub mod export;

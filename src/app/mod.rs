@@ -11,7 +11,7 @@ mod state;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use components::{CachePanel, Controls, Editor, Figures, ModelPicker, OptionsPanel, Plan, ProgressView, Summary};
+use components::{CachePanel, ClassPanel, Controls, Editor, Figures, ModelPicker, OptionsPanel, Plan, ProgressView, Summary};
 use state::{Action, State};
 
 use crate::lecture::Suggestion;
@@ -86,6 +86,7 @@ fn app() -> Html {
                 }
                 <script type="application/json" id="qk-result" data-run-id={components::run_id(&result)}>{ result.to_json() }</script>
             }
+            <ClassPanel />
             <CachePanel generation={s.generation()} />
         </main>
     }

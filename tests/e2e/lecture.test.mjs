@@ -173,3 +173,33 @@ describe('accessibility', () => {
     });
   });
 });
+
+describe('the class view', () => {
+  const browser = sharedBrowser();
+
+  test('students\' result files side by side, with their numbers', { timeout: 180_000 }, async () => {
+    await withServedPage(browser(), async (srv, page) => {
+      await page.goto(url(srv, ''));
+      const l3 = await ready(page);
+      // A second "student": the same lab at layer 1 (a live run).
+      await page.fill('#qk-layer', '1');
+      await page.waitForFunction(() => JSON.parse(document.querySelector('#qk-result').textContent).layer === 1, null, { timeout: RESULT_TIMEOUT_MS });
+      const l1 = JSON.parse(await page.textContent('#qk-result'));
+      await page.click('#qk-class summary');
+      await page.setInputFiles('#qk-class-files', [
+        { name: 'ada.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(l3)) },
+        { name: 'bo.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(l1)) },
+        { name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"not": "a result"}') },
+      ]);
+      await page.waitForSelector('#qk-class-table tbody tr');
+      const rows = await page.$$eval('#qk-class-table tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent.trim())));
+      assert.equal(rows.length, 2);
+      assert.deepEqual(rows.map((r) => [r[0], r[2]]), [['ada', '3'], ['bo', '1']]);
+      assert.equal(rows[0][5], l3.q.selectivity.toFixed(3));
+      assert.equal(rows[1][6], l1.k.selectivity.toFixed(3));
+      assert.equal(rows[1][7], l1.rsa.r.toFixed(3));
+      assert.match(await page.textContent('#qk-class'), /broken\.json: not a QK Lens result/);
+      await page.locator('#qk-class').screenshot({ path: path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'target', 'e2e-screenshots', 'class-view.png') });
+    });
+  });
+});

@@ -10,6 +10,8 @@ mod bad_inputs;
 #[cfg(not(target_arch = "wasm32"))]
 mod cell_image;
 #[cfg(not(target_arch = "wasm32"))]
+mod class_view;
+#[cfg(not(target_arch = "wasm32"))]
 mod cli_errors;
 #[cfg(not(target_arch = "wasm32"))]
 mod common;

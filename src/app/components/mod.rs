@@ -3,6 +3,7 @@
 
 mod cache_panel;
 mod category;
+mod class_panel;
 mod controls;
 mod editor;
 mod figures;
@@ -18,6 +19,7 @@ use web_sys::{Event, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::Callback;
 
 pub use cache_panel::CachePanel;
+pub use class_panel::ClassPanel;
 pub use controls::Controls;
 pub use editor::Editor;
 pub use figures::{run_id, Figures};
