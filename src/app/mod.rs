@@ -15,7 +15,7 @@ use components::{CachePanel, Controls, Editor, Figures, ModelPicker, OptionsPane
 use state::{Action, State};
 
 use crate::lecture::Suggestion;
-use crate::web::params::{show_step_in_address, PageParams};
+use crate::web::params::{absolute_url, show_step_in_address, PageParams};
 
 #[function_component(App)]
 fn app() -> Html {
@@ -82,7 +82,8 @@ fn app() -> Html {
                 <Summary result={result.clone()} />
                 // In the guided lab the open step shows its own figures.
                 if s.lecture_step.is_none() {
-                    <Figures result={result.clone()} head={s.head} {on_select} on_head={act.reform(Action::SelectHead)} />
+                    <Figures result={result.clone()} head={s.head} {on_select} on_head={act.reform(Action::SelectHead)}
+                        model={s.result_model.as_ref().map(|m| m.notebook_model(absolute_url)).unwrap_or_default()} />
                 }
                 <script type="application/json" id="qk-result" data-run-id={components::run_id(&result)}>{ result.to_json() }</script>
             }
