@@ -4,16 +4,17 @@
 //! result (embedded in the notebook) within 1e-4.
 //!
 //! Its first code cell is tagged `parameters` (papermill) and sets `MODEL`, `LAYER`, `TEMPLATE`
-//! and `CATEGORIES` to the run's values. The Python of the other cells is
-//! `notebook_cells.py` (percent format: `# %%` starts a code cell, `# %% [markdown]` a markdown
-//! cell), so it can be read and linted as Python; this file only fills in the run's values.
+//! and `CATEGORIES` to the run's values. The Python of the other cells is in `notebook_cells.py`
+//! (the analysis and figures) and `notebook_check.py` (the embedded result and the comparison),
+//! in the percent format (`# %%` starts a code cell, `# %% [markdown]` a markdown cell), so it
+//! reads as Python; this file only fills in the run's values.
 
 use serde_json::{json, Value};
 
 use crate::result::RunResult;
 
-/// The cells after the parameters cell.
-const CELLS: &str = include_str!("notebook_cells.py");
+/// The cells after the parameters cell: the analysis, then the page's result and the check.
+const CELLS: &str = concat!(include_str!("notebook_cells.py"), include_str!("notebook_check.py"));
 const CELL_MARK: &str = "# %%";
 /// Where the page's result goes among [`CELLS`].
 const RESULT_MARK: &str = "# %% [page-result]";

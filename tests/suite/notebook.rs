@@ -155,7 +155,11 @@ fn notebook_of(result: &RunResult, model: &str) -> Value {
         assert!(!lines.is_empty(), "an empty cell");
         for (i, line) in lines.iter().enumerate() {
             let line = line.as_str().unwrap();
-            assert_eq!(line.ends_with('\n'), i + 1 < lines.len(), "lines end in \\n, all but the last");
+            assert_eq!(
+                line.ends_with('\n'),
+                i + 1 < lines.len(),
+                "lines end in \\n, all but the last"
+            );
             assert!(!line[..line.len() - usize::from(line.ends_with('\n'))].contains('\n'));
             // Python (and str.splitlines) would break a line at these: they only appear escaped.
             assert!(!line.contains(['\r', '\u{85}', '\u{2028}', '\u{2029}']), "{line:?}");
@@ -164,7 +168,11 @@ fn notebook_of(result: &RunResult, model: &str) -> Value {
             Some("code") => {
                 assert_eq!(cell["outputs"], Value::Array(vec![]));
                 assert!(cell["execution_count"].is_null());
-                assert_eq!(cell.as_object().unwrap().len(), 6, "id, cell_type, metadata, source, outputs, execution_count");
+                assert_eq!(
+                    cell.as_object().unwrap().len(),
+                    6,
+                    "id, cell_type, metadata, source, outputs, execution_count"
+                );
             }
             Some("markdown") => assert_eq!(cell.as_object().unwrap().len(), 4, "id, cell_type, metadata, source"),
             other => panic!("cell type {other:?}"),
@@ -174,7 +182,12 @@ fn notebook_of(result: &RunResult, model: &str) -> Value {
 }
 
 fn code_cells(nb: &Value) -> Vec<&Value> {
-    nb["cells"].as_array().unwrap().iter().filter(|c| c["cell_type"] == "code").collect()
+    nb["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["cell_type"] == "code")
+        .collect()
 }
 
 /// Checks the parameters cell sets MODEL, LAYER, TEMPLATE and CATEGORIES to the run's values.
@@ -225,8 +238,14 @@ fn four_category_result() -> RunResult {
         categories: vec![
             cat("animals", &["dog", "cat", "horse", "hippopotamus"]),
             cat("tools", &["hammer", "saw", "drill"]),
-            cat("say \"odd\" \\ things", &["\"quoted\"", "back\\slash", "it's", "naïve", "日本語", "🙂"]),
-            cat("breaks", &["line\nbreak", "tab\there", "cr\rhere", "nel\u{85}sep\u{2028}", "bell\u{7}"]),
+            cat(
+                "say \"odd\" \\ things",
+                &["\"quoted\"", "back\\slash", "it's", "naïve", "日本語", "🙂"],
+            ),
+            cat(
+                "breaks",
+                &["line\nbreak", "tab\there", "cr\rhere", "nel\u{85}sep\u{2028}", "bell\u{7}"],
+            ),
         ],
     };
     run_model("tiny-gpt2-hub", &experiment).unwrap()
@@ -235,7 +254,10 @@ fn four_category_result() -> RunResult {
 #[test]
 fn the_lecture_notebook_is_nbformat_4_with_the_runs_parameters() {
     let result = lecture_result();
-    assert_eq!((result.layer, result.words.len(), result.experiment.categories.len()), (3, 34, 3));
+    assert_eq!(
+        (result.layer, result.words.len(), result.experiment.categories.len()),
+        (3, 34, 3)
+    );
     let model = "/models/tiny-gpt2-hub/";
     let nb = notebook_of(&result, model);
     check_parameters(&nb, &result, model);

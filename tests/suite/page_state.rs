@@ -315,7 +315,10 @@ fn the_notebook_names_the_model_the_shown_result_came_from() {
         ],
     );
     assert_eq!(s.result_model, Some(ModelSource::Hub("openai-community/gpt2-medium".into())));
-    assert_eq!(s.result_model.unwrap().notebook_model(resolve), "openai-community/gpt2-medium");
+    assert_eq!(
+        s.result_model.unwrap().notebook_model(resolve),
+        "openai-community/gpt2-medium"
+    );
     // A custom folder as its URL, made absolute; files from disk have no path to give.
     let s = apply(
         State::new(Some("/models/tiny/".into())),
@@ -325,14 +328,21 @@ fn the_notebook_names_the_model_the_shown_result_came_from() {
     assert_eq!(folder.notebook_model(resolve), "http://site/models/tiny/");
     let s = apply(
         s,
-        [Action::SetLocalModel(local()), Action::Started(2.0), Action::Failed("no".into())],
+        [
+            Action::SetLocalModel(local()),
+            Action::Started(2.0),
+            Action::Failed("no".into()),
+        ],
     );
     assert_eq!(s.result_model, Some(folder), "a failed run keeps the shown result's model");
     let s = apply(s, [Action::Started(3.0), Action::Finished(r, 4.0)]);
     assert_eq!(s.result_model, Some(ModelSource::Files));
     assert_eq!(ModelSource::Files.notebook_model(resolve), "");
     // An experiment naming a folder path instead of a hub id: the folder's URL.
-    assert_eq!(ModelSource::Hub("./models/x".into()).notebook_model(resolve), "http://site/./models/x/");
+    assert_eq!(
+        ModelSource::Hub("./models/x".into()).notebook_model(resolve),
+        "http://site/./models/x/"
+    );
 }
 
 #[test]

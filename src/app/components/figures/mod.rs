@@ -187,10 +187,14 @@ fn save_json(result: &ViewedResult) -> Result<(), String> {
     save_text(&name, "application/json", &result.to_json()).map_err(|e| e.to_string())
 }
 
-/// Saves the notebook that repeats the run in Python (the whole run, whichever head is shown).
-fn save_notebook(result: &RunResult, model: &str) -> Result<(), String> {
-    let notebook = notebook_ipynb(result, model);
-    save_text(&notebook_file_name(result), "application/x-ipynb+json", &notebook).map_err(|e| e.to_string())
+/// A click that saves the notebook repeating the run in Python (the whole run, whichever head
+/// is shown), reporting a failure.
+fn notebook_saver(props: &Props, report: &Callback<Result<(), String>>) -> Callback<MouseEvent> {
+    let (run, model) = (props.result.clone(), props.model.clone());
+    report.reform(move |_: MouseEvent| {
+        let notebook = notebook_ipynb(&run, &model);
+        save_text(&notebook_file_name(&run), "application/x-ipynb+json", &notebook).map_err(|e| e.to_string())
+    })
 }
 
 /// The selectivities and RSA r of the shown view, in one line.
@@ -262,10 +266,6 @@ pub fn figures(props: &Props) -> Html {
         let result = result.clone();
         report.reform(move |_: MouseEvent| save(&result))
     };
-    let on_notebook = {
-        let (run, model) = (props.result.clone(), props.model.clone());
-        report.reform(move |_: MouseEvent| save_notebook(&run, &model))
-    };
     let grid_spaces = Figure::HeadGrid.available(&result).then_some(*grid_space);
     let card = Card {
         result: result.clone(),
@@ -279,7 +279,7 @@ pub fn figures(props: &Props) -> Html {
     html! {
         <section class="panel figures-panel">
             <FigureToolbar lecture_limits={*lecture_limits} on_limits={set_state(&lecture_limits, |e: Event| checked(&e))}
-                on_csv={saving(save_csv)} on_json={saving(save_json)} {on_notebook}
+                on_csv={saving(save_csv)} on_json={saving(save_json)} on_notebook={notebook_saver(props, &report)}
                 n_head={props.result.model.n_head} head={props.head}
                 on_head={props.on_head.reform(|e: Event| value(&e).parse::<usize>().ok())}
                 grid_space={grid_spaces} on_space={set_state(&grid_space, |s: Space| s)}
