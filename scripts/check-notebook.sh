@@ -9,9 +9,9 @@
 #
 # Python: the venv $QK_NOTEBOOK_VENV (default ~/.cache/qk-goldens-venv) with torch and
 # transformers; nbclient, ipykernel, nbformat and matplotlib are pip-installed into it if missing.
-# Time taken (2 cores shared with other builds, torch 2.15 CPU, transformers 5.25): 73 s for the
-# 4 fixture models x 2 experiments + the extended case + the tampered control, 5-12 s per notebook,
-# once the release CLI is built (its first build adds ~25 s to minutes).
+# Time taken (2 cores shared with other builds, torch 2.15 CPU, transformers 5.25): 73 s on a
+# quiet machine, 183 s under load, for the 4 fixture models x 2 experiments + the extended case +
+# the tampered control (5-25 s per notebook), once the release CLI is built (that adds ~1 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
