@@ -158,16 +158,23 @@ impl Experiment {
 /// path (anything with `://`, or starting with `/` or `.`) is used as given. Always ends in `/`.
 pub fn model_base_url(model: &str) -> String {
     let model = model.trim();
-    let base = if model.contains("://") || model.starts_with('/') || model.starts_with('.') {
-        model.to_string()
-    } else {
+    let base = if is_hub_repo(model) {
         format!("https://huggingface.co/{}/resolve/main/", model.trim_matches('/'))
+    } else {
+        model.to_string()
     };
     if base.ends_with('/') {
         base
     } else {
         base + "/"
     }
+}
+
+/// Whether `model` names a hub repository (`openai-community/gpt2`) rather than a URL or path
+/// (anything with `://`, or starting with `/` or `.`).
+pub fn is_hub_repo(model: &str) -> bool {
+    let model = model.trim();
+    !(model.contains("://") || model.starts_with('/') || model.starts_with('.'))
 }
 
 /// Words typed as text: separated by commas or new lines, trimmed, empty pieces dropped.

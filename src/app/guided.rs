@@ -27,6 +27,8 @@ pub struct Props {
     pub on_suggest: Callback<Suggestion>,
     pub on_select: Callback<(usize, Option<usize>)>,
     pub on_head: Callback<Option<usize>>,
+    /// MODEL of the "Check it in Python" notebook (see `Figures`).
+    pub model: AttrValue,
 }
 
 /// The result compared by pointer (a new run is a new result).
@@ -54,7 +56,7 @@ pub fn guided(props: &Props) -> Html {
     let figures = match &props.result {
         Some(result) if !step.figures.is_empty() => html! {
             <Figures result={result.clone()} head={props.head} only={Some(step.figures.clone())}
-                on_select={props.on_select.clone()} on_head={props.on_head.clone()} />
+                on_select={props.on_select.clone()} on_head={props.on_head.clone()} model={props.model.clone()} />
         },
         _ if !step.figures.is_empty() => html! { <p class="hint">{ "Run the lab to draw this step's figures." }</p> },
         _ => Html::default(),

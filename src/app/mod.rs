@@ -15,7 +15,7 @@ use components::{CachePanel, ClassPanel, Controls, Editor, Figures, ModelPicker,
 use state::{Action, State};
 
 use crate::lecture::Suggestion;
-use crate::web::params::{show_step_in_address, PageParams};
+use crate::web::params::{absolute_url, show_step_in_address, PageParams};
 
 #[function_component(App)]
 fn app() -> Html {
@@ -38,6 +38,7 @@ fn app() -> Html {
     };
     let on_select = select(&state, &runner);
     let s = &*state;
+    let model = notebook_model(s);
     let plan = Plan {
         experiment: s.experiment.clone(),
         options: s.run_options(),
@@ -57,7 +58,8 @@ fn app() -> Html {
                     present={s.present} head={s.head} on_move={act.reform(Action::LectureMove)}
                     on_step={act.reform(|n| Action::LectureStep(Some(n)))} on_reveal={act.reform(|_| Action::Reveal)}
                     on_present={act.reform(Action::SetPresent)} on_close={act.reform(|_| Action::LectureStep(None))}
-                    on_suggest={suggest(&state)} on_select={on_select.clone()} on_head={act.reform(Action::SelectHead)} />
+                    on_suggest={suggest(&state)} on_select={on_select.clone()} on_head={act.reform(Action::SelectHead)}
+                    model={model.clone()} />
             }
             <section class="panel experiment">
                 <ModelPicker hub_model={s.experiment.model.clone()} url={s.model_url()} custom_url={s.model_override.is_some()}
@@ -82,7 +84,7 @@ fn app() -> Html {
                 <Summary result={result.clone()} />
                 // In the guided lab the open step shows its own figures.
                 if s.lecture_step.is_none() {
-                    <Figures result={result.clone()} head={s.head} {on_select} on_head={act.reform(Action::SelectHead)} />
+                    <Figures result={result.clone()} head={s.head} {on_select} on_head={act.reform(Action::SelectHead)} {model} />
                 }
                 <script type="application/json" id="qk-result" data-run-id={components::run_id(&result)}>{ result.to_json() }</script>
             }
@@ -90,6 +92,12 @@ fn app() -> Html {
             <CachePanel generation={s.generation()} />
         </main>
     }
+}
+
+/// MODEL of the shown result's "Check it in Python" notebook (empty: files from disk).
+fn notebook_model(s: &State) -> AttrValue {
+    let model = s.result_model.as_ref().map(|m| m.notebook_model(absolute_url));
+    model.unwrap_or_default().into()
 }
 
 /// A layer (and head) picked in the sweep or head figures: a head of the shown layer is a view

@@ -1,7 +1,8 @@
 //! Native command line over the same core as the page:
 //! `qk-lens run EXPERIMENT.json --model-dir DIR [--layer L] [--out RESULT.json]`, and beyond the
 //! lecture `[--all-layers] [--heads] [--v] [--qk] [--center] [--pca] [--stats]
-//! [--permutations N] [--bootstrap B] [--seed S]`; `[--threads N]` for the forward pass.
+//! [--permutations N] [--bootstrap B] [--seed S]`; `[--threads N]` for the forward pass; and
+//! `qk-lens notebook RESULT.json --model MODEL [-o OUT.ipynb]`: the "Check it in Python" notebook.
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
@@ -58,6 +59,17 @@ mod cli {
             threads: Option<u32>,
             #[command(flatten)]
             extended: Extended,
+        },
+        /// Export the "Check it in Python" notebook of a result (what the page's button saves).
+        Notebook {
+            /// A result JSON written by `run` (or saved by the page).
+            result: PathBuf,
+            /// What the notebook's MODEL is set to: a model folder, a hub id, or a folder URL.
+            #[arg(long)]
+            model: String,
+            /// Where to write the notebook (default: standard output).
+            #[arg(long, short = 'o')]
+            out: Option<PathBuf>,
         },
     }
 
@@ -174,6 +186,18 @@ mod cli {
         Ok(())
     }
 
+    fn notebook(result: &Path, model: &str, out: Option<&Path>) -> Result<()> {
+        let text = String::from_utf8(read(result)?).map_err(|_| Error::input(result.display().to_string(), "not UTF-8 text"))?;
+        let result_value: qk_lens::RunResult = serde_json::from_str(&text)
+            .map_err(|e| Error::input(result.display().to_string(), format!("not a QK Lens result: {e}")))?;
+        let notebook = qk_lens::export::notebook_ipynb(&result_value, model);
+        match out {
+            Some(path) => std::fs::write(path, notebook).map_err(|e| Error::input(path.display().to_string(), e))?,
+            None => print!("{notebook}"),
+        }
+        Ok(())
+    }
+
     pub fn main() -> ExitCode {
         let cli = Cli::parse();
         let outcome = match &cli.command {
@@ -185,6 +209,7 @@ mod cli {
                 threads,
                 extended,
             } => run(experiment, model_dir, *layer, out.as_deref(), *threads, extended),
+            Command::Notebook { result, model, out } => notebook(result, model, out.as_deref()),
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

@@ -14,7 +14,7 @@ pub use reduce::{reduce, Action};
 pub use words::{chips, CategoryEdit, Chip, TokenizerRef, Tokens};
 
 use crate::analysis::report::ExtendedOptions;
-use crate::experiment::{model_base_url, Experiment};
+use crate::experiment::{is_hub_repo, model_base_url, Experiment};
 use crate::presets::preset;
 use crate::protocol::ModelFiles;
 use crate::result::RunResult;
@@ -70,6 +70,32 @@ pub struct State {
     pub present: bool,
     /// Steps whose predict-first answer was revealed.
     pub revealed: Vec<usize>,
+    /// The model `result` came from (recorded when its run started).
+    pub result_model: Option<ModelSource>,
+}
+
+/// Where a run's model comes from, as the "Check it in Python" notebook names it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelSource {
+    /// The experiment's model: a hub repository id (or a folder URL or path the experiment names).
+    Hub(String),
+    /// A custom model folder's URL, as typed or linked (may be relative to the page).
+    Folder(String),
+    /// Files picked from disk: the page knows no path to them.
+    Files,
+}
+
+impl ModelSource {
+    /// The notebook's MODEL: a hub id as it is; a folder's URL made absolute by `resolve`; empty
+    /// for files from disk (the notebook then asks for their folder).
+    pub fn notebook_model(&self, resolve: impl Fn(&str) -> String) -> String {
+        match self {
+            ModelSource::Hub(repo) if is_hub_repo(repo) => repo.trim().to_string(),
+            ModelSource::Hub(folder) => resolve(&model_base_url(folder)),
+            ModelSource::Folder(url) => resolve(url),
+            ModelSource::Files => String::new(),
+        }
+    }
 }
 
 impl State {
@@ -97,6 +123,7 @@ impl State {
             lecture_step: None,
             present: false,
             revealed: Vec::new(),
+            result_model: None,
         };
         state.refresh(None);
         state
@@ -139,6 +166,15 @@ impl State {
             && self.edits > self.edits_run
             && self.invalid.is_none()
             && !self.busy()
+    }
+
+    /// Where the model chosen now comes from.
+    pub fn model_source(&self) -> ModelSource {
+        match (&self.local_model, &self.model_override) {
+            (Some(_), _) => ModelSource::Files,
+            (None, Some(url)) => ModelSource::Folder(url.clone()),
+            (None, None) => ModelSource::Hub(self.experiment.model.clone()),
+        }
     }
 
     pub fn busy(&self) -> bool {

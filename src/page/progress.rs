@@ -1,6 +1,7 @@
 //! What a run is doing, in the page's words: stage, bytes, speed and time left. The times come
 //! with the actions (the reducer never reads a clock), so this is plain arithmetic.
 
+use super::ModelSource;
 use crate::protocol::{Progress, Stage};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -23,16 +24,19 @@ pub struct Run {
     pub stage_started_ms: f64,
     /// When `progress` arrived.
     pub progress_ms: f64,
+    /// The model the run reads (what its result came from).
+    pub model: ModelSource,
 }
 
 impl Run {
-    pub fn new(now_ms: f64) -> Self {
+    pub fn new(now_ms: f64, model: ModelSource) -> Self {
         Run {
             stage: None,
             progress: None,
             started_ms: now_ms,
             stage_started_ms: now_ms,
             progress_ms: now_ms,
+            model,
         }
     }
 

@@ -123,7 +123,7 @@ fn run_phase(s: &mut State, action: Action) -> Phase {
             s.runs += 1;
             s.edits_run = s.edits;
             s.model_run = Some(s.model_key());
-            Phase::Busy(Run::new(now_ms))
+            Phase::Busy(Run::new(now_ms, s.model_source()))
         }
         (Action::Stage(stage, now_ms), Phase::Busy(run)) => {
             run.stage = Some(stage);
@@ -137,10 +137,11 @@ fn run_phase(s: &mut State, action: Action) -> Phase {
             phase
         }
         (Action::Finished(result, now_ms), _) => {
-            let seconds = match phase {
-                Phase::Busy(run) => (now_ms - run.started_ms) / 1000.0,
-                _ => 0.0,
+            let (seconds, model) = match phase {
+                Phase::Busy(run) => ((now_ms - run.started_ms) / 1000.0, run.model),
+                _ => (0.0, s.model_source()),
             };
+            s.result_model = Some(model);
             // A head chosen before the run stays chosen when the new model has it.
             s.head = s.head.filter(|&h| h < result.model.n_head);
             s.result = Some(result);

@@ -161,6 +161,29 @@ describe('the lab in the page', () => {
     });
   });
 
+  test('"Check it in Python" saves a notebook of the shown result, MODEL the folder it ran on', { timeout: 180_000 }, async () => {
+    await withServedPage(browser(), async (srv, page) => {
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&experiment=/experiments/four-categories-L2.json&run=1`);
+      const shown = await result(page, 'notebook');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#qk-export-notebook')]);
+      assert.equal(download.suggestedFilename(), 'qk-lens-check-L2.ipynb');
+      assert.equal(await page.textContent('#qk-export-notebook'), 'Check it in Python');
+      const nb = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+      assert.equal(nb.nbformat, 4);
+      const code = nb.cells.filter((c) => c.cell_type === 'code');
+      assert.deepEqual(code[0].metadata.tags, ['parameters']);
+      const params = code[0].source.join('');
+      assert.ok(params.includes(`MODEL = "${srv.url}/models/${MODEL}/"`), params);
+      assert.ok(params.includes('LAYER = 2\n'), params);
+      // The result cell: json.loads('...') of the page's result, a Python literal to decode.
+      const cell = code.find((c) => (c.metadata.tags ?? []).includes('page-result')).source.join('');
+      const literal = cell.slice(cell.indexOf("json.loads('") + 12, cell.lastIndexOf("')"));
+      const text = literal.replace(/\\(x[0-9a-f]{2}|u[0-9a-f]{4}|.)/g, (_, e) =>
+        e.length > 1 ? String.fromCharCode(parseInt(e.slice(1), 16)) : ({ n: '\n', r: '\r', t: '\t' })[e] ?? e);
+      assert.deepEqual(JSON.parse(text), shown, 'the notebook holds the shown result');
+    });
+  });
+
   test('model files from disk: the right result, and a bad file shows an error', { timeout: 180_000 }, async () => {
     await withServedPage(browser(), async (srv, page) => {
     const dir = path.join(MODELS, MODEL);

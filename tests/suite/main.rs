@@ -41,6 +41,8 @@ mod lecture;
 mod live;
 mod matmul;
 #[cfg(not(target_arch = "wasm32"))]
+mod notebook;
+#[cfg(not(target_arch = "wasm32"))]
 mod page_state;
 #[cfg(not(target_arch = "wasm32"))]
 mod partial_load;

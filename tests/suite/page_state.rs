@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use qk_lens::analysis::report::ExtendedOptions;
 use qk_lens::model::Gpt2Tokenizer;
-use qk_lens::page::{reduce, Action, LocalModel, Phase, State, TokenizerRef, Tokens};
+use qk_lens::page::{reduce, Action, LocalModel, ModelSource, Phase, State, TokenizerRef, Tokens};
 use qk_lens::protocol::{ModelFiles, Progress, Stage};
 use qk_lens::{Experiment, RunResult};
 
@@ -298,6 +298,50 @@ fn switching_models_between_hub_folder_and_local_files() {
     assert_eq!(
         s.model_files(resolve).weights,
         "https://huggingface.co/openai-community/gpt2/resolve/main/model.safetensors"
+    );
+}
+
+#[test]
+fn the_notebook_names_the_model_the_shown_result_came_from() {
+    let resolve = |u: &str| format!("http://site/{}", u.trim_start_matches('/'));
+    let r = result();
+    // The hub model as its id; the model chosen while the run was under way does not count.
+    let s = apply(
+        State::new(None),
+        [
+            Action::Started(0.0),
+            Action::SetModelUrl(Some("/models/tiny/".into())),
+            Action::Finished(r.clone(), 1.0),
+        ],
+    );
+    assert_eq!(s.result_model, Some(ModelSource::Hub("openai-community/gpt2-medium".into())));
+    assert_eq!(
+        s.result_model.unwrap().notebook_model(resolve),
+        "openai-community/gpt2-medium"
+    );
+    // A custom folder as its URL, made absolute; files from disk have no path to give.
+    let s = apply(
+        State::new(Some("/models/tiny/".into())),
+        [Action::Started(0.0), Action::Finished(r.clone(), 1.0)],
+    );
+    let folder = s.result_model.clone().unwrap();
+    assert_eq!(folder.notebook_model(resolve), "http://site/models/tiny/");
+    let s = apply(
+        s,
+        [
+            Action::SetLocalModel(local()),
+            Action::Started(2.0),
+            Action::Failed("no".into()),
+        ],
+    );
+    assert_eq!(s.result_model, Some(folder), "a failed run keeps the shown result's model");
+    let s = apply(s, [Action::Started(3.0), Action::Finished(r, 4.0)]);
+    assert_eq!(s.result_model, Some(ModelSource::Files));
+    assert_eq!(ModelSource::Files.notebook_model(resolve), "");
+    // An experiment naming a folder path instead of a hub id: the folder's URL.
+    assert_eq!(
+        ModelSource::Hub("./models/x".into()).notebook_model(resolve),
+        "http://site/./models/x/"
     );
 }
 

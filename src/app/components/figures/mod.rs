@@ -10,7 +10,7 @@ use plotters_canvas::CanvasBackend;
 use web_sys::{HtmlCanvasElement, MouseEvent};
 use yew::prelude::*;
 
-use crate::export::csv_files;
+use crate::export::{csv_files, notebook_file_name, notebook_ipynb};
 use crate::plots::figure::{draw_figure, Figure, FigureOptions, HitMap, Space};
 use crate::result::RunResult;
 use crate::result_view::{View, ViewedResult};
@@ -37,6 +37,9 @@ pub struct Props {
     pub only: Option<Vec<Figure>>,
     /// A head chosen from the list (None: the whole layer).
     pub on_head: Callback<Option<usize>>,
+    /// MODEL of the "Check it in Python" notebook: the run's hub id or folder URL (empty when
+    /// the model came from files on disk).
+    pub model: AttrValue,
 }
 
 fn draw(
@@ -184,6 +187,16 @@ fn save_json(result: &ViewedResult) -> Result<(), String> {
     save_text(&name, "application/json", &result.to_json()).map_err(|e| e.to_string())
 }
 
+/// A click that saves the notebook repeating the run in Python (the whole run, whichever head
+/// is shown), reporting a failure.
+fn notebook_saver(props: &Props, report: &Callback<Result<(), String>>) -> Callback<MouseEvent> {
+    let (run, model) = (props.result.clone(), props.model.clone());
+    report.reform(move |_: MouseEvent| {
+        let notebook = notebook_ipynb(&run, &model);
+        save_text(&notebook_file_name(&run), "application/x-ipynb+json", &notebook).map_err(|e| e.to_string())
+    })
+}
+
 /// The selectivities and RSA r of the shown view, in one line.
 fn view_numbers(result: &ViewedResult) -> String {
     let v = result.v.as_ref().map(|v| format!(", V {}", fmt_opt(v.selectivity, 4)));
@@ -266,7 +279,7 @@ pub fn figures(props: &Props) -> Html {
     html! {
         <section class="panel figures-panel">
             <FigureToolbar lecture_limits={*lecture_limits} on_limits={set_state(&lecture_limits, |e: Event| checked(&e))}
-                on_csv={saving(save_csv)} on_json={saving(save_json)}
+                on_csv={saving(save_csv)} on_json={saving(save_json)} on_notebook={notebook_saver(props, &report)}
                 n_head={props.result.model.n_head} head={props.head}
                 on_head={props.on_head.reform(|e: Event| value(&e).parse::<usize>().ok())}
                 grid_space={grid_spaces} on_space={set_state(&grid_space, |s: Space| s)}

@@ -13,6 +13,7 @@ pub struct ToolbarProps {
     pub on_limits: Callback<Event>,
     pub on_csv: Callback<MouseEvent>,
     pub on_json: Callback<MouseEvent>,
+    pub on_notebook: Callback<MouseEvent>,
     pub n_head: usize,
     pub head: Option<usize>,
     pub on_head: Callback<Event>,
@@ -39,6 +40,9 @@ pub fn figure_toolbar(p: &ToolbarProps) -> Html {
                 { " Lecture colour limits (Q 0.60–0.85, K 0.82–0.95)" }</label>
             <button class="secondary" id="qk-export-csv" onclick={p.on_csv.clone()}>{ "Matrices and vectors (CSV)" }</button>
             <button class="secondary" id="qk-export-json" onclick={p.on_json.clone()}>{ "Result (JSON)" }</button>
+            <button class="secondary" id="qk-export-notebook" onclick={p.on_notebook.clone()}
+                title="A Jupyter notebook that repeats this run with PyTorch and transformers and checks every number">
+                { "Check it in Python" }</button>
             <label>{ "Heads: " }<select id="qk-head" onchange={p.on_head.clone()}>
                 <option value="" selected={p.head.is_none()}>{ "whole layer" }</option>
                 { for (0..p.n_head).map(|h| html! { <option value={h.to_string()} selected={p.head == Some(h)}>{ format!("head {h}") }</option> }) }

@@ -1,5 +1,10 @@
-//! Tables of a result as CSV (the page's exports): matrices with word headers, vectors per word,
-//! and the layer sweep and per-head summaries.
+//! The page's exports of a result: tables as CSV (matrices with word headers, vectors per word,
+//! the layer sweep and per-head summaries), and [`notebook`], the Jupyter notebook that checks
+//! the result in Python.
+
+pub mod notebook;
+
+pub use notebook::{notebook_file_name, notebook_ipynb};
 
 use crate::analysis::sweep::{RsaSummary, SpaceSummary};
 use crate::result::RunResult;
