@@ -23,9 +23,23 @@ async function ready(page) {
 
 const shownStep = (page) => page.evaluate(() => Number(document.querySelector('[data-step]')?.dataset.step));
 
-/** Waits until the step's figures are drawn (their canvases carry the run's id). */
+/** Waits until the step's `n` figures are drawn: their canvases carry the run's id and are not
+ *  blank (a canvas reused for another figure keeps its attributes but loses its pixels). */
 async function figuresDrawn(page, n) {
-  await page.waitForFunction((n) => document.querySelectorAll('[data-step] canvas[data-run-id]').length >= n, n, { timeout: 30_000 });
+  await page.waitForFunction(
+    (n) => {
+      const canvases = [...document.querySelectorAll('[data-step] canvas')];
+      const drawn = (c) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let ink = 0;
+        for (let i = 0; i < d.length; i += 4 * 97) if (d[i + 3] > 0 && (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200)) ink++;
+        return ink > 20;
+      };
+      return canvases.length === n && canvases.every((c) => c.dataset.runId && drawn(c));
+    },
+    n,
+    { timeout: 30_000 },
+  );
 }
 
 /** How much wider than the window the page is (0: no sideways scrolling). */

@@ -82,7 +82,7 @@ pub fn figure_card(card: &Card, figure: Figure, node: &NodeRef) -> Html {
         Callback::from(move |_| highlight.set(None))
     };
     html! {
-        <figure class="figure" id={format!("qk-figure-{}", figure.id())}>
+        <figure class="figure" key={figure.id()} id={format!("qk-figure-{}", figure.id())}>
             <canvas id={format!("qk-{}", figure.id())} ref={node.clone()} width={w.to_string()} height={h.to_string()}
                 style={format!("--ar: {:.4}", w as f64 / h.max(1) as f64)}
                 role="img" aria-label={crate::plots::describe::describe(figure, &card.result)}

@@ -122,7 +122,8 @@ type Canvases = std::rc::Rc<Vec<(Figure, NodeRef)>>;
 type Grids = std::rc::Rc<std::cell::RefCell<HashMap<Figure, HitMap>>>;
 
 /// Draws every figure whose canvas is on the page, whenever the shown result (compared by
-/// pointer) or the options change, and keeps their hit maps.
+/// pointer), the options or the figures shown (`only`: the guided lab's step) change, and
+/// keeps their hit maps.
 #[hook]
 fn use_drawn_figures(
     refs: Canvases,
@@ -130,9 +131,10 @@ fn use_drawn_figures(
     error: UseStateHandle<Option<String>>,
     result: std::rc::Rc<ViewedResult>,
     options: FigureOptions,
+    only: Option<Vec<Figure>>,
 ) {
     let drawn = ByPointer(result.clone());
-    use_effect_with((drawn, options), move |(_, options)| {
+    use_effect_with((drawn, options, only), move |(_, options, _)| {
         for (figure, node) in refs.iter() {
             let Some(canvas) = node.cast::<HtmlCanvasElement>() else {
                 continue;
@@ -253,7 +255,14 @@ pub fn figures(props: &Props) -> Html {
         head: props.head,
         grid_space: *grid_space,
     };
-    use_drawn_figures(refs.clone(), grids.clone(), error.clone(), result.clone(), options);
+    use_drawn_figures(
+        refs.clone(),
+        grids.clone(),
+        error.clone(),
+        result.clone(),
+        options,
+        props.only.clone(),
+    );
     let report = {
         let error = error.clone();
         Callback::from(move |outcome: Result<(), String>| {
