@@ -101,3 +101,40 @@ fn fixed_limits_clip_like_imshow() {
         "a constant off-diagonal gets a unit range around it: {lo}..{hi}"
     );
 }
+
+/// 260 words in a 560-pixel heatmap (cells of ~1.7 pixels; 520 words run in the browser test):
+/// the labels thin out (every k-th word, evenly) instead of overlapping; the 34 lecture words
+/// all keep theirs (above).
+#[test]
+fn labels_thin_out_when_cells_are_smaller_than_a_label() {
+    let n = 260;
+    let words: Vec<String> = (0..n).map(|i| format!("w{i}x")).collect();
+    let categories: Vec<usize> = (0..n).map(|i| 1 + i * 3 / n).collect();
+    let matrix: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| {
+                    if i == j {
+                        1.0
+                    } else {
+                        0.5 + ((i * 7 + j * 3) % 40) as f64 / 100.0
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let spec = HeatmapSpec {
+        title: "Q",
+        matrix: &matrix,
+        labels: &words,
+        categories: &categories,
+        range: ColourRange::Auto,
+        highlight: None,
+    };
+    let svg = to_svg((560, 520), |area| draw_cosine_heatmap(area, &spec)?.paint_as_rectangles(area)).unwrap();
+    let shown: Vec<usize> = (0..n).filter(|i| svg.contains(&format!("\nw{i}x\n</text>"))).collect();
+    assert!(shown.len() >= 20 && shown.len() <= 50, "{} of {n} labels", shown.len());
+    assert_eq!(shown[0], 0);
+    let step = shown[1] - shown[0];
+    assert!(shown.windows(2).all(|w| w[1] - w[0] == step), "evenly thinned: {shown:?}");
+}
