@@ -88,7 +88,12 @@ pub fn figure_card(card: &Card, figure: Figure, node: &NodeRef) -> Html {
                 role="img" aria-label={crate::plots::describe::describe(figure, &card.result)}
                 class={clickable.then_some("clickable")}
                 onmousemove={hoverable.then(|| card.on_move(figure))} onmouseleave={hoverable.then_some(on_leave)}
-                onclick={clickable.then(|| card.on_click(figure))}></canvas>
+                onclick={match (clickable, hoverable) {
+                    (true, _) => Some(card.on_click(figure)),
+                    // A tap on a phone marks the pair as hovering does.
+                    (false, true) => Some(card.on_move(figure)),
+                    _ => None,
+                }}></canvas>
             <figcaption>
                 <button class="link" onclick={card.on_png(figure, node)}>{ "PNG" }</button>
                 <button class="link" onclick={card.on_svg(figure)}>{ "SVG" }</button>
