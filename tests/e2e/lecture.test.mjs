@@ -217,3 +217,32 @@ describe('the class view', () => {
     });
   });
 });
+
+describe('a phone with a touch screen', () => {
+  const browser = sharedBrowser();
+
+  test('a tap on a heatmap cell names the pair and its similarities, as hovering does', { timeout: 120_000 }, async () => {
+    const { serve } = await import('./harness.mjs');
+    const srv = await serve();
+    const context = await browser().newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+    try {
+      const page = await context.newPage();
+      await page.goto(url(srv, ''));
+      const res = await ready(page);
+      await page.locator('#qk-heatmap-q').scrollIntoViewIfNeeded();
+      const box = await page.locator('#qk-heatmap-q').boundingBox();
+      await page.tap('#qk-heatmap-q', { position: { x: box.width * 0.62, y: box.height * 0.35 } });
+      await page.waitForFunction(() => document.querySelector('#qk-pair')?.textContent.includes('×'), null, { timeout: 5000 });
+      const text = (await page.textContent('#qk-pair')).trim();
+      const m = /^(\w+) × (\w+): Q (-?\d\.\d{4}), K (-?\d\.\d{4})$/.exec(text);
+      assert.ok(m, text);
+      const words = res.words.map((w) => w.word);
+      const [i, j] = [words.indexOf(m[1]), words.indexOf(m[2])];
+      assert.equal(Number(m[3]), Number(res.q.cosine[i][j].toFixed(4)));
+      await screenshot(page, 'phone-tap');
+    } finally {
+      await context.close();
+      await srv.stop();
+    }
+  });
+});
