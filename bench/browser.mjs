@@ -4,7 +4,7 @@
 //
 // Serves dist/ at / , DIR/<model>/ at /models/<model>/ and the experiments at /experiments/ with
 // tests/e2e/server.mjs (which counts the bytes it sends), and drives Debian's Chromium with
-// playwright-core (from tests/e2e/node_modules) and the e2e tests' flags. For each case:
+// playwright-core (from tests/e2e/node_modules) and the e2e tests' flags (bench/chromium.mjs). For each case:
 //   cold: a new browser with a new, empty profile opens
 //         /?model=<server>/models/<model>/&experiment=/experiments/<model>-L<L>.json&run=1
 //   warm: the same page is reloaded (same profile, so Cache Storage holds what the cold run kept);
@@ -17,16 +17,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { startServer } from '../tests/e2e/server.mjs';
 import { waitForOutcome } from '../tests/e2e/harness.mjs';
-
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(REPO, 'tests', 'e2e', 'package.json'));
-const { chromium } = require('playwright-core');
+import { REPO, chromiumVersion, launch, peakRss, rendererPids, resetPeak } from './chromium.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -42,66 +36,9 @@ if (!opt.models || !opt.experiments || !opt.out) {
   console.error('usage: node bench/browser.mjs --models DIR --experiments DIR --out FILE [--dist DIR] [--case MODEL:LAYER ...]');
   process.exit(2);
 }
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT_MS = Number(opt.timeout) * 1000;
-// The flags of tests/e2e/qk.test.mjs.
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const log = (...a) => console.error('[browser]', ...a);
-
-/** Pids of the renderer processes of the Chromium whose command line names `profile`. */
-function rendererPids(profile) {
-  const procs = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ');
-      const ppid = Number(fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ').pop().split(' ')[1]);
-      procs.push({ pid: Number(d), ppid, cmd });
-    } catch {
-      /* gone */
-    }
-  }
-  const family = new Set(procs.filter((p) => p.cmd.includes(profile) && !p.cmd.includes('--type=')).map((p) => p.pid));
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const p of procs) if (!family.has(p.pid) && family.has(p.ppid)) family.add(p.pid), (grew = true);
-  }
-  return procs.filter((p) => family.has(p.pid) && p.cmd.includes('--type=renderer')).map((p) => p.pid);
-}
-
-function resetPeak(pids) {
-  for (const pid of pids) {
-    try {
-      fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
-    } catch {
-      /* not allowed: the peak then covers the process's whole life */
-    }
-  }
-}
-
-function peakRss(pids) {
-  let max = null;
-  for (const pid of pids) {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) max = Math.max(max ?? 0, Number(m[1]) * 1024);
-    } catch {
-      /* gone */
-    }
-  }
-  return max;
-}
 
 /** One navigation (goto or reload) until the result; returns its measurements. */
 async function measure(srv, page, profile, model, go) {
@@ -133,12 +70,7 @@ async function measure(srv, page, profile, model, go) {
 
 async function runCase(srv, model, layer) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'qk-bench-profile-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: ARGS,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-  });
+  const context = await launch(profile);
   const errors = [];
   try {
     const page = context.pages()[0] ?? (await context.newPage());
@@ -164,7 +96,7 @@ const srv = await startServer({
   root: opt.dist,
   mounts: { '/models/': opt.models, '/experiments/': opt.experiments },
 });
-const out = { chromium: execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', stderr: 'ignore' }).trim(), cases: [] };
+const out = { chromium: chromiumVersion(), cases: [] };
 try {
   for (const c of opt.case) {
     const [model, layer] = c.split(':');

@@ -2,6 +2,8 @@
 
     python bench/cases.py list                 prints MODEL:LAYER per line
     python bench/cases.py experiments OUT_DIR  writes OUT_DIR/MODEL-LLAYER.json for every case
+    python bench/cases.py target-model         the case the issues' targets are checked on (and the
+    python bench/cases.py target-layer         live lab's benchmark runs): its model, its layer
 
 An experiment is the lecture's (tests/e2e/experiments/lecture-L1.json: 34 words, 3 categories,
 "The next word is {word}") with the case's layer and the hub model's id.
@@ -35,6 +37,10 @@ def write_experiments(out_dir):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["list"]:
         print("\n".join(f"{m}:{l}" for m, l in CASES))
+    elif sys.argv[1:] == ["target-model"]:
+        print(TARGET_CASE[0])
+    elif sys.argv[1:] == ["target-layer"]:
+        print(TARGET_CASE[1])
     elif sys.argv[1:2] == ["experiments"] and len(sys.argv) == 3:
         write_experiments(sys.argv[2])
     else:

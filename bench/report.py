@@ -2,8 +2,10 @@
 
     python bench/report.py --run RUN_DIR --models DIR --out docs/benchmarks.md --meta META.json
 
-RUN_DIR holds browser.json (bench/browser.mjs), native.json (bench/native.py) and
-lecture-MODEL-LLAYER.json (bench/lecture_cell.py). META.json: what bench.sh knows of the machine
+RUN_DIR holds browser.json (bench/browser.mjs), native.json (bench/native.py),
+lecture-MODEL-LLAYER.json (bench/lecture_cell.py), and live.json (bench/live.mjs) with
+notebook-e2e.json (bench/notebook_e2e.py) for the "Live lab" section (bench/live_report.py);
+with --only live, just those two, and only that section of --out is rewritten. META.json: what bench.sh knows of the machine
 and the run (date, command, versions, seconds). The tables also go to stdout.
 
 "needed weight bytes" of a case is the sum of the pieces a capture at layer L needs, from the
@@ -20,6 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cases import CASES, TARGET_CASE, name  # noqa: E402
+from live_report import LIVE_HEADING, live_section, splice_section  # noqa: E402
 
 DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2}
 
@@ -71,14 +74,44 @@ def table(head, rows):
     return "\n".join(out)
 
 
+def disturbance(meta):
+    """What other processes did to the measurements (bench/cpu_watch.py's files in META.json):
+    a line for the machine table, the disturbed phases as text, and their names."""
+    watches = meta.get("cpu_watch") or []
+    foreign_text, noisy, noisy_phases = "?", [], set()
+    seconds = sum(w["seconds"] for w in watches)
+    if seconds:
+        foreign = sum(w["foreign_cpu_seconds"] for w in watches)
+        foreign_share = foreign / (seconds * int(meta["nproc"]))
+        by_cmd = {}
+        for w in watches:
+            for c, s in w["top"]:
+                by_cmd[c] = by_cmd.get(c, 0) + s
+            if w["foreign_cpu_seconds"] > 0.05 * w["seconds"] * int(meta["nproc"]):
+                noisy_phases.add(w["phase"])
+                noisy.append(f"{w['phase']} ({100 * w['foreign_cpu_seconds'] / (w['seconds'] * int(meta['nproc'])):.0f} %)")
+        top = ", ".join(f"{c} {s:.0f} s" for c, s in sorted(by_cmd.items(), key=lambda kv: -kv[1])[:4] if s >= 0.5)
+        foreign_text = (f"{foreign:.1f} CPU s in {seconds:.0f} s of measuring "
+                        f"({100 * foreign_share:.1f} % of the cores){': ' + top if top else ''}")
+    return foreign_text, noisy, noisy_phases
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", required=True)
     ap.add_argument("--models", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--meta", required=True)
+    ap.add_argument("--only", choices=["live"],
+                    help="live: RUN_DIR holds only live.json and notebook-e2e.json; rewrite the Live lab "
+                         "section of --out and keep the rest of the file as it is")
     args = ap.parse_args()
     meta = json.load(open(args.meta))
+    if args.only == "live":
+        section = live_section(args.run, args.models, meta, disturbance(meta)[2], False, needed_bytes)
+        splice_section(args.out, LIVE_HEADING, section)
+        print(section)
+        return
     browser = {(c["model"], c["layer"]): c
                for f in sorted(os.listdir(args.run)) if f.startswith("browser") and f.endswith(".json")
                for c in json.load(open(os.path.join(args.run, f)))["cases"]}
@@ -101,22 +134,7 @@ def main():
             pt_load=p["load_ms"])
 
     load = meta.get("loadavg", {})
-    watches = meta.get("cpu_watch") or []
-    foreign_share, foreign_text, noisy, noisy_phases = None, "?", [], set()
-    seconds = sum(w["seconds"] for w in watches)
-    if seconds:
-        foreign = sum(w["foreign_cpu_seconds"] for w in watches)
-        foreign_share = foreign / (seconds * int(meta["nproc"]))
-        by_cmd = {}
-        for w in watches:
-            for c, s in w["top"]:
-                by_cmd[c] = by_cmd.get(c, 0) + s
-            if w["foreign_cpu_seconds"] > 0.05 * w["seconds"] * int(meta["nproc"]):
-                noisy_phases.add(w["phase"])
-                noisy.append(f"{w['phase']} ({100 * w['foreign_cpu_seconds'] / (w['seconds'] * int(meta['nproc'])):.0f} %)")
-        top = ", ".join(f"{c} {s:.0f} s" for c, s in sorted(by_cmd.items(), key=lambda kv: -kv[1])[:4] if s >= 0.5)
-        foreign_text = (f"{foreign:.1f} CPU s in {seconds:.0f} s of measuring "
-                        f"({100 * foreign_share:.1f} % of the cores){': ' + top if top else ''}")
+    foreign_text, noisy, noisy_phases = disturbance(meta)
 
     case = lambda m, l: f"{m} L{l}"  # noqa: E731
     t_bytes = table(
@@ -294,6 +312,8 @@ Rerun it to replace this file; everything it needs is cached outside git in
         notes.append("- Targets missed: " + "; ".join(misses) + ".")
     if notes:
         doc += f"\n{OBSERVATIONS}\n\n" + "\n".join(notes) + "\n"
+    if os.path.exists(os.path.join(args.run, "live.json")):
+        doc += "\n" + live_section(args.run, args.models, meta, noisy_phases, True, needed_bytes)
     doc += kept_sections(args.out, doc)
     with open(args.out, "w") as f:
         f.write(doc)
@@ -312,7 +332,7 @@ def kept_sections(path, doc):
     except FileNotFoundError:
         return ""
     # Sections this report writes, also those it leaves out this time (no observations).
-    generated = {line.strip() for line in doc.splitlines() if line.startswith("## ")} | {OBSERVATIONS}
+    generated = {line.strip() for line in doc.splitlines() if line.startswith("## ")} | {OBSERVATIONS, LIVE_HEADING}
     kept = [part.rstrip("\n") + "\n" for part in re.split(r"(?m)^(?=## )", old)[1:]
             if part.splitlines()[0].strip() not in generated]
     return "".join("\n" + part for part in kept)

@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# The benchmark of issue 6: QK Lens in headless Chromium (cold and warm) and natively, against the
-# lecture's PyTorch cell, on random-weight GPT-2 models with the real shapes of gpt2 and
-# gpt2-medium. Prints the tables and writes them to docs/benchmarks.md.
+# The benchmark of issues 6 and 12: QK Lens in headless Chromium (cold and warm) and natively,
+# against the lecture's PyTorch cell, on random-weight GPT-2 models with the real shapes of gpt2
+# and gpt2-medium; then the live lab (edits with the model resident, a reload, model switches)
+# against the lecture notebook run end to end. Prints the tables and writes them to
+# docs/benchmarks.md.
 #
-#   scripts/bench.sh
+#   scripts/bench.sh                        everything (~10 min on 2 quiet cores)
+#   QK_BENCH_ONLY=live scripts/bench.sh     only the live lab and the notebook end to end (~3 min):
+#                                           rewrites just the "Live lab" section of docs/benchmarks.md
+#
+# The live part's two programs also run alone (after one scripts/bench.sh, which makes the cache):
+#   node bench/live.mjs --models ~/.cache/qk-lens-bench/models --experiments ~/.cache/qk-lens-bench/experiments \
+#     --dist DIST --out /tmp/live.json              (the page's edits, reload, switches; see its header)
+#   ~/.cache/qk-lens-bench/venv/bin/python bench/notebook_e2e.py \
+#     --model-dir ~/.cache/qk-lens-bench/models/gpt2-medium --layer 5 --reps 3 --out /tmp/notebook.json
 #
 # Everything it makes is cached outside git in ${QK_BENCH_CACHE:-$HOME/.cache/qk-lens-bench}:
-#   venv/      python venv with numpy, safetensors, torch, transformers (PyPI; ~1-5 min once)
+#   venv/      python venv with numpy, safetensors, torch, transformers, matplotlib (PyPI; ~1-5 min once)
 #   models/    gpt2/ and gpt2-medium/ (config.json, tokenizer.json, model.safetensors; ~2 GB, made once)
 #   dist/      the site built from this work tree (trunk build --release), so dist/ is left alone
 #   results/   one folder per run (results/latest -> the newest) with every raw measurement
@@ -14,7 +24,8 @@
 # building one; QK_BENCH_QUIET_WAIT=SECONDS: how long, in all, to wait for other processes to
 # leave the cores alone before measurements (default 600); QK_BENCH_RETRIES=N: how often to repeat
 # a measurement that other processes disturbed (default 3; the report says how busy the machine
-# was and marks the figures and targets that are unreliable); CHROMIUM=/path/to/chromium.
+# was and marks the figures and targets that are unreliable); CHROMIUM=/path/to/chromium;
+# QK_BENCH_ONLY=live (above).
 # Installs the build tools and Chromium when missing (scripts/install-tools.sh test).
 set -euo pipefail
 # All of it in one function: bash reads it whole before running, so editing this file while it
@@ -28,6 +39,11 @@ step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))" >&2; }
 cache="${QK_BENCH_CACHE:-$HOME/.cache/qk-lens-bench}"
 mkdir -p "$cache"
 cache="$(cd "$cache" && pwd)"
+only="${QK_BENCH_ONLY:-}"
+case "$only" in
+  ""|live) ;;
+  *) echo "QK_BENCH_ONLY=$only: only 'live' is known" >&2; exit 2 ;;
+esac
 run="$cache/results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$run"
 loadavg_before="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -49,6 +65,13 @@ if [ "$(cat "$cache/venv/.qk-bench-ok" 2>/dev/null)" != "$pins" ]; then
   "$cache/venv/bin/pip" install --quiet $pins
   echo "$pins" >"$cache/venv/.qk-bench-ok"
 fi
+# The notebook end to end draws its figures with matplotlib (added to an existing venv).
+extra="matplotlib==3.11.2"
+if [ "$(cat "$cache/venv/.qk-bench-extra-ok" 2>/dev/null)" != "$extra" ]; then
+  # shellcheck disable=SC2086
+  "$cache/venv/bin/pip" install --quiet $extra
+  echo "$extra" >"$cache/venv/.qk-bench-extra-ok"
+fi
 
 step "models in $cache/models"
 "$py" bench/make_models.py "$cache/models"
@@ -57,7 +80,7 @@ rm -rf "$cache/experiments"
 mapfile -t cases < <("$py" bench/cases.py list)
 
 step "build: qk-lens CLI and the site (release)"
-cargo build --release --locked --bin qk-lens
+[ "$only" = live ] || cargo build --release --locked --bin qk-lens
 if [ -n "${QK_BENCH_DIST:-}" ]; then
   dist="$(cd "$QK_BENCH_DIST" && pwd)"
 else
@@ -114,6 +137,7 @@ print(round(100 * w["foreign_cpu_seconds"] / max(w["seconds"], 1e-9) / os.cpu_co
   [ "$best" -le 5 ] || echo "[cpu] $name: kept the attempt that other processes disturbed least ($best % of the cores)" >&2
 }
 
+if [ "$only" != live ]; then
 step "browser: headless Chromium, cold and warm (${cases[*]})"
 for c in "${cases[@]}"; do
   model="${c%%:*}" layer="${c##*:}"
@@ -136,6 +160,17 @@ for c in "${cases[@]}"; do
 print("[pytorch] %s: full model %.0f ms (1 thread), %.0f ms (2 threads)"
       % (sys.argv[2], t["1"]["full"]["median_ms"], t["2"]["full"]["median_ms"]), file=sys.stderr)' "$out" "$c"
 done
+fi
+
+# The live lab on the issue's case, and the lecture notebook end to end on the same model.
+live_model="$("$py" bench/cases.py target-model)" live_layer="$("$py" bench/cases.py target-layer)"
+step "live lab: $live_model L$live_layer resident in headless Chromium (edits, reload, model switches)"
+measure live "$run/live.json" node bench/live.mjs --models "$cache/models" --experiments "$cache/experiments" \
+  --dist "$dist" --out "$run/live.json" --model "$live_model" --layer "$live_layer" --other gpt2 --reps 5 --reloads 5
+
+step "the lecture notebook end to end: 3 fresh python processes ($live_model L$live_layer)"
+measure notebook "$run/notebook-e2e.json" "$py" bench/notebook_e2e.py --model-dir "$cache/models/$live_model" \
+  --layer "$live_layer" --reps 3 --out "$run/notebook-e2e.json"
 
 step "report"
 seconds=$(( $(date +%s) - start ))
@@ -144,7 +179,7 @@ if [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock index.html static
   source_desc="$source_desc + uncommitted changes in the work tree"
 fi
 command="scripts/bench.sh"
-for v in QK_BENCH_CACHE QK_BENCH_DIST QK_BENCH_QUIET_WAIT QK_BENCH_RETRIES CHROMIUM; do
+for v in QK_BENCH_ONLY QK_BENCH_CACHE QK_BENCH_DIST QK_BENCH_QUIET_WAIT QK_BENCH_RETRIES CHROMIUM; do
   if [ -n "${!v:-}" ]; then command="$v=${!v} $command"; fi
 done
 CMD="$command" DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" SECONDS_TAKEN="$seconds" WAITED="$waited" NPROC="$(nproc)" \
@@ -164,7 +199,8 @@ json.dump({"command": e["CMD"], "date": e["DATE"], "seconds": int(e["SECONDS_TAK
            "loadavg": {"before": e["LOAD_BEFORE"], "after": e["LOAD_AFTER"]},
            "cpu_watch": [dict(json.load(open(p)), phase=os.path.basename(p)[4:-5]) for p in os.sys.argv[2:]]}, open(os.sys.argv[1], "w"), indent=1)' \
   "$run/meta.json" "$run"/cpu-*.json
-"$py" bench/report.py --run "$run" --models "$cache/models" --meta "$run/meta.json" --out docs/benchmarks.md
+"$py" bench/report.py --run "$run" --models "$cache/models" --meta "$run/meta.json" --out docs/benchmarks.md \
+  ${only:+--only "$only"}
 ln -sfn "$run" "$cache/results/latest"
 step "done: docs/benchmarks.md, raw figures in $run"
 }
