@@ -2,7 +2,8 @@
 # Installs what building and testing QK Lens needs, skipping whatever is already present.
 # Versions are pinned: trunk 0.22 needs a newer rustc; wasm-bindgen-cli must equal the crate's
 # version (Cargo.lock); Debian's wasm-opt (108) cannot read what rustc 1.95 emits.
-# Usage: scripts/install-tools.sh [build|test]   (test also installs Chromium + chromedriver)
+# Usage: scripts/install-tools.sh [build|test]   (test also installs Chromium + chromedriver,
+# Firefox ESR, WebKitGTK's WebDriver and Xvfb)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 want="${1:-build}"
@@ -58,6 +59,12 @@ if [ "$want" = test ]; then
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list 2>/dev/null | grep -qi dejavu; then
     say "apt-get install chromium chromium-driver fonts-dejavu-core"
     apt_install chromium chromium-driver fonts-dejavu-core
+  fi
+  # The core cases in the other engines (tests/e2e/engines.test.mjs): Firefox ESR speaks
+  # WebDriver BiDi itself; WebKitGTK's MiniBrowser is driven by WebKitWebDriver under Xvfb.
+  if ! command -v firefox-esr >/dev/null || ! command -v WebKitWebDriver >/dev/null || ! command -v xvfb-run >/dev/null; then
+    say "apt-get install firefox-esr webkit2gtk-driver xvfb"
+    apt_install firefox-esr webkit2gtk-driver xvfb xauth
   fi
 fi
 say "tools ready"

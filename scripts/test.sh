@@ -33,7 +33,7 @@ trunk build --release --offline
 step "wasm32 kernel tests: the simd128 matmul in node (release, after the site's build)"
 scripts/test-wasm.sh
 
-step "browser tests: headless Chromium against dist/ on 127.0.0.1, and the wasm32 habits beside them"
+step "browser tests: headless Chromium against dist/ on 127.0.0.1, then the core cases in Firefox ESR and WebKitGTK, and the wasm32 habits beside them"
 # The browser tests mostly wait on the browser: the wasm32 clippy and docs use the idle core.
 # Niced, so the page under test keeps its core.
 lint_log="$(mktemp)"
