@@ -29,6 +29,8 @@ pub struct Props {
     pub on_head: Callback<Option<usize>>,
     /// MODEL of the "Check it in Python" notebook (see `Figures`).
     pub model: AttrValue,
+    /// The figures' colour scale and theme.
+    pub look: crate::plots::Look,
 }
 
 /// The result compared by pointer (a new run is a new result).
@@ -56,7 +58,7 @@ pub fn guided(props: &Props) -> Html {
     let figures = match &props.result {
         Some(result) if !step.figures.is_empty() => html! {
             <Figures result={result.clone()} head={props.head} only={Some(step.figures.clone())}
-                on_select={props.on_select.clone()} on_head={props.on_head.clone()} model={props.model.clone()} />
+                on_select={props.on_select.clone()} on_head={props.on_head.clone()} model={props.model.clone()} look={props.look} />
         },
         _ if !step.figures.is_empty() => html! { <p class="hint">{ "Run the lab to draw this step's figures." }</p> },
         _ => Html::default(),

@@ -25,6 +25,9 @@ pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: R
     if params.present {
         dispatch.dispatch(Action::SetPresent(true));
     }
+    if params.look != Default::default() {
+        dispatch.dispatch(Action::SetLook(params.look));
+    }
     if let Some(options) = &params.options {
         dispatch.dispatch(Action::SetOptions(options.clone()));
     }

@@ -11,10 +11,13 @@ mod state;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use components::{CachePanel, ClassPanel, Controls, Editor, Figures, ModelPicker, OptionsPanel, Plan, ProgressView, Summary};
+use components::{
+    CachePanel, ClassPanel, Controls, Editor, Figures, LookControls, ModelPicker, OptionsPanel, Plan, ProgressView, Summary,
+};
 use state::{Action, State};
 
 use crate::lecture::Suggestion;
+use crate::plots::Theme;
 use crate::web::params::{absolute_url, show_step_in_address, PageParams};
 
 #[function_component(App)]
@@ -45,21 +48,25 @@ fn app() -> Html {
         tokenizer: s.tokenizer.clone(),
     };
     html! {
-        <main class={classes!("qk", s.present.then_some("present"), s.lecture_step.is_some().then_some("lecture-mode"))}>
+        <main class={classes!("qk", s.present.then_some("present"), s.lecture_step.is_some().then_some("lecture-mode"),
+            (s.look.theme == Theme::Dark).then_some("dark"))}>
             <header>
                 <h1>{ "QK Lens" }</h1>
                 <p class="tagline">{ "How GPT-2's attention queries and keys group words by meaning." }</p>
                 <button class="secondary" id="qk-lecture" aria-pressed={s.lecture_step.is_some().to_string()}
                     onclick={act.reform({ let open = s.lecture_step.is_some(); move |_| Action::LectureStep((!open).then_some(1)) })}>
                     { if s.lecture_step.is_some() { "Lab" } else { "Lecture" } }</button>
+                if !s.present { <LookControls look={s.look} on_look={act.reform(Action::SetLook)} /> }
             </header>
+            // The header is hidden on the presenter's screen: the look's controls float there.
+            if s.present { <div class="look-bar"><LookControls look={s.look} on_look={act.reform(Action::SetLook)} /></div> }
             if let Some(step) = s.lecture_step {
                 <guided::Guided experiment={s.experiment.clone()} result={s.result.clone()} {step} revealed={s.revealed.contains(&step)}
                     present={s.present} head={s.head} on_move={act.reform(Action::LectureMove)}
                     on_step={act.reform(|n| Action::LectureStep(Some(n)))} on_reveal={act.reform(|_| Action::Reveal)}
                     on_present={act.reform(Action::SetPresent)} on_close={act.reform(|_| Action::LectureStep(None))}
                     on_suggest={suggest(&state)} on_select={on_select.clone()} on_head={act.reform(Action::SelectHead)}
-                    model={model.clone()} />
+                    model={model.clone()} look={s.look} />
             }
             <section class="panel experiment">
                 <ModelPicker hub_model={s.experiment.model.clone()} url={s.model_url()} custom_url={s.model_override.is_some()}
@@ -84,7 +91,7 @@ fn app() -> Html {
                 <Summary result={result.clone()} />
                 // In the guided lab the open step shows its own figures.
                 if s.lecture_step.is_none() {
-                    <Figures result={result.clone()} head={s.head} {on_select} on_head={act.reform(Action::SelectHead)} {model} />
+                    <Figures result={result.clone()} head={s.head} {on_select} on_head={act.reform(Action::SelectHead)} {model} look={s.look} />
                 }
                 <script type="application/json" id="qk-result" data-run-id={components::run_id(&result)}>{ result.to_json() }</script>
             }
@@ -120,8 +127,10 @@ fn select(state: &UseReducerHandle<State>, runner: &run::Runner) -> Callback<(us
 /// The open step is in the address: a reload or a copied address opens it again.
 #[hook]
 fn use_step_in_address(state: &UseReducerHandle<State>) {
-    let (step, present) = (state.lecture_step, state.present);
-    use_effect_with((step, present), move |&(step, present)| show_step_in_address(step, present));
+    let (step, present, look) = (state.lecture_step, state.present, state.look);
+    use_effect_with((step, present, look), move |&(step, present, look)| {
+        show_step_in_address(step, present, look)
+    });
 }
 
 /// What a "try next" link of the guided lab sets up: another layer (shown on the heatmaps'

@@ -15,6 +15,7 @@ pub use words::{chips, CategoryEdit, Chip, TokenizerRef, Tokens};
 
 use crate::analysis::report::ExtendedOptions;
 use crate::experiment::{is_hub_repo, model_base_url, Experiment};
+use crate::plots::Look;
 use crate::presets::preset;
 use crate::protocol::ModelFiles;
 use crate::result::RunResult;
@@ -68,6 +69,8 @@ pub struct State {
     pub lecture_step: Option<usize>,
     /// Presenter mode: one step fills the screen, large type.
     pub present: bool,
+    /// The figures' colour scale and theme (`&colours=`, `&theme=`).
+    pub look: Look,
     /// Steps whose predict-first answer was revealed.
     pub revealed: Vec<usize>,
     /// The model `result` came from (recorded when its run started).
@@ -122,6 +125,7 @@ impl State {
             model_run: None,
             lecture_step: None,
             present: false,
+            look: Look::default(),
             revealed: Vec::new(),
             result_model: None,
         };

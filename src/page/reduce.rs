@@ -38,6 +38,8 @@ pub enum Action {
     /// A step forward (+1) or back (-1), or to the first (i32::MIN) or last (i32::MAX).
     LectureMove(i32),
     SetPresent(bool),
+    /// The figures' colour scale and theme.
+    SetLook(crate::plots::Look),
     /// Reveal the answer of the shown step's question.
     Reveal,
     LoadingExperiment,
@@ -99,6 +101,7 @@ pub fn reduce(state: &State, action: Action) -> State {
                 s.lecture_step = Some(1);
             }
         }
+        Action::SetLook(look) => s.look = look,
         Action::Reveal => {
             if let Some(n) = s.lecture_step.filter(|n| !s.revealed.contains(n)) {
                 s.revealed.push(n);

@@ -5,6 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::drawing::{drawing_error, DrawResult};
+use super::look::{font, inked};
 use super::scale::colour;
 
 /// A colour bar with the word-grid figures' margins.
@@ -35,13 +36,12 @@ pub(crate) fn draw_colour_bar_between<DB: DrawingBackend>(
             Rectangle::new([(0.0, v), (1.0, v + dv)], colour(v + dv / 2.0, lo, hi).filled())
         }))
         .map_err(drawing_error)?;
-    chart
-        .configure_mesh()
+    inked(&mut chart.configure_mesh())
         .disable_mesh()
         .disable_x_axis()
         .y_labels(6)
         .y_label_formatter(&|v| format!("{v:.2}"))
-        .label_style(("sans-serif", 11))
+        .label_style(font(11))
         .draw()
         .map_err(drawing_error)?;
     Ok(())

@@ -14,6 +14,7 @@ use super::heatmap::{draw_cosine_heatmap, HeatmapSpec};
 use super::histograms::{draw_qkv_histograms, draw_similarity_histograms, HistogramSpec};
 pub use super::hits::{HeadCells, HitMap, LayerColumns, PixelRect};
 use super::layer_sweep::{draw_layer_sweep, LayerSweepSpec};
+use super::look::with_look;
 use super::null_distributions::draw_null_distributions;
 pub use super::options::{FigureOptions, Space, LECTURE_K_RANGE, LECTURE_Q_RANGE};
 use super::pca_map::{draw_pca_map, PcaMapSpec, PcaPanel};
@@ -123,6 +124,15 @@ pub fn draw_figure<'a, DB: DrawingBackend>(
     options: &FigureOptions,
 ) -> Result<DrawnFigure, String> {
     let shown = shown.into();
+    with_look(options.look, || draw_in_look(area, figure, shown, options))
+}
+
+fn draw_in_look<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: Figure,
+    shown: Shown,
+    options: &FigureOptions,
+) -> Result<DrawnFigure, String> {
     let result = shown.result;
     if !figure.available(result) {
         return Err(missing(figure, shown));

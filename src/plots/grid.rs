@@ -9,6 +9,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::cells::{CellLayer, OverlayPath};
 use super::drawing::{drawing_error, ring, DrawResult};
+use super::look::font;
 
 pub(crate) struct Grid<'a> {
     pub title: &'a str,
@@ -34,7 +35,7 @@ pub(crate) fn draw_grid<DB: DrawingBackend>(
 ) -> Result<CellLayer, String> {
     let n = grid.n;
     let chart = ChartBuilder::on(main)
-        .caption(grid.title, ("sans-serif", grid.caption_size))
+        .caption(grid.title, font(grid.caption_size))
         .margin(6)
         .x_label_area_size(70)
         .y_label_area_size(70)
@@ -104,9 +105,10 @@ fn draw_labels<DB: DrawingBackend>(main: &DrawingArea<DB, Shift>, plot: &GridAre
         let (a, b) = plot.map_coordinate(&(x, y));
         (a - base.0, b - base.1)
     };
-    let font = ("sans-serif", LABEL_PX).into_font();
-    let x_style = TextStyle::from(font.clone().transform(FontTransform::Rotate90)).pos(Pos::new(HPos::Left, VPos::Center));
-    let y_style = TextStyle::from(font).pos(Pos::new(HPos::Right, VPos::Center));
+    let x_style = font(LABEL_PX as u32)
+        .transform(FontTransform::Rotate90)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let y_style = font(LABEL_PX as u32).pos(Pos::new(HPos::Right, VPos::Center));
     let cell_px = (px(n as f64, 0.0).0 - px(0.0, 0.0).0).abs() as f64 / n.max(1) as f64;
     let step = label_step(n, cell_px);
     for (i, word) in grid.labels.iter().enumerate().take(n).step_by(step) {

@@ -8,6 +8,7 @@ use super::cells::CellLayer;
 use super::drawing::drawing_error;
 use super::grid::{draw_grid, Grid};
 use super::legend::{draw_legend, legend_width, Mark};
+use super::look::paper;
 use super::palette::{category_colour, EMPTY_GREY};
 
 /// For every pair i < j: the category index + 1 when both words are in the same category,
@@ -43,7 +44,7 @@ pub struct GroupMaskSpec<'a> {
 pub fn draw_group_mask<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &GroupMaskSpec) -> Result<CellLayer, String> {
     let mask = group_mask(spec.categories);
     let n = spec.labels.len().min(mask.len());
-    area.fill(&WHITE).map_err(drawing_error)?;
+    area.fill(&paper()).map_err(drawing_error)?;
     let entries: Vec<(String, Mark)> = spec
         .category_names
         .iter()

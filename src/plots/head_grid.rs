@@ -9,6 +9,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::colour_bar::draw_colour_bar_between;
 use super::drawing::{drawing_error, ring, DrawResult};
 use super::hits::{HeadCells, PixelRect};
+use super::look::{font, paper};
 use super::options::Space;
 use super::palette::EMPTY_GREY;
 use super::scale::{colour, extent};
@@ -75,7 +76,7 @@ fn draw_panel<DB: DrawingBackend>(
     let (w, _) = area.dim_in_pixel();
     let (main, bar) = area.split_horizontally(w.saturating_sub(64));
     let mut chart = ChartBuilder::on(&main)
-        .caption(&panel.title, ("sans-serif", 14))
+        .caption(&panel.title, font(14))
         .margin(6)
         .x_label_area_size(36)
         .y_label_area_size(40)
@@ -97,11 +98,10 @@ fn draw_panel<DB: DrawingBackend>(
         let (a, b) = plot.map_coordinate(&(x, y));
         (a - base.0, b - base.1)
     };
-    let font = ("sans-serif", 11).into_font();
     let step = cols.div_ceil(16).max(1);
     for c in (0..cols).step_by(step) {
         let (x, y0) = px(c as f64 + 0.5, 0.0);
-        let style = TextStyle::from(font.clone()).pos(Pos::new(HPos::Center, VPos::Top));
+        let style = font(11).pos(Pos::new(HPos::Center, VPos::Top));
         main.draw_text(&c.to_string(), &style, (x, y0 + 4)).map_err(drawing_error)?;
     }
     // Tested cells below ALPHA: a white dot with a black rim, visible on any colour.
@@ -116,17 +116,17 @@ fn draw_panel<DB: DrawingBackend>(
     let (x_mid, y0) = px(cols as f64 / 2.0, 0.0);
     if panel.p.iter().flatten().any(Option::is_some) {
         let (x0, _) = px(0.0, 0.0);
-        let note = TextStyle::from(("sans-serif", 10).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
+        let note = font(10).pos(Pos::new(HPos::Left, VPos::Top));
         main.draw_text(&format!("○ p < {ALPHA}, per test"), &note, (x0 - 36, y0 + 20))
             .map_err(drawing_error)?;
     }
-    let desc = TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    let desc = font(12).pos(Pos::new(HPos::Center, VPos::Top));
     main.draw_text("Head", &desc, (x_mid, y0 + 18)).map_err(drawing_error)?;
     let row_px = (px(0.0, 0.0).1 - px(0.0, rows as f64).1) as f64 / rows.max(1) as f64;
     let row_step = (12.0 / row_px.max(1.0)).ceil().max(1.0) as usize;
     for r in (0..rows).step_by(row_step) {
         let (x0, yc) = px(0.0, y(r) - 0.5);
-        let style = TextStyle::from(font.clone()).pos(Pos::new(HPos::Right, VPos::Center));
+        let style = font(11).pos(Pos::new(HPos::Right, VPos::Center));
         main.draw_text(&format!("L{}", layers[r]), &style, (x0 - 4, yc))
             .map_err(drawing_error)?;
     }
@@ -162,7 +162,7 @@ fn draw_outline<DB: DrawingBackend>(
 
 /// Draws both heatmaps; returns where their cells are.
 pub fn draw_head_grid<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &HeadGridSpec) -> Result<HeadCells, String> {
-    area.fill(&WHITE).map_err(drawing_error)?;
+    area.fill(&paper()).map_err(drawing_error)?;
     let layers = layers_of(spec.heads);
     let heads = spec.heads.iter().map(|h| h.head + 1).max().unwrap_or(0);
     let mut sel = vec![vec![None; heads]; layers.len()];

@@ -8,6 +8,7 @@ use super::cells::CellLayer;
 use super::colour_bar::draw_colour_bar;
 use super::drawing::drawing_error;
 use super::grid::{draw_grid, Grid};
+use super::look::paper;
 use super::scale::{colour, ColourRange};
 
 pub struct HeatmapSpec<'a> {
@@ -33,7 +34,7 @@ impl HeatmapSpec<'_> {
 pub fn draw_cosine_heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &HeatmapSpec) -> Result<CellLayer, String> {
     let n = spec.matrix.len();
     let (lo, hi) = spec.limits();
-    area.fill(&WHITE).map_err(drawing_error)?;
+    area.fill(&paper()).map_err(drawing_error)?;
     let (w, _) = area.dim_in_pixel();
     let (main, bar) = area.split_horizontally(w.saturating_sub(64));
     let cells = draw_grid(

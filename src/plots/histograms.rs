@@ -6,6 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::drawing::{drawing_error, DrawResult};
+use super::look::{font, inked, paper};
 use super::palette::{GRID_GREY, K_COLOUR, Q_COLOUR, V_COLOUR};
 use crate::analysis::Histogram;
 
@@ -39,7 +40,7 @@ pub fn draw_histogram_series<DB: DrawingBackend>(
     title: &str,
     series: &[(&str, &Histogram, RGBColor)],
 ) -> DrawResult {
-    area.fill(&WHITE).map_err(drawing_error)?;
+    area.fill(&paper()).map_err(drawing_error)?;
     let (mut x_lo, mut x_hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for (_, h, _) in series {
         for &e in h.edges.iter().filter(|e| e.is_finite()) {
@@ -62,14 +63,13 @@ pub fn draw_histogram_series<DB: DrawingBackend>(
         .unwrap_or(0);
     let y_hi = (top as f64 * 1.08).max(1.0);
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 16))
+        .caption(title, font(16))
         .margin(10)
         .x_label_area_size(44)
         .y_label_area_size(52)
         .build_cartesian_2d(x_lo - pad..x_hi + pad, 0f64..y_hi)
         .map_err(drawing_error)?;
-    chart
-        .configure_mesh()
+    inked(&mut chart.configure_mesh())
         .light_line_style(TRANSPARENT)
         .bold_line_style(GRID_GREY.mix(0.6))
         .x_labels(6)
@@ -79,8 +79,8 @@ pub fn draw_histogram_series<DB: DrawingBackend>(
         .y_label_formatter(&|v| if v.fract() == 0.0 { format!("{v:.0}") } else { String::new() })
         .x_desc("Similarity")
         .y_desc("Count")
-        .label_style(("sans-serif", 12))
-        .axis_desc_style(("sans-serif", 14))
+        .label_style(font(12))
+        .axis_desc_style(font(14))
         .draw()
         .map_err(drawing_error)?;
     for &(name, h, colour) in series {
@@ -93,9 +93,9 @@ pub fn draw_histogram_series<DB: DrawingBackend>(
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
+        .background_style(paper().mix(0.9))
         .border_style(GRID_GREY)
-        .label_font(("sans-serif", 13))
+        .label_font(font(13))
         .draw()
         .map_err(drawing_error)?;
     Ok(())

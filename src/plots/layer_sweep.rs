@@ -12,6 +12,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::drawing::{drawing_error, DrawResult};
 use super::hits::{LayerColumns, PixelRect};
 use super::legend::{draw_legend, legend_width, Mark};
+use super::look::{font, inked, paper};
 use super::palette::{GRID_GREY, K_COLOUR, Q_COLOUR, V_COLOUR};
 use super::scale::padded_range;
 use crate::analysis::sweep::LayerSummary;
@@ -44,15 +45,14 @@ fn panel<'a, DB: DrawingBackend>(
     x_axis: bool,
 ) -> Result<Chart<'a, DB>, String> {
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 15))
+        .caption(title, font(15))
         .margin(10)
         .x_label_area_size(if x_axis { 40 } else { 20 })
         .y_label_area_size(58)
         .build_cartesian_2d(x.clone(), y)
         .map_err(drawing_error)?;
     let n_labels = ((x.end - x.start) as usize + 1).min(13);
-    chart
-        .configure_mesh()
+    inked(&mut chart.configure_mesh())
         .disable_x_mesh()
         .light_line_style(TRANSPARENT)
         .bold_line_style(GRID_GREY.mix(0.6))
@@ -62,8 +62,8 @@ fn panel<'a, DB: DrawingBackend>(
         .y_label_formatter(&|v| format!("{v:.2}"))
         .x_desc(if x_axis { "Layer" } else { "" })
         .y_desc(y_desc)
-        .label_style(("sans-serif", 12))
-        .axis_desc_style(("sans-serif", 13))
+        .label_style(font(12))
+        .axis_desc_style(font(13))
         .draw()
         .map_err(drawing_error)?;
     Ok(chart)
@@ -144,7 +144,7 @@ pub fn draw_layer_sweep<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     spec: &LayerSweepSpec,
 ) -> Result<LayerColumns, String> {
-    area.fill(&WHITE).map_err(drawing_error)?;
+    area.fill(&paper()).map_err(drawing_error)?;
     let layers: Vec<usize> = spec.layers.iter().map(|l| l.layer).collect();
     let (lo, hi) = (
         layers.iter().copied().min().unwrap_or(0) as f64,
@@ -196,7 +196,7 @@ pub fn draw_layer_sweep<DB: DrawingBackend>(
 
     draw_legend(&legend, &entries, 40)?;
     if tested {
-        let note = TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
+        let note = font(11).pos(Pos::new(HPos::Left, VPos::Top));
         legend
             .draw_text("permutation p, per test", &note, (4, 40 + 20 * entries.len() as i32))
             .map_err(drawing_error)?;

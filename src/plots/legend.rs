@@ -4,6 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::drawing::{drawing_error, DrawResult};
+use super::look::{font, paper};
 
 #[derive(Clone, Copy)]
 pub(crate) enum Mark {
@@ -17,12 +18,11 @@ pub(crate) enum Mark {
     Ring(RGBColor),
 }
 
-const FONT: (&str, u32) = ("sans-serif", 12);
 const MARK: i32 = 12;
 
 /// Pixels a legend column needs for these names (at most a third of the area's width).
 pub(crate) fn legend_width<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, names: &[(String, Mark)]) -> u32 {
-    let font = TextStyle::from(FONT.into_font());
+    let font = font(12);
     let text = names
         .iter()
         .map(|(name, _)| area.estimate_text_size(name, &font).map_or(0, |(w, _)| w))
@@ -64,14 +64,13 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, ent
             }
             Mark::Ring(c) => {
                 let centre = (4 + MARK / 2, y + MARK / 2);
-                area.draw(&Circle::new(centre, MARK / 2 - 2, WHITE.filled()))
+                area.draw(&Circle::new(centre, MARK / 2 - 2, paper().filled()))
                     .map_err(drawing_error)?;
                 area.draw(&Circle::new(centre, MARK / 2 - 2, c.stroke_width(2)))
                     .map_err(drawing_error)?;
             }
         }
-        area.draw_text(name, &TextStyle::from(FONT.into_font()), (4 + MARK + 6, y))
-            .map_err(drawing_error)?;
+        area.draw_text(name, &font(12), (4 + MARK + 6, y)).map_err(drawing_error)?;
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //!
 //! The modules form a tree, each importing only those below it:
 //! - leaves, which import no figure: `drawing` (errors, SVG, outlines), `options` (what the user
-//!   chose), `catalogue` (which figures there are), `scale` (colour limits and axes), `palette`,
+//!   chose), `catalogue` (which figures there are), `look` (colour scale and theme), `scale` (colour limits and
+//!   axes), `palette`,
 //!   `hits` (where things landed), `cells` (a grid's cells as data and their painters),
 //!   `colour_bar`, `legend`, `scatter` (the RSA scatters' axes and markers), `grid` (the word ×
 //!   word grid's frame and labels);
@@ -24,6 +25,7 @@ pub mod histograms;
 mod hits;
 pub mod layer_sweep;
 mod legend;
+mod look;
 pub mod null_distributions;
 mod options;
 pub mod palette;
@@ -45,6 +47,7 @@ pub use heatmap::{draw_cosine_heatmap, HeatmapSpec};
 pub use histograms::{draw_histogram_series, draw_qkv_histograms, draw_similarity_histograms, HistogramSpec};
 pub use hits::{nearest_point, CellGrid, HeadCells, HitMap, LayerColumns, PixelRect};
 pub use layer_sweep::{draw_layer_sweep, LayerSweepSpec};
+pub use look::{ColourScale, Look, Theme};
 pub use null_distributions::{draw_null_distributions, stat_title};
 pub use options::{FigureOptions, Space, LECTURE_K_RANGE, LECTURE_Q_RANGE};
 pub use palette::category_colour;

@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::drawing::{drawing_error, DrawResult};
+use super::look::{font, inked, paper};
 use super::palette::{GRID_GREY, K_COLOUR, Q_COLOUR, V_COLOUR};
 use crate::analysis::report::{SelectivityStat, Statistics};
 use crate::analysis::Histogram;
@@ -100,14 +101,13 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &NullPan
     let pad = 0.04 * (hi - lo);
     let top = h.counts.iter().copied().max().unwrap_or(0) as f64 * 1.1;
     let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, ("sans-serif", 12))
+        .caption(&panel.title, font(12))
         .margin(8)
         .x_label_area_size(34)
         .y_label_area_size(44)
         .build_cartesian_2d(lo - pad..hi + pad, 0f64..top.max(1.0))
         .map_err(drawing_error)?;
-    chart
-        .configure_mesh()
+    inked(&mut chart.configure_mesh())
         .disable_x_mesh()
         .light_line_style(TRANSPARENT)
         .bold_line_style(GRID_GREY.mix(0.5))
@@ -116,8 +116,8 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &NullPan
         .x_label_formatter(&|v| format!("{v:.3}"))
         .y_label_formatter(&|v| if v.fract() == 0.0 { format!("{v:.0}") } else { String::new() })
         .y_desc("Permutations")
-        .label_style(("sans-serif", 10))
-        .axis_desc_style(("sans-serif", 11))
+        .label_style(font(10))
+        .axis_desc_style(font(11))
         .draw()
         .map_err(drawing_error)?;
     chart
@@ -152,7 +152,7 @@ fn draw_notes<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Statistics)
         format!("vectors mean-centred: {}", if s.centered { "yes" } else { "no" }),
         "black line: the observed value".into(),
     ];
-    let style = TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
+    let style = font(12).pos(Pos::new(HPos::Left, VPos::Top));
     for (i, line) in lines.iter().enumerate() {
         area.draw_text(line, &style, (20, 30 + 22 * i as i32))
             .map_err(drawing_error)?;
@@ -162,7 +162,7 @@ fn draw_notes<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Statistics)
 
 /// Draws the 2 × 3 small multiples.
 pub fn draw_null_distributions<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, stats: &Statistics) -> DrawResult {
-    area.fill(&WHITE).map_err(drawing_error)?;
+    area.fill(&paper()).map_err(drawing_error)?;
     let cells = area.split_evenly((2, 3));
     for (panel, cell) in null_panels(stats).iter().zip(&cells) {
         draw_panel(cell, panel)?;

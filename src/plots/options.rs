@@ -35,4 +35,6 @@ pub struct FigureOptions {
     pub head: Option<usize>,
     /// The space of the head grid's left heatmap.
     pub grid_space: Space,
+    /// The colour scale and theme the viewer chose.
+    pub look: super::look::Look,
 }

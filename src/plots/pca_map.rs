@@ -8,6 +8,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::drawing::{drawing_error, DrawResult};
 use super::legend::{draw_legend, legend_width, Mark};
+use super::look::{font, inked, paper};
 use super::palette::{category_colour, GRID_GREY};
 use super::scale::padded_range;
 use crate::analysis::pca::Pca;
@@ -43,14 +44,13 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &PcaPane
     let y = padded_range(&ys);
     let ratio = panel.pca.explained_variance_ratio;
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("{} (PCA)", panel.name), ("sans-serif", 15))
+        .caption(format!("{} (PCA)", panel.name), font(15))
         .margin(8)
         .x_label_area_size(40)
         .y_label_area_size(50)
         .build_cartesian_2d(x, y)
         .map_err(drawing_error)?;
-    chart
-        .configure_mesh()
+    inked(&mut chart.configure_mesh())
         .light_line_style(TRANSPARENT)
         .bold_line_style(GRID_GREY.mix(0.5))
         .x_labels(5)
@@ -59,11 +59,11 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &PcaPane
         .y_label_formatter(&|v| format!("{v:.2}"))
         .x_desc(pca_axis_title(1, ratio[0]))
         .y_desc(pca_axis_title(2, ratio[1]))
-        .label_style(("sans-serif", 11))
-        .axis_desc_style(("sans-serif", 12))
+        .label_style(font(11))
+        .axis_desc_style(font(12))
         .draw()
         .map_err(drawing_error)?;
-    let label = TextStyle::from(("sans-serif", 9).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let label = font(9).pos(Pos::new(HPos::Left, VPos::Center));
     chart
         .draw_series(coords.iter().enumerate().map(|(i, c)| {
             let colour = category_colour(spec.categories.get(i).copied().unwrap_or(0));
@@ -88,7 +88,7 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &PcaPane
 
 /// Draws one panel per representation side by side, and the categories' legend.
 pub fn draw_pca_map<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &PcaMapSpec) -> DrawResult {
-    area.fill(&WHITE).map_err(drawing_error)?;
+    area.fill(&paper()).map_err(drawing_error)?;
     let entries: Vec<(String, Mark)> = spec
         .category_names
         .iter()

@@ -10,6 +10,7 @@ use super::cells::CellLayer;
 use super::colour_bar::draw_colour_bar;
 use super::drawing::drawing_error;
 use super::grid::{draw_grid, Grid};
+use super::look::{font, paper};
 use super::scale::{colour, extent};
 use crate::analysis::sweep::QkHead;
 
@@ -57,10 +58,10 @@ pub fn draw_qk_matrix<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &
         return Err(format!("Q·K matrix: not square ({n} rows)"));
     }
     let (lo, hi) = qk_limits(scores);
-    area.fill(&WHITE).map_err(drawing_error)?;
+    area.fill(&paper()).map_err(drawing_error)?;
     let (w, _) = area.dim_in_pixel();
     let (head, body) = area.split_vertically(24);
-    let style = TextStyle::from(("sans-serif", 16).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    let style = font(16).pos(Pos::new(HPos::Center, VPos::Top));
     head.draw_text(&qk_title(spec.head), &style, (w as i32 / 2, 6))
         .map_err(drawing_error)?;
     let (main, bar) = body.split_horizontally(w.saturating_sub(64));

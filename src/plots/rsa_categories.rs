@@ -6,6 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::drawing::{drawing_error, DrawResult};
+use super::look::{font, paper};
 use super::palette::{category_colour, CONTEXT_GREY};
 use super::scale::padded_range;
 use super::scatter::{mark, rsa_title, scatter_chart, square};
@@ -35,7 +36,7 @@ pub fn draw_rsa_per_category<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, 
             spec.k.len()
         ));
     }
-    area.fill(&WHITE).map_err(drawing_error)?;
+    area.fill(&paper()).map_err(drawing_error)?;
     let (x, y) = (padded_range(spec.q), padded_range(spec.k));
     let context = CONTEXT_GREY.mix(0.5);
     let panels = area.split_evenly((1, spec.category_names.len().max(1)));
@@ -57,14 +58,14 @@ pub fn draw_rsa_per_category<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, 
         if !points().any(|p| within(&p)) {
             // Say so in the middle of the panel, on a white box over the grey points.
             let text = "no within-category pairs";
-            let style = TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
+            let style = font(13).pos(Pos::new(HPos::Center, VPos::Center));
             let (w, h) = panel.estimate_text_size(text, &style).map_err(drawing_error)?;
             let (w, h) = (w as i32 / 2 + 6, h as i32 / 2 + 4);
             let middle = ((x.start + x.end) / 2.0, (y.start + y.end) / 2.0);
             chart
                 .draw_series(std::iter::once(
                     EmptyElement::at(middle)
-                        + Rectangle::new([(-w, -h), (w, h)], WHITE.mix(0.9).filled())
+                        + Rectangle::new([(-w, -h), (w, h)], paper().mix(0.9).filled())
                         + Text::new(text, (0, 0), style),
                 ))
                 .map_err(drawing_error)?;

@@ -5,6 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::drawing::drawing_error;
+use super::look::paper;
 use super::scale::padded_range;
 use super::scatter::{mark, rsa_title, scatter_chart, square};
 
@@ -34,7 +35,7 @@ pub fn draw_rsa_scatter<DB: DrawingBackend>(
             spec.k.len()
         ));
     }
-    area.fill(&WHITE).map_err(drawing_error)?;
+    area.fill(&paper()).map_err(drawing_error)?;
     let title = rsa_title("Correlation (RSA score)", spec.r);
     let mut chart = scatter_chart(area, &title, padded_range(spec.q), padded_range(spec.k))?;
     chart

@@ -1,10 +1,12 @@
 //! Value to colour and value to axis: the colour limits (auto or the lecture's fixed ones), the
-//! viridis map that clips like imshow, and data extents. A leaf: it imports no figure.
+//! colour map (viridis or cividis) that clips like imshow, and data extents. A leaf: it imports
+//! no figure.
 
 use std::ops::Range;
 
 use plotters::prelude::*;
-use plotters::style::colors::colormaps::ViridisRGB;
+
+use super::look::current;
 
 /// Colour limits: from the data (off-diagonal min..max) or fixed like the lecture's.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -41,10 +43,10 @@ fn off_diagonal_extent(matrix: &[Vec<f64>]) -> (f64, f64) {
     }
 }
 
-/// The viridis colour of `v` between `lo` and `hi`.
+/// The colour of `v` between `lo` and `hi` on the viewer's scale (viridis unless chosen).
 pub(crate) fn colour(v: f64, lo: f64, hi: f64) -> RGBColor {
     // Values outside the limits are clipped, as imshow does.
-    ViridisRGB.get_color_normalized(v.clamp(lo, hi) as f32, lo as f32, hi as f32)
+    current().scale.between(v.clamp(lo, hi), lo, hi)
 }
 
 /// Colour limits spanning the finite values (0..1 when there are none, ±0.5 around a single

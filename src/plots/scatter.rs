@@ -10,6 +10,7 @@ use plotters::element::ComposedElement;
 use plotters::prelude::*;
 
 use super::drawing::drawing_error;
+use super::look::{font, inked};
 use super::palette::GRID_GREY;
 
 pub(crate) type ScatterChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
@@ -33,14 +34,13 @@ pub(crate) fn scatter_chart<'a, DB: DrawingBackend>(
 ) -> Result<ScatterChart<'a, DB>, String> {
     let ticks = 6;
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 15))
+        .caption(title, font(15))
         .margin(10)
         .x_label_area_size(44)
         .y_label_area_size(54)
         .build_cartesian_2d(x.clone(), y.clone())
         .map_err(drawing_error)?;
-    chart
-        .configure_mesh()
+    inked(&mut chart.configure_mesh())
         .disable_mesh()
         .x_labels(ticks)
         .y_labels(ticks)
@@ -48,8 +48,8 @@ pub(crate) fn scatter_chart<'a, DB: DrawingBackend>(
         .y_label_formatter(&|v| format!("{v:.2}"))
         .x_desc("Q cosine similarities")
         .y_desc("K cosine similarities")
-        .label_style(("sans-serif", 12))
-        .axis_desc_style(("sans-serif", 13))
+        .label_style(font(12))
+        .axis_desc_style(font(13))
         .draw()
         .map_err(drawing_error)?;
     let style = GRID_GREY.stroke_width(1);

@@ -11,6 +11,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::drawing::{drawing_error, DrawResult};
 use super::legend::{draw_legend, legend_width, Mark};
+use super::look::{font, ink, inked, paper};
 use super::palette::{category_colour, GRID_GREY};
 
 /// One representation's numbers; None where undefined (drawn as "n/a").
@@ -49,7 +50,7 @@ const HALF: f64 = 0.18;
 const GAP: f64 = 0.02;
 
 pub fn draw_selectivity<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &SelectivitySpec) -> DrawResult {
-    area.fill(&WHITE).map_err(drawing_error)?;
+    area.fill(&paper()).map_err(drawing_error)?;
     let mut entries = vec![
         ("within mean".to_string(), Mark::Square(WITHIN_GREY)),
         ("across mean".to_string(), Mark::Square(ACROSS_GREY)),
@@ -65,14 +66,13 @@ pub fn draw_selectivity<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec:
     let y_range = y_range(spec);
     let n = spec.spaces.len().max(1);
     let mut chart = ChartBuilder::on(&main)
-        .caption(selectivity_title(spec.spaces), ("sans-serif", 16))
+        .caption(selectivity_title(spec.spaces), font(16))
         .margin(10)
         .x_label_area_size(44)
         .y_label_area_size(52)
         .build_cartesian_2d(0f64..n as f64, y_range.clone())
         .map_err(drawing_error)?;
-    chart
-        .configure_mesh()
+    inked(&mut chart.configure_mesh())
         .disable_x_mesh()
         .x_labels(0)
         .light_line_style(TRANSPARENT)
@@ -80,8 +80,8 @@ pub fn draw_selectivity<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec:
         .y_labels(6)
         .y_label_formatter(&|v| format!("{v:.2}"))
         .y_desc("Mean cosine similarity")
-        .label_style(("sans-serif", 12))
-        .axis_desc_style(("sans-serif", 14))
+        .label_style(font(12))
+        .axis_desc_style(font(14))
         .draw()
         .map_err(drawing_error)?;
     for (g, space) in spec.spaces.iter().enumerate() {
@@ -112,8 +112,7 @@ fn draw_space<DB: DrawingBackend>(
     space: &SelectivityBars,
     y_range: &Range<f64>,
 ) -> DrawResult {
-    let small = ("sans-serif", 11).into_font();
-    let below = TextStyle::from(small.clone()).pos(Pos::new(HPos::Center, VPos::Top));
+    let below = font(11).pos(Pos::new(HPos::Center, VPos::Top));
     // Text at a data point (x, y), dy pixels down.
     let text_at = |x: f64, y: f64, dy: i32, s: String, style: &TextStyle<'static>| {
         EmptyElement::at((x, y)) + Text::new(s, (0, dy), style.clone())
@@ -135,9 +134,16 @@ fn draw_space<DB: DrawingBackend>(
         // The value inside the bar, at its base (clear of the category dots near the top);
         // above the base in black when the bar is too short to hold it, or missing.
         let tall = v.is_some_and(|v| (chart.backend_coord(&(x, v)).1 - chart.backend_coord(&(x, 0.0)).1).abs() > 20);
-        let label = TextStyle::from(small.clone())
-            .pos(Pos::new(HPos::Center, VPos::Bottom))
-            .color(if tall && white_ink { &WHITE } else { &BLACK });
+        // Inside a bar the ink suits the bar's grey; outside it, the paper.
+        let ink = match (tall, white_ink) {
+            (true, true) => WHITE,
+            (true, false) => BLACK,
+            (false, _) => ink(),
+        };
+        let label = TextStyle {
+            color: ink.to_backend_color(),
+            ..font(11).pos(Pos::new(HPos::Center, VPos::Bottom))
+        };
         let base = if tall && v.is_some_and(|v| v < 0.0) {
             v.unwrap_or(0.0)
         } else {
@@ -164,7 +170,7 @@ fn draw_space<DB: DrawingBackend>(
             )
         }))
         .map_err(drawing_error)?;
-    let name_style = TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    let name_style = font(14).pos(Pos::new(HPos::Center, VPos::Top));
     chart
         .draw_series(std::iter::once(text_at(
             centre,

@@ -10,6 +10,7 @@
 use web_sys::{Url, UrlSearchParams};
 
 use crate::analysis::report::ExtendedOptions;
+use crate::plots::{ColourScale, Look, Theme};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PageParams {
@@ -32,6 +33,8 @@ pub struct PageParams {
     pub lecture_step: Option<usize>,
     /// Presenter mode (`&present=1`): one step fills the screen.
     pub present: bool,
+    /// The figures' colour scale (`&colours=cividis`) and theme (`&theme=dark`).
+    pub look: Look,
 }
 
 /// Resolves `href` against the page's address, as a link would.
@@ -66,6 +69,10 @@ impl PageParams {
             lecture_step: (q.get("mode").as_deref() == Some("lecture") || q.get("present").is_some())
                 .then(|| q.get("step").and_then(|n| n.trim().parse().ok()).unwrap_or(1)),
             present: matches!(q.get("present").as_deref(), Some("1") | Some("true") | Some("yes")),
+            look: Look {
+                scale: q.get("colours").and_then(|c| ColourScale::parse(&c)).unwrap_or_default(),
+                theme: q.get("theme").and_then(|t| Theme::parse(&t)).unwrap_or_default(),
+            },
             ..Self::default()
         }
         .with_options(|k| q.get(k))
@@ -107,15 +114,15 @@ pub fn share_url(
     format!("{base}?{}", String::from(q.to_string()))
 }
 
-/// Puts the guided lab's step (or none) into the address bar, so a reload or a copied address
-/// opens the same step.
-pub fn show_step_in_address(lecture_step: Option<usize>, present: bool) {
+/// Puts the guided lab's step (or none) and the figures' look into the address bar, so a reload
+/// or a copied address opens the same step, as it looked.
+pub fn show_step_in_address(lecture_step: Option<usize>, present: bool, look: Look) {
     let Some(window) = web_sys::window() else { return };
     let Ok(url) = Url::new(&window.location().href().unwrap_or_default()) else {
         return;
     };
     let q = url.search_params();
-    for key in ["mode", "step", "present"] {
+    for key in ["mode", "step", "present", "colours", "theme"] {
         q.delete(key);
     }
     if let Some(step) = lecture_step {
@@ -124,6 +131,12 @@ pub fn show_step_in_address(lecture_step: Option<usize>, present: bool) {
         if present {
             q.append("present", "1");
         }
+    }
+    if look.scale != ColourScale::default() {
+        q.append("colours", look.scale.name());
+    }
+    if look.theme != Theme::default() {
+        q.append("theme", look.theme.name());
     }
     url.set_search(&String::from(q.to_string()));
     if let Ok(history) = window.history() {

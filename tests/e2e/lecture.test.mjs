@@ -42,6 +42,32 @@ async function figuresDrawn(page, n) {
   );
 }
 
+/** Counts the step's canvas pixels that lie on viridis but far from cividis, and the reverse
+ *  (each scale sampled at 129 points; text and grey lines are on neither). */
+const SCALE_COUNTS = `() => {
+  const lerp = (stops, t) => {
+    const x = t * (stops.length - 1), i = Math.min(Math.floor(x), stops.length - 2), f = x - i;
+    return stops[i].map((a, k) => a + (stops[i + 1][k] - a) * f);
+  };
+  const VIRIDIS = [[68,1,84],[70,50,127],[54,92,141],[39,127,143],[31,162,136],[74,194,110],[160,219,57],[254,232,37]];
+  const CIVIDIS = [[0,34,78],[0,46,106],[26,56,111],[50,67,109],[67,78,108],[83,90,109],[97,101,111],[111,112,115],[125,124,120],
+    [140,136,120],[155,148,118],[171,160,114],[188,174,108],[205,187,99],[222,201,88],[240,216,70],[254,232,56]];
+  const sample = (stops) => Array.from({ length: 129 }, (_, i) => lerp(stops, i / 128));
+  const v = sample(VIRIDIS), c = sample(CIVIDIS);
+  const near = (ps, r, g, b) => Math.min(...ps.map(([x, y, z]) => Math.abs(x - r) + Math.abs(y - g) + Math.abs(z - b)));
+  const counts = { viridis: 0, cividis: 0 };
+  for (const canvas of document.querySelectorAll('[data-step] canvas')) {
+    const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < d.length; i += 4 * 7) {
+      const dv = near(v, d[i], d[i + 1], d[i + 2]), dc = near(c, d[i], d[i + 1], d[i + 2]);
+      if (dv <= 6 && dc > 30) counts.viridis++;
+      if (dc <= 6 && dv > 30) counts.cividis++;
+    }
+  }
+  return counts;
+}`;
+const scaleCounts = (page) => page.evaluate(`(${SCALE_COUNTS})()`);
+
 /** How much wider than the window the page is (0: no sideways scrolling). */
 const overflow = (page) => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
 
@@ -139,6 +165,47 @@ describe('the guided lab', () => {
     });
   });
 
+  test('presenter mode: the colour scale (viridis, cividis) and the dark theme, chosen on screen and kept by the address', { timeout: 180_000 }, async () => {
+    await withServedPage(browser(), async (srv, page) => {
+      await page.setViewportSize({ width: 1280, height: 720 });
+      await page.goto(url(srv, '&mode=lecture&step=6&present=1'));
+      await ready(page);
+      await figuresDrawn(page, FIGURE_STEPS[6]);
+      const before = await scaleCounts(page);
+      assert.ok(before.viridis > 2000 && before.cividis < before.viridis / 20, `default scale: ${JSON.stringify(before)}`);
+      await page.selectOption('#qk-colour-scale', 'cividis');
+      await page.waitForFunction(`(${SCALE_COUNTS})().cividis > 2000`, null, { timeout: 20_000 });
+      const after = await scaleCounts(page);
+      assert.ok(after.viridis < after.cividis / 20, `cividis chosen: ${JSON.stringify(after)}`);
+      await page.click('#qk-theme');
+      await page.waitForFunction(() => {
+        const c = document.querySelector('[data-step] canvas');
+        const [r, g, b] = c.getContext('2d').getImageData(2, 2, 1, 1).data;
+        return r < 60 && g < 60 && b < 60;
+      }, null, { timeout: 20_000 });
+      const dark = await page.evaluate(() => ({
+        main: document.querySelector('main').classList.contains('dark'),
+        body: getComputedStyle(document.body).backgroundColor,
+        text: getComputedStyle(document.querySelector('[data-step] p')).color,
+        address: location.search,
+      }));
+      assert.ok(dark.main, 'main is dark');
+      assert.equal(dark.body, 'rgb(21, 24, 29)');
+      assert.equal(dark.text, 'rgb(232, 234, 237)');
+      assert.match(dark.address, /colours=cividis/);
+      assert.match(dark.address, /theme=dark/);
+      await screenshot(page, 'present-step-6-dark-cividis');
+      // A reload (or the copied address) opens the same look.
+      await page.reload();
+      await ready(page);
+      await figuresDrawn(page, FIGURE_STEPS[6]);
+      assert.equal(await page.inputValue('#qk-colour-scale'), 'cividis');
+      assert.equal(await page.getAttribute('#qk-theme', 'aria-pressed'), 'true');
+      const reloaded = await scaleCounts(page);
+      assert.ok(reloaded.cividis > 2000 && reloaded.viridis < reloaded.cividis / 20, `after reload: ${JSON.stringify(reloaded)}`);
+    });
+  });
+
   test('phones: nothing scrolls sideways, in the lab and the guided lab', { timeout: 180_000 }, async () => {
     await withServedPage(browser(), async (srv, page) => {
       for (const [w, h] of [[360, 740], [390, 844]]) {
@@ -173,10 +240,10 @@ describe('accessibility', () => {
     });
   }
 
-  test('axe-core finds no WCAG 2.1 A/AA violation in the lab, the guided lab and presenter mode', { timeout: 180_000 }, async (t) => {
+  test('axe-core finds no WCAG 2.1 A/AA violation in the lab, the guided lab and presenter mode, light and dark', { timeout: 180_000 }, async (t) => {
     await withServedPage(browser(), async (srv, page) => {
       await page.setViewportSize({ width: 1280, height: 900 });
-      for (const query of ['', '&mode=lecture&step=6', '&mode=lecture&step=8&present=1']) {
+      for (const query of ['', '&mode=lecture&step=6', '&mode=lecture&step=8&present=1', '&theme=dark', '&mode=lecture&step=8&present=1&theme=dark&colours=cividis']) {
         await page.goto(url(srv, query));
         await ready(page);
         await page.waitForTimeout(300);

@@ -202,3 +202,59 @@ fn v_heatmap_draws_and_finds_cells() {
     };
     assert_eq!(grid.n, n);
 }
+
+/// The viewer's look reaches every figure: dark paper and light ink in the dark theme, the
+/// heatmaps' cells on cividis when chosen, and nothing of the look left behind after a draw.
+#[test]
+fn the_look_reaches_every_figure_and_ends_with_the_draw() {
+    use qk_lens::plots::{ColourScale, Look, Theme};
+    let result = run_model("tiny-gpt2-hub", &experiment_of(&golden("tiny-gpt2-hub.L1"))).unwrap();
+    let light = FigureOptions::default();
+    let dark = FigureOptions {
+        look: Look {
+            scale: ColourScale::Cividis,
+            theme: Theme::Dark,
+        },
+        ..Default::default()
+    };
+    // plotters writes colours as upper-case hex; paper #1E2228, ink #E8EAED.
+    for figure in Figure::ALL {
+        let svg = figure_svg(figure, &result, &dark).unwrap();
+        assert!(svg.contains("#1E2228"), "{}: no dark paper", figure.id());
+        if figure != Figure::GroupMask {
+            assert!(svg.contains("#E8EAED"), "{}: no light ink", figure.id());
+        }
+        let plain = figure_svg(figure, &result, &light).unwrap();
+        assert!(
+            !plain.contains("#1E2228") && !plain.contains("#E8EAED"),
+            "{}: the dark look leaked",
+            figure.id()
+        );
+    }
+    // Every colour of each scale, as plotters writes it.
+    let hexes = |scale: ColourScale| -> std::collections::HashSet<String> {
+        (0..=4096)
+            .map(|k| {
+                let c = scale.at(k as f64 / 4096.0);
+                format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
+            })
+            .collect()
+    };
+    let (on_viridis, on_cividis) = (hexes(ColourScale::Viridis), hexes(ColourScale::Cividis));
+    let count = |svg: &str, set: &std::collections::HashSet<String>| {
+        svg.match_indices("fill=\"#")
+            .filter(|(i, _)| set.contains(&svg[i + 6..i + 13]))
+            .count()
+    };
+    let cividis = figure_svg(Figure::HeatmapQ, &result, &dark).unwrap();
+    let viridis = figure_svg(Figure::HeatmapQ, &result, &light).unwrap();
+    // Cells and colour bar: 64 bar steps at least; the other scale's colours at most by chance.
+    assert!(
+        count(&cividis, &on_cividis) >= 64 && count(&cividis, &on_viridis) <= 2,
+        "cividis"
+    );
+    assert!(
+        count(&viridis, &on_viridis) >= 64 && count(&viridis, &on_cividis) <= 2,
+        "viridis"
+    );
+}

@@ -442,3 +442,19 @@ fn the_guided_lab_moves_between_its_steps() {
     let presented = apply(closed, [Action::SetPresent(true)]);
     assert_eq!((presented.present, presented.lecture_step), (true, Some(1)));
 }
+
+/// The figures' look is the viewer's, not the experiment's: choosing it starts no live run.
+#[test]
+fn choosing_the_look_changes_no_experiment_and_runs_nothing() {
+    use qk_lens::plots::{ColourScale, Look, Theme};
+    let before = State::new(None);
+    let look = Look {
+        scale: ColourScale::Cividis,
+        theme: Theme::Dark,
+    };
+    let after = apply(before.clone(), [Action::SetLook(look)]);
+    assert_eq!(after.look, look);
+    assert_eq!(after.experiment, before.experiment);
+    assert_eq!(after.edits, before.edits);
+    assert!(!after.live_due());
+}

@@ -40,6 +40,9 @@ pub struct Props {
     /// MODEL of the "Check it in Python" notebook: the run's hub id or folder URL (empty when
     /// the model came from files on disk).
     pub model: AttrValue,
+    /// The viewer's colour scale and theme.
+    #[prop_or_default]
+    pub look: crate::plots::Look,
 }
 
 fn draw(
@@ -254,6 +257,7 @@ pub fn figures(props: &Props) -> Html {
         highlight: *highlight,
         head: props.head,
         grid_space: *grid_space,
+        look: props.look,
     };
     use_drawn_figures(
         refs.clone(),
