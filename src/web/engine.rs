@@ -36,6 +36,11 @@ impl Codec for JsonCodec {
     }
 }
 
+/// The result's note when the browser stores nothing for this page.
+const NO_STORAGE_NOTE: &str = "the browser gives this page no storage (Cache Storage), so the model was not stored: \
+the next visit downloads it again and the lab does not work offline. Browsers give storage only to secure pages: \
+serve the lab over https, or open it at localhost";
+
 fn now_ms() -> f64 {
     js_sys::Date::now()
 }
@@ -267,6 +272,9 @@ impl RunHost for WebHost<'_> {
                 "the browser's storage is full: {} downloaded pieces could not be kept, so the next visit downloads them again (free space in the storage panel)",
                 d.not_cached
             ));
+        }
+        if self.download.as_ref().is_some_and(|d| d.no_storage) {
+            self.notes.push(NO_STORAGE_NOTE.into());
         }
         let mine = self.ranks.mine.as_ref().map_or(0, LayerWeights::held_bytes);
         HostReport {

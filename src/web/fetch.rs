@@ -55,9 +55,14 @@ fn global_fetch(request: &Request) -> Result<js_sys::Promise> {
     }
 }
 
-/// Cache Storage of the page or of the worker.
+/// Cache Storage of the page or of the worker; None where the browser gives it none: outside a
+/// secure context (an http:// address other than localhost) `caches` is undefined, and calling
+/// through web-sys's unchecked binding would throw out of the wasm call.
 pub fn global_caches() -> Option<web_sys::CacheStorage> {
     let global = js_sys::global();
+    if !Reflect::get(&global, &"caches".into()).is_ok_and(|c| c.is_object()) {
+        return None;
+    }
     if let Some(w) = global.dyn_ref::<web_sys::Window>() {
         w.caches().ok()
     } else {

@@ -38,6 +38,8 @@ pub struct DownloadStats {
     pub partial: bool,
     /// Pieces the browser refused to store (storage full): kept in memory for this run only.
     pub not_cached: u32,
+    /// The browser gives this page no Cache Storage (not a secure context): nothing is kept.
+    pub no_storage: bool,
 }
 
 /// A downloaded range, kept in JavaScript memory.
@@ -74,11 +76,15 @@ enum Answered<T> {
 /// The browser's cache for `url`, or None where Cache Storage is unavailable (then everything
 /// downloads) or pointless (blob: URLs of local files live for one page only).
 async fn open_cache(url: &str) -> Option<Cache> {
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
+    if !is_http(url) {
         return None;
     }
     let caches = super::fetch::global_caches()?;
     JsFuture::from(caches.open(CACHE_NAME)).await.ok()?.dyn_into().ok()
+}
+
+fn is_http(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
 }
 
 fn cache_key(url: &str, what: &str) -> String {
@@ -203,6 +209,7 @@ pub async fn load_weight_bytes(
     let cache = open_cache(url).await;
     let mut stats = DownloadStats {
         partial: true,
+        no_storage: cache.is_none() && is_http(url),
         ..Default::default()
     };
     let header = match load_header(url, cache.as_ref(), &mut stats).await? {

@@ -14,7 +14,18 @@ pub struct Props {
 
 /// Usage and quota of this site's storage, and whether the browser keeps it under pressure.
 async fn storage_line(ask_persist: bool) -> Option<String> {
-    let storage = web_sys::window()?.navigator().storage();
+    let window = web_sys::window()?;
+    if !window.is_secure_context() {
+        return Some(format!(
+            "This page is not a secure context ({}), so the browser gives it no storage: models download on every visit and nothing works offline. Serve the lab over https, or open it at localhost.",
+            window.location().origin().unwrap_or_default()
+        ));
+    }
+    // Unchecked in web-sys: undefined where the browser has no StorageManager (WebKitGTK).
+    if !js_sys::Reflect::get(&window.navigator(), &"storage".into()).is_ok_and(|s| s.is_object()) {
+        return None;
+    }
+    let storage = window.navigator().storage();
     let persisted = if ask_persist {
         // Asked once something is stored: the browser then does not evict it under pressure.
         JsFuture::from(storage.persist().ok()?).await.ok()?.as_bool()
