@@ -50,6 +50,17 @@ impl<'a> LocalEngine<'a> {
         }
     }
 
+    /// Keeps earlier runs' captures up to `floor` bytes (see [`super::Session::with_kept_bytes`]).
+    pub fn with_kept_bytes(mut self, floor: usize) -> Self {
+        self.session = super::Session::with_kept_bytes(floor);
+        self
+    }
+
+    /// Bytes of the captures kept for later runs.
+    pub fn kept_capture_bytes(&self) -> usize {
+        self.session.kept_capture_bytes()
+    }
+
     /// Runs on another model from now on (what the old one left is dropped at the next run).
     pub fn switch(&mut self, model: &'a LocalModel<'a>) {
         self.host.model = model;

@@ -18,14 +18,23 @@ use crate::model::weights::tokens_used;
 use crate::model::{Capture, Gpt2Config, Gpt2Tokenizer, Taps};
 use crate::result::{RunResult, RunStats};
 
-/// Prompts whose captures are kept, at most (the lecture has 30; each prompt costs
-/// 12·n_embd bytes per layer: 1.2 MB for gpt2-medium's 24 layers).
-const MAX_PROMPTS_KEPT: usize = 4096;
+/// Captures of earlier runs' prompts are kept up to this many bytes, or as many as the last
+/// run's own if those are more (each prompt costs 12·n_embd bytes per layer: 1.2 MB for
+/// gpt2-medium's 24 layers); the least recently used go first. The current run's are always
+/// kept. So undoing an edit costs no forward, and a class session of many templates does not
+/// grow memory without end.
+const KEPT_BYTES_FLOOR: usize = 8 << 20;
 
 /// Runs that share what earlier runs of the same model loaded and computed.
-#[derive(Default)]
 pub struct Session {
     model: Option<ResidentModel>,
+    kept_bytes_floor: usize,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session::with_kept_bytes(KEPT_BYTES_FLOOR)
+    }
 }
 
 struct ResidentModel {
@@ -34,26 +43,71 @@ struct ResidentModel {
     config: Gpt2Config,
     tokenizer: Gpt2Tokenizer,
     /// A prompt's token ids -> its last-token [q, k, v] at layers 0..=n (index = layer).
-    captures: HashMap<Vec<u32>, Vec<[Vec<f32>; 3]>>,
+    captures: HashMap<Vec<u32>, Kept>,
+    /// Runs so far: a capture's `used` is the last run that needed it.
+    runs: u64,
+}
+
+struct Kept {
+    layers: Vec<[Vec<f32>; 3]>,
+    used: u64,
+}
+
+impl Kept {
+    fn bytes(&self) -> usize {
+        self.layers.iter().flatten().map(|x| x.len() * 4).sum()
+    }
 }
 
 impl ResidentModel {
     fn captured(&self, prompt: &[u32], layer: usize) -> bool {
-        self.captures.get(prompt).is_some_and(|layers| layers.len() > layer)
+        self.captures.get(prompt).is_some_and(|kept| kept.layers.len() > layer)
     }
 
     /// Keeps a forward's captures (every layer 0..=top of each of `prompts`).
     fn keep(&mut self, prompts: &[Vec<u32>], captures: &[Capture]) {
-        if self.captures.len() + prompts.len() > MAX_PROMPTS_KEPT {
-            self.captures.clear();
-        }
         for (i, prompt) in prompts.iter().enumerate() {
             let layers = captures
                 .iter()
                 .map(|c| [c.q[i].clone(), c.k[i].clone(), c.v[i].clone()])
                 .collect();
-            self.captures.insert(prompt.clone(), layers);
+            self.captures.insert(prompt.clone(), Kept { layers, used: self.runs });
         }
+    }
+
+    /// Marks `prompts` as needed by this run, then drops the least recently used captures of
+    /// other runs beyond the budget (see [`KEPT_BYTES_FLOOR`]).
+    fn trim(&mut self, prompts: &[Vec<u32>], floor: usize) {
+        let now = self.runs;
+        let mut current = 0;
+        for p in prompts {
+            if let Some(kept) = self.captures.get_mut(p) {
+                kept.used = now;
+            }
+        }
+        let mut others: Vec<(u64, usize, Vec<u32>)> = Vec::new();
+        for (p, kept) in &self.captures {
+            if kept.used == now {
+                current += kept.bytes();
+            } else {
+                others.push((kept.used, kept.bytes(), p.clone()));
+            }
+        }
+        let budget = floor.max(current);
+        let mut total: usize = others.iter().map(|o| o.1).sum();
+        others.sort_unstable_by_key(|o| o.0);
+        for (_, bytes, prompt) in others {
+            if total <= budget {
+                break;
+            }
+            self.captures.remove(&prompt);
+            total -= bytes;
+        }
+    }
+
+    /// Bytes of every kept capture.
+    fn kept_bytes(&self) -> usize {
+        self.captures.values().map(Kept::bytes).sum()
     }
 
     /// The captures of `layers` for `prompts`, in their order, as one forward returns them.
@@ -70,7 +124,7 @@ impl ResidentModel {
                     let [q, k, v] = self
                         .captures
                         .get(prompt)
-                        .and_then(|layers| layers.get(layer))
+                        .and_then(|kept| kept.layers.get(layer))
                         .ok_or_else(|| Error::Model(format!("layer {layer} of a prompt was not captured")))?;
                     capture.q.push(q.clone());
                     capture.k.push(k.clone());
@@ -112,6 +166,7 @@ impl Session {
         let model = self.model.as_mut().expect("opened");
         let prepared = Prepared::new(experiment, options, model.config.clone(), &model.tokenizer)?;
         let plan = prepared.forward_plan();
+        model.runs += 1;
         let figures = match forward_missing(model, &plan, host).await {
             Ok(figures) => figures,
             Err(e) => {
@@ -124,6 +179,7 @@ impl Session {
         host.stage(Stage::Analysis).await;
         let t_analysis = host.now_ms();
         let first = if plan.taps.all_layers { 0 } else { plan.top_layer };
+        model.trim(&plan.prompts, self.kept_bytes_floor);
         let captures = model.assemble(&plan.prompts, first..=plan.top_layer)?;
         let mut result = analyse(&prepared, &captures)?;
         let t_end = host.now_ms();
@@ -172,8 +228,23 @@ impl Session {
             config,
             tokenizer,
             captures: HashMap::new(),
+            runs: 0,
         });
         Ok(false)
+    }
+
+    /// A session that keeps earlier runs' captures up to `floor` bytes (or the last run's
+    /// size, if more): see [`KEPT_BYTES_FLOOR`].
+    pub fn with_kept_bytes(floor: usize) -> Self {
+        Session {
+            model: None,
+            kept_bytes_floor: floor,
+        }
+    }
+
+    /// Bytes of the captures kept for later runs (0 with no resident model).
+    pub fn kept_capture_bytes(&self) -> usize {
+        self.model.as_ref().map_or(0, ResidentModel::kept_bytes)
     }
 
     /// Drops the resident model (its weights with the host's [`RunHost::forget`]).

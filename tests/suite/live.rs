@@ -181,3 +181,41 @@ fn a_failed_run_leaves_the_engine_usable() {
     assert_eq!(stats(&r).prompts_forwarded, Some(0));
     crate::golden::check(&r, &golden("tiny-gpt2-hub.L1"));
 }
+
+/// Many templates in a row (a class trying its own): the captures kept for later runs stay
+/// within the budget, the least recently used go first, and the last two runs' stay, so going
+/// back one edit still forwards nothing.
+#[test]
+fn kept_captures_stay_within_the_budget_and_the_last_edit_is_undone_for_free() {
+    let files = Files::of("tiny-gpt2-hub");
+    let model = files.model(1);
+    let template = |i: usize| Experiment {
+        template: format!("Word number {i} is {{word}}"),
+        ..lecture(2)
+    };
+    // One run's captures at layers 0..=2: measured, then a budget of two runs' worth.
+    let mut probe = LocalEngine::new(&model);
+    probe.run(&template(0), None).unwrap();
+    let one_run = probe.kept_capture_bytes();
+    assert!(one_run > 0);
+    let mut engine = LocalEngine::new(&model).with_kept_bytes(one_run);
+    for i in 0..6 {
+        engine.run(&template(i), None).unwrap();
+        assert!(
+            engine.kept_capture_bytes() <= 2 * one_run,
+            "after {} templates: {} bytes kept, budget {} + this run's {}",
+            i + 1,
+            engine.kept_capture_bytes(),
+            one_run,
+            one_run
+        );
+    }
+    // The template before the last is still kept: going back forwards nothing.
+    let back = engine.run(&template(4), None).unwrap();
+    assert_eq!(stats(&back).prompts_forwarded, Some(0));
+    assert_same(&back, &run_local(&template(4), None, &model).unwrap());
+    // The first one was dropped: it is forwarded again, with the same numbers.
+    let first = engine.run(&template(0), None).unwrap();
+    assert_eq!(stats(&first).prompts_forwarded, Some(lecture_words()));
+    assert_same(&first, &run_local(&template(0), None, &model).unwrap());
+}
