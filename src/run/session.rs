@@ -234,7 +234,7 @@ impl Session {
     }
 
     /// A session that keeps earlier runs' captures up to `floor` bytes (or the last run's
-    /// size, if more): see [`KEPT_BYTES_FLOOR`].
+    /// size, if more); the default keeps 8 MB.
     pub fn with_kept_bytes(floor: usize) -> Self {
         Session {
             model: None,
