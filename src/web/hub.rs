@@ -25,6 +25,8 @@ use crate::model::plan::{coalesce, plan, FetchedRanges, Header, Need, Part};
 const COALESCE_GAP: u64 = 64 * 1024;
 /// Requests in flight at once: latency, not bandwidth, dominates many small ranges.
 const PARALLEL_REQUESTS: usize = 6;
+/// Cache Storage reads in flight at once.
+const PARALLEL_CACHE_READS: usize = 8;
 const CACHE_NAME: &str = "qk-lens-weights-v1";
 
 /// How the weights were obtained, for the page and the benchmark.
@@ -283,15 +285,24 @@ async fn from_cache(
     stats: &mut DownloadStats,
 ) -> Result<(Vec<(u64, JsBytes)>, Vec<Range<u64>>)> {
     let (mut parts, mut missing) = (Vec::new(), Vec::new());
-    for piece in plan(header, needs)? {
-        let len = piece.range.end - piece.range.start;
-        let cached = match cache {
-            // A wrong-sized entry is corrupt: fetch it again.
-            Some(c) => cache_get(c, &range_key(url, &piece.range))
-                .await
-                .filter(|b| b.length() as u64 == len),
-            None => None,
-        };
+    // Several reads in flight: each entry's read waits on the browser's storage process, so one
+    // at a time leaves it idle between them (a reload of gpt2-medium reads ~100 entries).
+    let reads = stream::iter(plan(header, needs)?)
+        .map(|piece| async move {
+            let len = piece.range.end - piece.range.start;
+            let cached = match cache {
+                // A wrong-sized entry is corrupt: fetch it again.
+                Some(c) => cache_get(c, &range_key(url, &piece.range))
+                    .await
+                    .filter(|b| b.length() as u64 == len),
+                None => None,
+            };
+            (piece, len, cached)
+        })
+        .buffered(PARALLEL_CACHE_READS)
+        .collect::<Vec<_>>()
+        .await;
+    for (piece, len, cached) in reads {
         match cached {
             Some(bytes) => {
                 stats.bytes_from_cache += len;
