@@ -162,14 +162,17 @@ impl Session {
         // The experiment's own mistakes are reported before anything is read.
         experiment.validate()?;
         let t_start = host.now_ms();
-        let resident = self.open(host).await?;
+        // Resident: this model's weights are held from an earlier run (not only its config).
+        let resident = self.open(host).await? && host.held().is_some();
         let model = self.model.as_mut().expect("opened");
         let prepared = Prepared::new(experiment, options, model.config.clone(), &model.tokenizer)?;
         let plan = prepared.forward_plan();
         model.runs += 1;
         let figures = match forward_missing(model, &plan, host).await {
             Ok(figures) => figures,
-            Err(e) => {
+            // A download that failed (or was cancelled) changed nothing held: the model stays.
+            Err(Failed::Reading(e)) => return Err(e),
+            Err(Failed::Holding(e)) => {
                 // Whatever the ranks hold may be half extended: start again next time.
                 self.model = None;
                 host.forget();
@@ -253,9 +256,20 @@ impl Session {
     }
 }
 
+/// Where a run failed: reading what it lacked (nothing held was changed), or after (the ranks
+/// may hold half of an extension).
+enum Failed {
+    Reading(Error),
+    Holding(Error),
+}
+
 /// Runs the forward for the prompts of `plan` without captures at every layer it needs,
 /// after the ranks read what they lack; keeps the captures.
-async fn forward_missing<H: RunHost>(model: &mut ResidentModel, plan: &ForwardPlan, host: &mut H) -> Result<ForwardFigures> {
+async fn forward_missing<H: RunHost>(
+    model: &mut ResidentModel,
+    plan: &ForwardPlan,
+    host: &mut H,
+) -> std::result::Result<ForwardFigures, Failed> {
     let top = plan.top_layer;
     let mut todo: Vec<Vec<u32>> = plan.prompts.iter().filter(|p| !model.captured(p, top)).cloned().collect();
     todo.sort_unstable();
@@ -274,7 +288,7 @@ async fn forward_missing<H: RunHost>(model: &mut ResidentModel, plan: &ForwardPl
         },
         prompts: todo,
     };
-    let (rows, n_pos) = tokens_used(&sub.config, &sub.prompts)?;
+    let (rows, n_pos) = tokens_used(&sub.config, &sub.prompts).map_err(Failed::Reading)?;
     let missing = missing_needs(&sub.config, host.held().as_ref(), top, &rows, n_pos);
     let mut figures = ForwardFigures {
         prompts: sub.prompts.len() as u32,
@@ -289,8 +303,9 @@ async fn forward_missing<H: RunHost>(model: &mut ResidentModel, plan: &ForwardPl
     } else {
         host.stage(Stage::Weights).await;
         figures.t_download = Some(host.now_ms());
-        let (header, bytes) = host.weights(&sub, &missing).await?;
-        figures.bytes_read = plan_pieces(&header, &missing)?
+        let (header, bytes) = host.weights(&sub, &missing).await.map_err(Failed::Reading)?;
+        figures.bytes_read = plan_pieces(&header, &missing)
+            .map_err(Failed::Reading)?
             .iter()
             .map(|p| p.range.end - p.range.start)
             .sum();
@@ -298,7 +313,7 @@ async fn forward_missing<H: RunHost>(model: &mut ResidentModel, plan: &ForwardPl
     };
     host.stage(Stage::Convert).await;
     figures.t_load = Some(host.now_ms());
-    let forwarded = host.forward(&sub, loaded).await?;
+    let forwarded = host.forward(&sub, loaded).await.map_err(Failed::Holding)?;
     figures.t_forward = Some(forwarded.started_ms);
     figures.t_end = Some(host.now_ms());
     figures.ranks = Some(forwarded.ranks);

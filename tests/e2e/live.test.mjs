@@ -7,6 +7,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
   EXPERIMENTS,
+  TOL_COSINE,
+  TOL_SCALAR,
+  assertClose,
+  assertClose2d,
   GOLDEN,
   RESULT_TIMEOUT_MS,
   checkResult,
@@ -130,6 +134,70 @@ describe('the live lab', () => {
       }
       assert.deepEqual(words(last.experiment, 2), [...words(LECTURE, 2), 'kiwi', 'plum', 'fig']);
       assert.ok(last.stats.run_id > 1, 'the typed words ran live');
+    });
+  });
+
+  test('a failed download and Cancel while live: the last whole result stays, nothing typed is lost, the next edit runs', { timeout: 240_000 }, async () => {
+    await withServedPage(browser(), async (srv, page) => {
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(LECTURE))}&run=1`);
+      const first = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+      assert.equal(first.kind, 'result', first.text);
+      const fruit = '.category[data-category="2"] textarea.words';
+      const unchangedSince = async (tag, what) => {
+        const now = await shown(page);
+        assert.equal(now.resultTag, tag, `${what}: the last whole result stays`);
+        assert.ok(now.figures.every((f) => f === tag), `${what}: figures ${now.figures}`);
+      };
+
+      // The server fails a new word's embedding row: the page says so and keeps the text.
+      let tag = (await shown(page)).resultTag;
+      srv.options.fail = { status: 404, times: 1000, path: 'model.safetensors' };
+      await setWords(page, 2, [...words(LECTURE, 2), 'plum']);
+      await page.waitForFunction(() => document.querySelector('#qk-error')?.textContent.trim(), null, { timeout: 60_000 });
+      assert.match(await page.textContent('#qk-error'), /404/);
+      await unchangedSince(tag, 'after the error');
+      assert.match(await page.inputValue(fruit), /plum/, 'the typed word is kept');
+
+      // The fault cleared, the next edit runs live with the model still resident (the failed
+      // download changed nothing held), and equals a fresh run of the same experiment.
+      srv.options.fail = null;
+      await setWords(page, 2, [...words(LECTURE, 2), 'plum', 'kiwi']);
+      // The error stays until the next run starts (after the typing pause).
+      await page.waitForFunction(() => !document.querySelector('#qk-error')?.textContent.trim(), null, { timeout: 20_000 });
+      const live = await resultWhere(page, (r) => r.experiment.categories[2].words.includes('kiwi'), 'kiwi added');
+      assert.equal(live.stats.model_resident, true, 'the model stays resident after a failed download');
+      // Only the new words' embedding rows (a word may be a few tokens), nothing packed again.
+      assert.ok(live.stats.weight_bytes_read <= 8 * 4 * live.model.n_embd, `bytes read: ${live.stats.weight_bytes_read}`);
+      assert.equal(live.stats.tensors_packed, 0);
+      const fresh = await page.context().newPage();
+      try {
+        await fresh.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(live.experiment))}&run=1`);
+        const o = await waitForOutcome(fresh, RESULT_TIMEOUT_MS);
+        assert.equal(o.kind, 'result', o.text);
+        const want = JSON.parse(o.text);
+        assertClose2d(live.q.cosine, want.q.cosine, TOL_COSINE, 'Q cosines, live vs fresh');
+        assertClose2d(live.k.cosine, want.k.cosine, TOL_COSINE, 'K cosines, live vs fresh');
+        assertClose(live.rsa.r, want.rsa.r, TOL_SCALAR, 'RSA r, live vs fresh');
+      } finally {
+        await fresh.close();
+      }
+
+      // A slow server, and Cancel during a live run: never a partial result, the text kept.
+      tag = (await shown(page)).resultTag;
+      srv.options.delayMs = 3000;
+      await setWords(page, 2, [...words(LECTURE, 2), 'plum', 'kiwi', 'mango']);
+      await page.waitForSelector('#qk-cancel', { timeout: 20_000 });
+      await page.click('#qk-cancel');
+      await page.waitForSelector('#qk-cancelled', { timeout: 20_000 });
+      await unchangedSince(tag, 'after Cancel');
+      assert.ok(!(await shown(page)).result.experiment.categories[2].words.includes('mango'), 'never a partial result');
+      assert.match(await page.inputValue(fruit), /kiwi, mango/, 'the typed word is kept');
+
+      // And the next edit runs (Cancel stopped the engine: it starts again, from the cache).
+      srv.options.delayMs = 0;
+      await setWords(page, 2, [...words(LECTURE, 2), 'plum', 'kiwi', 'mango', 'melon']);
+      const after = await resultWhere(page, (r) => r.experiment.categories[2].words.includes('melon'), 'melon added');
+      assert.ok(after.stats.bytes_downloaded <= 12 * 4 * after.model.n_embd, `downloaded: ${after.stats.bytes_downloaded}`);
     });
   });
 
