@@ -73,7 +73,7 @@ enum Answered<T> {
 
 /// The browser's cache for `url`, or None where Cache Storage is unavailable (then everything
 /// downloads) or pointless (blob: URLs of local files live for one page only).
-async fn open_cache(url: &str) -> Option<Cache> {
+pub(super) async fn open_cache(url: &str) -> Option<Cache> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return None;
     }
@@ -81,17 +81,13 @@ async fn open_cache(url: &str) -> Option<Cache> {
     JsFuture::from(caches.open(CACHE_NAME)).await.ok()?.dyn_into().ok()
 }
 
-fn cache_key(url: &str, what: &str) -> String {
-    // A query, not a fragment: Cache Storage ignores fragments when matching.
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}qk-{what}")
+use crate::revision::cache_key;
+
+fn range_key(url: &str, rev: Option<&str>, range: &Range<u64>) -> String {
+    cache_key(url, rev, &format!("bytes={}-{}", range.start, range.end))
 }
 
-fn range_key(url: &str, range: &Range<u64>) -> String {
-    cache_key(url, &format!("bytes={}-{}", range.start, range.end))
-}
-
-async fn cache_get(cache: &Cache, key: &str) -> Option<Uint8Array> {
+pub(super) async fn cache_get(cache: &Cache, key: &str) -> Option<Uint8Array> {
     let found = JsFuture::from(cache.match_with_str(key)).await.ok()?;
     let resp: Response = found.dyn_into().ok()?;
     let buf = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
@@ -100,7 +96,7 @@ async fn cache_get(cache: &Cache, key: &str) -> Option<Uint8Array> {
 
 /// Stores `bytes` under `key`; false when the browser refused (storage full, quota exceeded):
 /// the run goes on from memory, and only the next visit downloads again.
-async fn cache_put(cache: &Cache, key: &str, bytes: &Uint8Array) -> bool {
+pub(super) async fn cache_put(cache: &Cache, key: &str, bytes: &Uint8Array) -> bool {
     match Response::new_with_opt_buffer_source(Some(bytes)) {
         Ok(resp) => JsFuture::from(cache.put_with_str(key, &resp)).await.is_ok(),
         Err(_) => false,
@@ -120,8 +116,8 @@ fn total_from_content_range(resp: &Response) -> Option<u64> {
 }
 
 /// Reads the header: from the cache, else by two Range requests (length, then JSON).
-async fn load_header(url: &str, cache: Option<&Cache>, stats: &mut DownloadStats) -> Result<Answered<Header>> {
-    let key = cache_key(url, "header");
+async fn load_header(url: &str, rev: Option<&str>, cache: Option<&Cache>, stats: &mut DownloadStats) -> Result<Answered<Header>> {
+    let key = cache_key(url, rev, "header");
     // Cached as 8 bytes of file length + the JSON, so it parses without the network.
     if let Some(entry) = match cache {
         Some(c) => cache_get(c, &key).await.map(|b| b.to_vec()),
@@ -170,7 +166,7 @@ async fn load_header(url: &str, cache: Option<&Cache>, stats: &mut DownloadStats
 pub async fn remote_header(url: &str) -> Result<Option<Header>> {
     let cache = open_cache(url).await;
     let mut stats = DownloadStats::default();
-    Ok(match load_header(url, cache.as_ref(), &mut stats).await? {
+    Ok(match load_header(url, None, cache.as_ref(), &mut stats).await? {
         Answered::Range(h) => Some(h),
         Answered::WholeFile(_) => None,
     })
@@ -178,9 +174,9 @@ pub async fn remote_header(url: &str) -> Result<Option<Header>> {
 
 /// A small file (config.json, tokenizer.json) from the cache, else downloaded and cached once
 /// complete: a second visit downloads nothing, and the app works offline.
-pub async fn fetch_cached(url: &str) -> Result<(Vec<u8>, bool)> {
+pub async fn fetch_cached(url: &str, rev: Option<&str>) -> Result<(Vec<u8>, bool)> {
     let cache = open_cache(url).await;
-    let key = cache_key(url, "file");
+    let key = cache_key(url, rev, "file");
     if let Some(bytes) = match &cache {
         Some(c) => cache_get(c, &key).await,
         None => None,
@@ -197,6 +193,7 @@ pub async fn fetch_cached(url: &str) -> Result<(Vec<u8>, bool)> {
 /// Everything `needs` asks for, from the cache and the network; progress counts network bytes.
 pub async fn load_weight_bytes(
     url: &str,
+    rev: Option<&str>,
     needs: &[Need],
     on_progress: impl FnMut(Progress),
 ) -> Result<(Header, WeightBytes, DownloadStats)> {
@@ -205,12 +202,12 @@ pub async fn load_weight_bytes(
         partial: true,
         ..Default::default()
     };
-    let header = match load_header(url, cache.as_ref(), &mut stats).await? {
+    let header = match load_header(url, rev, cache.as_ref(), &mut stats).await? {
         Answered::Range(h) => h,
         Answered::WholeFile(resp) => return whole_file(url, resp, stats, on_progress).await,
     };
     stats.file_bytes = header.file_len();
-    let (mut parts, missing) = from_cache(url, cache.as_ref(), &header, needs, &mut stats).await?;
+    let (mut parts, missing) = from_cache(url, rev, cache.as_ref(), &header, needs, &mut stats).await?;
     let ranges = coalesce(missing.iter().cloned(), COALESCE_GAP);
     let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
     let done = Cell::new(0u64);
@@ -218,6 +215,7 @@ pub async fn load_weight_bytes(
     (progress.borrow_mut())(Progress {
         done: 0,
         total: Some(total),
+        wait_s: None,
     });
     let answers: Vec<Result<(Range<u64>, RangeAnswer)>> = stream::iter(ranges)
         .map(|range| {
@@ -228,6 +226,7 @@ pub async fn load_weight_bytes(
                     (progress.borrow_mut())(Progress {
                         done: done.get(),
                         total: Some(total),
+                        wait_s: None,
                     });
                 })
                 .await?;
@@ -254,7 +253,7 @@ pub async fn load_weight_bytes(
         if let Some(c) = &cache {
             for piece in missing.iter().filter(|p| p.start >= range.start && p.end <= range.end) {
                 let slice = bytes.subarray((piece.start - range.start) as u32, (piece.end - range.start) as u32);
-                if !cache_put(c, &range_key(url, piece), &slice).await {
+                if !cache_put(c, &range_key(url, rev, piece), &slice).await {
                     stats.not_cached += 1;
                 }
             }
@@ -270,6 +269,7 @@ pub async fn load_weight_bytes(
 /// The pieces of `needs` the cache holds, and the ranges it misses.
 async fn from_cache(
     url: &str,
+    rev: Option<&str>,
     cache: Option<&Cache>,
     header: &Header,
     needs: &[Need],
@@ -280,7 +280,7 @@ async fn from_cache(
         let len = piece.range.end - piece.range.start;
         let cached = match cache {
             // A wrong-sized entry is corrupt: fetch it again.
-            Some(c) => cache_get(c, &range_key(url, &piece.range))
+            Some(c) => cache_get(c, &range_key(url, rev, &piece.range))
                 .await
                 .filter(|b| b.length() as u64 == len),
             None => None,
@@ -350,6 +350,9 @@ pub async fn cached_files() -> Result<Vec<CachedFile>> {
             continue;
         };
         let url = request.url();
+        if url == super::revision::MANIFEST_KEY {
+            continue;
+        }
         let (file, bytes) = match url.split_once("qk-bytes=") {
             Some((file, range)) => {
                 let (a, b) = range.split_once('-').unwrap_or(("0", "0"));

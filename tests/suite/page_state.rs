@@ -219,7 +219,14 @@ fn a_failed_or_cancelled_run_keeps_the_last_result() {
         cancelled.clone(),
         [
             Action::Stage(Stage::Analysis, 30.0),
-            Action::Progress(Progress { done: 1, total: None }, 31.0),
+            Action::Progress(
+                Progress {
+                    done: 1,
+                    total: None,
+                    wait_s: None,
+                },
+                31.0,
+            ),
         ],
     );
     assert_eq!(late, cancelled);
