@@ -6,7 +6,7 @@
 //! `&workers=1` runs the forward pass in one worker instead of two (for comparison);
 //! `&live=0` turns the live lab off (edits then wait for Run); `&mode=lecture&step=N` opens step
 //! N (1-based) of the guided lab, `&present=1` in presenter mode; `&hub=URL` the hub endpoint
-//! (like `HF_ENDPOINT`; default https://huggingface.co): with it, or with `@REV`, `?model=org/repo`
+//! (like `HF_ENDPOINT`; default `https://huggingface.co`): with it, or with `@REV`, `?model=org/repo`
 //! or `org/repo@REV` (branch, tag or commit) names a hub repository's `resolve/{REV}/` folder.
 
 use web_sys::{Url, UrlSearchParams};

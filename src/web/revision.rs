@@ -32,14 +32,17 @@ pub struct HubCounts {
     pub expired_links: u32,
 }
 
+/// Where a wait for the hub is reported.
+pub type WaitNotice = Box<dyn Fn(Progress)>;
+
 thread_local! {
     static COUNTS: Cell<HubCounts> = Cell::new(HubCounts::default());
     /// Tells the page why the download stands still (set by the engine for one run).
-    static WAIT_NOTICE: RefCell<Option<Box<dyn Fn(Progress)>>> = RefCell::new(None);
+    static WAIT_NOTICE: RefCell<Option<WaitNotice>> = RefCell::new(None);
 }
 
 /// Sets (or with None, drops) where waits are reported, and starts the counts afresh.
-pub fn on_wait(notice: Option<Box<dyn Fn(Progress)>>) {
+pub fn on_wait(notice: Option<WaitNotice>) {
     WAIT_NOTICE.with(|n| *n.borrow_mut() = notice);
     COUNTS.with(|c| c.set(HubCounts::default()));
 }
