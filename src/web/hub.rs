@@ -1,6 +1,7 @@
 //! Downloads only the bytes of model.safetensors that a capture at layer L needs: the header by
 //! HTTP Range, then the planned pieces (coalesced into few ranges, several in flight). Every
-//! piece is kept in Cache Storage under the file's URL plus its byte range, so a repeat run
+//! piece is kept in Cache Storage under the file's URL, its revision (see `revision.rs`: pieces of
+//! two versions are never mixed) and its byte range, so a repeat run
 //! downloads nothing and a run at a higher layer downloads only the difference. A server that
 //! ignores Range (status 200) gets one full download instead.
 //!
@@ -25,7 +26,7 @@ use crate::model::plan::{coalesce, plan, FetchedRanges, Header, Need, Part};
 const COALESCE_GAP: u64 = 64 * 1024;
 /// Requests in flight at once: latency, not bandwidth, dominates many small ranges.
 const PARALLEL_REQUESTS: usize = 6;
-const CACHE_NAME: &str = "qk-lens-weights-v1";
+pub(super) const CACHE_NAME: &str = "qk-lens-weights-v1";
 
 /// How the weights were obtained, for the page and the benchmark.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -326,63 +327,4 @@ async fn whole_file(
         ..stats
     };
     Ok((header, FetchedRanges::new(vec![(0, JsBytes(bytes))]), stats))
-}
-
-/// What Cache Storage holds for one model file.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CachedFile {
-    pub url: String,
-    pub pieces: usize,
-    pub bytes: u64,
-}
-
-/// The cached model files with their sizes (read from the keys: no body is loaded).
-pub async fn cached_files() -> Result<Vec<CachedFile>> {
-    let Some(cache) = open_cache("https://").await else {
-        return Ok(Vec::new());
-    };
-    let keys = JsFuture::from(cache.keys())
-        .await
-        .map_err(|e| Error::input("Cache Storage", format!("{e:?}")))?;
-    let mut files: Vec<CachedFile> = Vec::new();
-    for key in js_sys::Array::from(&keys).iter() {
-        let Ok(request) = key.dyn_into::<web_sys::Request>() else {
-            continue;
-        };
-        let url = request.url();
-        if url == super::revision::MANIFEST_KEY {
-            continue;
-        }
-        let (file, bytes) = match url.split_once("qk-bytes=") {
-            Some((file, range)) => {
-                let (a, b) = range.split_once('-').unwrap_or(("0", "0"));
-                (
-                    file.trim_end_matches(['?', '&']).to_string(),
-                    b.parse::<u64>().unwrap_or(0).saturating_sub(a.parse().unwrap_or(0)),
-                )
-            }
-            None => (url.split_once("?qk-").map_or(url.clone(), |(f, _)| f.to_string()), 0),
-        };
-        match files.iter_mut().find(|f| f.url == file) {
-            Some(f) => {
-                f.pieces += 1;
-                f.bytes += bytes;
-            }
-            None => files.push(CachedFile {
-                url: file,
-                pieces: 1,
-                bytes,
-            }),
-        }
-    }
-    Ok(files)
-}
-
-/// Deletes every cached model piece (the app shell stays).
-pub async fn clear_cache() -> Result<()> {
-    let caches = super::fetch::global_caches().ok_or_else(|| Error::input("Cache Storage", "not available"))?;
-    JsFuture::from(caches.delete(CACHE_NAME))
-        .await
-        .map_err(|e| Error::input("Cache Storage", format!("{e:?}")))?;
-    Ok(())
 }

@@ -11,3 +11,4 @@ pub mod hub;
 pub mod params;
 pub mod peer;
 pub mod revision;
+pub mod stored;

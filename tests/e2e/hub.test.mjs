@@ -141,6 +141,56 @@ describe('the hub protocol (a stand-in on 127.0.0.1)', () => {
       const pinned = await result(page, 'hub-pinned');
       checkResult(pinned, golden(MODEL_A, 3), experiment(3), 3);
       assert.equal(pinned.stats.revision, first);
+      assert.equal(pinned.stats.revision_source, 'pinned');
+
+      // The storage panel lists both versions; the old one is freed alone.
+      await page.click('.cache-panel summary');
+      const weightsAt = (commit) => `#qk-cache-list li[data-revision="${commit}"]:has-text("resolve/${commit}/model.safetensors")`;
+      await page.waitForSelector(weightsAt(first), { timeout: 10_000 });
+      await page.waitForSelector(weightsAt(second), { timeout: 10_000 });
+      await page.click(`${weightsAt(first)} .qk-cache-free`);
+      await page.waitForSelector(weightsAt(first), { state: 'detached', timeout: 10_000 });
+      const kept = await page.evaluate(async () => (await (await caches.open('qk-lens-weights-v1')).keys()).map((k) => k.url));
+      assert.ok(!kept.some((u) => u.includes(`resolve/${first}/model.safetensors`)), 'no piece of the old weights is kept');
+      assert.ok(kept.some((u) => u.includes(`resolve/${second}/model.safetensors`)), 'the new weights are kept');
     });
+  });
+});
+
+describe('the hub stand-in itself (no browser)', () => {
+  test('CDN: preflights refused and counted, multi and suffix ranges whole, links expire; 429 budget per client', async () => {
+    const hub = await startHub({ repos: { [REPO]: [MODEL_A] }, presignTtlMs: 300 });
+    try {
+      const [commit] = hub.commits(REPO);
+      const weights = `${hub.url}/${REPO}/resolve/main/model.safetensors`;
+      const redirect = await fetch(weights, { redirect: 'manual' });
+      assert.equal(redirect.status, 302);
+      assert.equal(redirect.headers.get('x-repo-commit'), commit);
+      assert.ok(Number(redirect.headers.get('x-linked-size')) > 0);
+      assert.match(redirect.headers.get('access-control-expose-headers'), /X-Repo-Commit/);
+      const cdn = redirect.headers.get('location');
+      assert.ok(cdn.startsWith(hub.cdnUrl), cdn);
+      assert.equal((await fetch(cdn, { headers: { Range: 'bytes=0-7' } })).status, 206);
+      const preflight = await fetch(cdn, { method: 'OPTIONS', headers: { 'Access-Control-Request-Headers': 'range' } });
+      assert.doesNotMatch(preflight.headers.get('access-control-allow-headers') ?? '', /range/i);
+      assert.equal(hub.cdn.preflights, 1);
+      assert.equal((await fetch(cdn, { headers: { Range: 'bytes=0-1,4-5' } })).status, 200);
+      assert.equal((await fetch(cdn, { headers: { Range: 'bytes=-10' } })).status, 200);
+      assert.equal(hub.cdn.wholeFile, 2);
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal((await fetch(cdn, { headers: { Range: 'bytes=0-7' } })).status, 403, 'an expired link');
+      assert.equal((await fetch(`${hub.url}/${REPO}/resolve/v1/config.json`)).headers.get('x-repo-commit'), commit, 'a tag');
+      assert.equal((await fetch(`${hub.url}/${REPO}/resolve/nope/config.json`)).status, 404);
+
+      hub.resetBudget();
+      hub.options.budget = { requests: 2, retryAfter: 7 };
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(`${hub.url}/${REPO}/resolve/main/config.json`)).status);
+      assert.deepEqual(statuses, [200, 200, 429]);
+      const limited = await fetch(`${hub.url}/${REPO}/resolve/main/config.json`);
+      assert.equal(limited.headers.get('retry-after'), '7');
+    } finally {
+      await hub.stop();
+    }
   });
 });
