@@ -45,8 +45,12 @@ describe('the hub protocol (a stand-in on 127.0.0.1)', () => {
 
   /** Waits until the page's reads before any run (the folder's size) are done at the hub. */
   async function settled(hub) {
-    for (let i = 0; i < 100 && !hub.requests.some((r) => r.origin === 'cdn'); i++) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 500));
+    // Quiet for a second: the page has read what it reads before a run (if anything).
+    let seen = -1;
+    for (let i = 0; i < 30 && seen !== hub.requests.length; i++) {
+      seen = hub.requests.length;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
 
   test('the lecture through the hub equals PyTorch: no preflight, no whole-file answer', { timeout: 180_000 }, async (t) => {
