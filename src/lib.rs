@@ -26,6 +26,7 @@ pub mod presets;
 pub mod protocol;
 pub mod result;
 pub mod result_view;
+pub mod revision;
 pub mod run;
 
 #[cfg(target_arch = "wasm32")]

@@ -13,6 +13,9 @@ use crate::result::RunResult;
 pub struct Progress {
     pub done: u64,
     pub total: Option<u64>,
+    /// Set while the hub's rate limit (429) holds the download back: the seconds it asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_s: Option<u32>,
 }
 
 /// Absolute URLs of a model's three files (a hub folder, a custom folder, or local files).
@@ -23,6 +26,10 @@ pub struct ModelFiles {
     pub tokenizer: String,
     /// Tried when `tokenizer` is not found (404): the GPT-2 tokenizer shipped with the site.
     pub fallback_tokenizer: Option<String>,
+    /// The revision the files were resolved at (a hub commit, an ETag...): cache keys carry it,
+    /// so pieces of two versions are never mixed. None: keyed by URL alone.
+    #[serde(default)]
+    pub revision: Option<String>,
 }
 
 impl ModelFiles {
@@ -33,6 +40,7 @@ impl ModelFiles {
             weights: format!("{base}model.safetensors"),
             tokenizer: format!("{base}tokenizer.json"),
             fallback_tokenizer,
+            revision: None,
         }
     }
 }

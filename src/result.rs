@@ -126,6 +126,20 @@ pub struct RunStats {
     /// and every figure carry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<u64>,
+    /// The model's revision (a hub commit, else the server's ETag...) the run read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// How that revision was found: "online", "stored (offline)" or "pinned" (`@commit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_source: Option<String>,
+    /// Times the hub's rate limit (429) held the download back, and the seconds waited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_waits: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_wait_s: Option<u32>,
+    /// Presigned CDN links found expired (403) and asked for again at the hub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_links: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -79,7 +79,8 @@ fn app() -> Html {
                     on_add={act.reform(|_| Action::AddCategory)} on_remove={act.reform(Action::RemoveCategory)} />
                 <OptionsPanel options={s.options.clone()} sweep_bytes={s.hub_weights_bytes()} on_change={act.reform(Action::SetOptions)} />
                 <Controls busy={s.busy()} invalid={s.invalid.clone()} error={s.experiment_error.clone()} experiment={s.experiment.clone()}
-                    model_override={s.model_override.clone()} options={s.run_options()} lecture_step={s.lecture_step} {on_run}
+                    model_override={s.model_override.clone()}
+                    revision={s.result.as_ref().and_then(|r| r.stats.as_ref()?.revision.clone())} options={s.run_options()} lecture_step={s.lecture_step} {on_run}
                     live={s.live} on_live={act.reform(Action::SetLive)}
                     on_import={act.reform(Action::ExperimentLoaded)} on_error={act.reform(Action::ExperimentFailed)} />
             </section>

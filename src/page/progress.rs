@@ -47,6 +47,9 @@ impl Run {
     /// The fraction done (when the total is known) and the bytes, speed and time left.
     pub fn detail(&self) -> Option<(Option<f64>, String)> {
         let p = self.progress?;
+        if let Some(s) = p.wait_s {
+            return Some((None, format!("the hub asked us to wait {s} s (429)")));
+        }
         let secs = ((self.progress_ms - self.stage_started_ms) / 1000.0).max(1e-3);
         let speed = p.done as f64 / secs;
         Some(match p.total {

@@ -209,6 +209,7 @@ impl Session {
             tensors_packed: Some(figures.tensors_packed),
             resident_weight_bytes: report.resident_weight_bytes,
             run_id: None,
+            ..RunStats::default()
         });
         Ok(result)
     }

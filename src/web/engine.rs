@@ -14,6 +14,7 @@ use futures::channel::mpsc::UnboundedSender;
 
 use super::hub::{fetch_cached, load_weight_bytes, DownloadStats, WeightBytes};
 use super::peer::{wasm_memory_bytes, SecondWorker};
+use super::revision::{self, Resolved};
 use crate::error::{Error, Result};
 use crate::model::plan::{Coverage, Header, Need};
 use crate::model::shard::{Alone, Shard};
@@ -50,10 +51,13 @@ pub async fn Engine(mut scope: ReactorScope<RunRequest, EngineEvent>) {
     // Kept between runs: the live lab's edits reuse the model, its weights and its captures.
     let mut session = Session::default();
     let mut ranks = Ranks::default();
+    // The revision found for the model of the last run: the live lab's edits reuse it (the
+    // model stays resident) instead of asking the hub again.
+    let mut resolved: Option<(ModelFiles, Resolved)> = None;
     while let Some(request) = scope.next().await {
         // Events are queued while a step computes and flushed at the next await.
         let (tx, mut rx) = futures::channel::mpsc::unbounded::<EngineEvent>();
-        let run = run(&mut session, &mut ranks, &request, tx);
+        let run = run(&mut session, &mut ranks, &mut resolved, &request, tx);
         let forward = async {
             while let Some(event) = rx.next().await {
                 if scope.send(event).await.is_err() {
@@ -85,9 +89,46 @@ async fn yield_now() {
 async fn run(
     session: &mut Session,
     ranks: &mut Ranks,
+    resolved: &mut Option<(ModelFiles, Resolved)>,
     request: &RunRequest,
     events: UnboundedSender<EngineEvent>,
 ) -> Result<RunResult> {
+    let notice = events.clone();
+    revision::on_wait(Some(Box::new(move |p| {
+        let _ = notice.unbounded_send(EngineEvent::Progress(p));
+    })));
+    let outcome = run_at_revision(session, ranks, resolved, request, events).await;
+    // Drops the notice's sender: the page's event stream ends with the run.
+    let counts = revision::counts();
+    revision::on_wait(None);
+    let mut result = outcome?;
+    let stats = result.stats.get_or_insert_with(Default::default);
+    stats.rate_limit_waits = Some(counts.rate_limit_waits).filter(|&n| n > 0);
+    stats.rate_limit_wait_s = Some(counts.rate_limit_wait_s).filter(|_| counts.rate_limit_waits > 0);
+    stats.expired_links = Some(counts.expired_links).filter(|&n| n > 0);
+    Ok(result)
+}
+
+/// The run at the model's revision (found once per model, see [`revision::resolve`]).
+async fn run_at_revision(
+    session: &mut Session,
+    ranks: &mut Ranks,
+    resolved: &mut Option<(ModelFiles, Resolved)>,
+    request: &RunRequest,
+    events: UnboundedSender<EngineEvent>,
+) -> Result<RunResult> {
+    let found = match resolved.as_ref().filter(|(asked, _)| *asked == request.model) {
+        Some((_, found)) => found.clone(),
+        None => {
+            let found = revision::resolve(&request.model).await?;
+            *resolved = Some((request.model.clone(), found.clone()));
+            found
+        }
+    };
+    let request = &RunRequest {
+        model: found.files.clone(),
+        ..request.clone()
+    };
     let mut host = WebHost {
         request,
         events,
@@ -98,7 +139,19 @@ async fn run(
         peer_memory: 0,
         peer_held: 0,
     };
-    session.run(&request.experiment, request.options.as_ref(), &mut host).await
+    let mut result = session.run(&request.experiment, request.options.as_ref(), &mut host).await?;
+    if let (Some(rev), Some(source)) = (&found.files.revision, found.source) {
+        let stats = result.stats.get_or_insert_with(Default::default);
+        stats.revision = Some(rev.clone());
+        stats.revision_source = Some(source.to_string());
+        result.notes.push(match source {
+            revision::SOURCE_OFFLINE => {
+                format!("offline: the hub could not be reached, so this used revision {rev}, the newest kept in this browser")
+            }
+            _ => format!("model revision {rev} ({source})"),
+        });
+    }
+    Ok(result)
 }
 
 /// The forward's ranks, kept between runs: this worker's weights and the second worker with
@@ -173,7 +226,13 @@ impl WebHost<'_> {
         if let Some(loaded) = first {
             return self.forward_alone(plan, Some(loaded)).await;
         }
-        let (header, bytes, again) = load_weight_bytes(&self.request.model.weights, &self.needs, self.progress()).await?;
+        let (header, bytes, again) = load_weight_bytes(
+            &self.request.model.weights,
+            self.request.model.revision.as_deref(),
+            &self.needs,
+            self.progress(),
+        )
+        .await?;
         let download = self.download.get_or_insert_with(DownloadStats::default);
         download.bytes_downloaded += again.bytes_downloaded;
         download.bytes_from_cache += again.bytes_from_cache;
@@ -205,11 +264,14 @@ impl RunHost for WebHost<'_> {
     async fn read(&mut self, file: ModelFile) -> Result<Vec<u8>> {
         let model = &self.request.model;
         match file {
-            ModelFile::Config => Ok(fetch_cached(&model.config).await?.0),
-            ModelFile::Tokenizer => match (fetch_cached(&model.tokenizer).await, &model.fallback_tokenizer) {
+            ModelFile::Config => Ok(fetch_cached(&model.config, model.revision.as_deref()).await?.0),
+            ModelFile::Tokenizer => match (
+                fetch_cached(&model.tokenizer, model.revision.as_deref()).await,
+                &model.fallback_tokenizer,
+            ) {
                 (Ok((t, _)), _) => Ok(t),
                 // GPT-2 sizes share one tokenizer: use the site's when the folder has none.
-                (Err(Error::Fetch { status: Some(404), .. }), Some(fallback)) => Ok(fetch_cached(fallback).await?.0),
+                (Err(Error::Fetch { status: Some(404), .. }), Some(fallback)) => Ok(fetch_cached(fallback, None).await?.0),
                 (Err(e), _) => Err(e),
             },
         }
@@ -228,7 +290,12 @@ impl RunHost for WebHost<'_> {
             let two = self.request.workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 && plan.config.n_head >= 2;
             self.ranks.second = two.then(SecondWorker::spawn).and_then(|s| s.ok());
         }
-        let download = load_weight_bytes(&self.request.model.weights, needs, self.progress());
+        let download = load_weight_bytes(
+            &self.request.model.weights,
+            self.request.model.revision.as_deref(),
+            needs,
+            self.progress(),
+        );
         // This worker's hot code gets optimised before its first forward (see model/warm.rs),
         // while its requests are under way. Only a speed-up: its failure would not stop the run.
         let warm = async {

@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 /// Attempts per request before giving up, and the first wait between them (doubled each time).
 pub const MAX_ATTEMPTS: u32 = 5;
 const FIRST_BACKOFF_MS: u32 = 300;
+/// A 429's Retry-After is honoured up to this long, at most this many times per request.
+const MAX_RETRY_AFTER_S: u32 = 60;
+const MAX_RATE_LIMIT_WAITS: u32 = 5;
 
 pub use crate::protocol::Progress;
 
@@ -84,7 +87,31 @@ pub async fn get(url: &str, range: Option<Range<u64>>) -> Result<Response> {
             .map_err(|e| Error::input(url, js_message(&e)))?;
         init.set_headers(&headers);
     }
-    let request = Request::new_with_str_and_init(url, &init).map_err(|e| Error::input(url, js_message(&e)))?;
+    let mut waits = 0;
+    loop {
+        let resp = get_once(url, &init).await?;
+        // The hub's rate limit: wait as long as it says (capped), then ask again.
+        if resp.status() == 429 && waits < MAX_RATE_LIMIT_WAITS {
+            waits += 1;
+            super::revision::wait_for_rate_limit(retry_after_s(&resp)).await;
+            continue;
+        }
+        return check_status(url, resp);
+    }
+}
+
+/// Seconds a 429's `Retry-After` asks for (a number; dates and nonsense count as 1 s), at most
+/// [`MAX_RETRY_AFTER_S`].
+fn retry_after_s(resp: &Response) -> u32 {
+    let asked = resp.headers().get("retry-after").ok().flatten();
+    asked
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(1)
+        .clamp(1, MAX_RETRY_AFTER_S)
+}
+
+async fn get_once(url: &str, init: &RequestInit) -> Result<Response> {
+    let request = Request::new_with_str_and_init(url, init).map_err(|e| Error::input(url, js_message(&e)))?;
     let resp = JsFuture::from(global_fetch(&request)?).await.map_err(|e| {
         // fetch rejects only on network-level failures; the browser hides which one.
         let detail = format!(
@@ -93,9 +120,24 @@ pub async fn get(url: &str, range: Option<Range<u64>>) -> Result<Response> {
         );
         fetch_error(url, detail, None, true)
     })?;
-    let resp: Response = resp.dyn_into().map_err(|_| Error::input(url, "not a Response"))?;
+    resp.dyn_into().map_err(|_| Error::input(url, "not a Response"))
+}
+
+/// The answer, or an error that says what its status means.
+fn check_status(url: &str, resp: Response) -> Result<Response> {
     if !resp.ok() {
         let status = resp.status();
+        // A 403 from where the hub redirected us (another origin): the presigned link expired.
+        // Asking the hub's URL again brings a fresh one.
+        if status == 403 && origin(&resp.url()) != origin(url) {
+            super::revision::count_expired_link();
+            return Err(fetch_error(
+                url,
+                "HTTP 403 from the CDN: its presigned link expired; asking the hub again",
+                Some(403),
+                true,
+            ));
+        }
         let hint = match status {
             404 => " (not found: check the model URL)",
             401 | 403 => " (access denied)",
@@ -110,6 +152,12 @@ pub async fn get(url: &str, range: Option<Range<u64>>) -> Result<Response> {
         ));
     }
     Ok(resp)
+}
+
+/// `scheme://host:port` of a URL (the whole text when it has no path).
+fn origin(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    url[start..].find('/').map_or(url, |i| &url[..start + i])
 }
 
 pub fn content_length(resp: &Response) -> Option<u64> {
@@ -185,13 +233,21 @@ async fn read_into(
 pub async fn read_body(url: &str, resp: &Response, mut on_progress: impl FnMut(Progress)) -> Result<Uint8Array> {
     let total = content_length(resp);
     let mut done = 0u64;
-    on_progress(Progress { done, total });
+    on_progress(Progress {
+        done,
+        total,
+        wait_s: None,
+    });
     match total {
         Some(t) => {
             let buf = Uint8Array::new_with_length(t as u32);
             let (got, outcome) = read_into(url, resp, &buf, 0, &mut |n| {
                 done += n;
-                on_progress(Progress { done, total });
+                on_progress(Progress {
+                    done,
+                    total,
+                    wait_s: None,
+                });
             })
             .await;
             outcome?;
@@ -217,6 +273,7 @@ pub async fn read_body(url: &str, resp: &Response, mut on_progress: impl FnMut(P
             on_progress(Progress {
                 done: buf.length() as u64,
                 total: Some(buf.length() as u64),
+                wait_s: None,
             });
             Ok(buf)
         }

@@ -1,6 +1,7 @@
 //! Downloads only the bytes of model.safetensors that a capture at layer L needs: the header by
 //! HTTP Range, then the planned pieces (coalesced into few ranges, several in flight). Every
-//! piece is kept in Cache Storage under the file's URL plus its byte range, so a repeat run
+//! piece is kept in Cache Storage under the file's URL, its revision (see `revision.rs`: pieces of
+//! two versions are never mixed) and its byte range, so a repeat run
 //! downloads nothing and a run at a higher layer downloads only the difference. A server that
 //! ignores Range (status 200) gets one full download instead.
 //!
@@ -27,7 +28,7 @@ const COALESCE_GAP: u64 = 64 * 1024;
 const PARALLEL_REQUESTS: usize = 6;
 /// Cache Storage reads in flight at once.
 const PARALLEL_CACHE_READS: usize = 8;
-const CACHE_NAME: &str = "qk-lens-weights-v1";
+pub(super) const CACHE_NAME: &str = "qk-lens-weights-v1";
 
 /// How the weights were obtained, for the page and the benchmark.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -77,7 +78,7 @@ enum Answered<T> {
 
 /// The browser's cache for `url`, or None where Cache Storage is unavailable (then everything
 /// downloads) or pointless (blob: URLs of local files live for one page only).
-async fn open_cache(url: &str) -> Option<Cache> {
+pub(super) async fn open_cache(url: &str) -> Option<Cache> {
     if !is_http(url) {
         return None;
     }
@@ -89,17 +90,13 @@ fn is_http(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://")
 }
 
-fn cache_key(url: &str, what: &str) -> String {
-    // A query, not a fragment: Cache Storage ignores fragments when matching.
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}qk-{what}")
+use crate::revision::cache_key;
+
+fn range_key(url: &str, rev: Option<&str>, range: &Range<u64>) -> String {
+    cache_key(url, rev, &format!("bytes={}-{}", range.start, range.end))
 }
 
-fn range_key(url: &str, range: &Range<u64>) -> String {
-    cache_key(url, &format!("bytes={}-{}", range.start, range.end))
-}
-
-async fn cache_get(cache: &Cache, key: &str) -> Option<Uint8Array> {
+pub(super) async fn cache_get(cache: &Cache, key: &str) -> Option<Uint8Array> {
     let found = JsFuture::from(cache.match_with_str(key)).await.ok()?;
     let resp: Response = found.dyn_into().ok()?;
     let buf = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
@@ -108,7 +105,7 @@ async fn cache_get(cache: &Cache, key: &str) -> Option<Uint8Array> {
 
 /// Stores `bytes` under `key`; false when the browser refused (storage full, quota exceeded):
 /// the run goes on from memory, and only the next visit downloads again.
-async fn cache_put(cache: &Cache, key: &str, bytes: &Uint8Array) -> bool {
+pub(super) async fn cache_put(cache: &Cache, key: &str, bytes: &Uint8Array) -> bool {
     match Response::new_with_opt_buffer_source(Some(bytes)) {
         Ok(resp) => JsFuture::from(cache.put_with_str(key, &resp)).await.is_ok(),
         Err(_) => false,
@@ -128,8 +125,8 @@ fn total_from_content_range(resp: &Response) -> Option<u64> {
 }
 
 /// Reads the header: from the cache, else by two Range requests (length, then JSON).
-async fn load_header(url: &str, cache: Option<&Cache>, stats: &mut DownloadStats) -> Result<Answered<Header>> {
-    let key = cache_key(url, "header");
+async fn load_header(url: &str, rev: Option<&str>, cache: Option<&Cache>, stats: &mut DownloadStats) -> Result<Answered<Header>> {
+    let key = cache_key(url, rev, "header");
     // Cached as 8 bytes of file length + the JSON, so it parses without the network.
     if let Some(entry) = match cache {
         Some(c) => cache_get(c, &key).await.map(|b| b.to_vec()),
@@ -178,7 +175,7 @@ async fn load_header(url: &str, cache: Option<&Cache>, stats: &mut DownloadStats
 pub async fn remote_header(url: &str) -> Result<Option<Header>> {
     let cache = open_cache(url).await;
     let mut stats = DownloadStats::default();
-    Ok(match load_header(url, cache.as_ref(), &mut stats).await? {
+    Ok(match load_header(url, None, cache.as_ref(), &mut stats).await? {
         Answered::Range(h) => Some(h),
         Answered::WholeFile(_) => None,
     })
@@ -186,9 +183,9 @@ pub async fn remote_header(url: &str) -> Result<Option<Header>> {
 
 /// A small file (config.json, tokenizer.json) from the cache, else downloaded and cached once
 /// complete: a second visit downloads nothing, and the app works offline.
-pub async fn fetch_cached(url: &str) -> Result<(Vec<u8>, bool)> {
+pub async fn fetch_cached(url: &str, rev: Option<&str>) -> Result<(Vec<u8>, bool)> {
     let cache = open_cache(url).await;
-    let key = cache_key(url, "file");
+    let key = cache_key(url, rev, "file");
     if let Some(bytes) = match &cache {
         Some(c) => cache_get(c, &key).await,
         None => None,
@@ -205,6 +202,7 @@ pub async fn fetch_cached(url: &str) -> Result<(Vec<u8>, bool)> {
 /// Everything `needs` asks for, from the cache and the network; progress counts network bytes.
 pub async fn load_weight_bytes(
     url: &str,
+    rev: Option<&str>,
     needs: &[Need],
     on_progress: impl FnMut(Progress),
 ) -> Result<(Header, WeightBytes, DownloadStats)> {
@@ -214,12 +212,12 @@ pub async fn load_weight_bytes(
         no_storage: cache.is_none() && is_http(url),
         ..Default::default()
     };
-    let header = match load_header(url, cache.as_ref(), &mut stats).await? {
+    let header = match load_header(url, rev, cache.as_ref(), &mut stats).await? {
         Answered::Range(h) => h,
         Answered::WholeFile(resp) => return whole_file(url, resp, stats, on_progress).await,
     };
     stats.file_bytes = header.file_len();
-    let (mut parts, missing) = from_cache(url, cache.as_ref(), &header, needs, &mut stats).await?;
+    let (mut parts, missing) = from_cache(url, rev, cache.as_ref(), &header, needs, &mut stats).await?;
     let ranges = coalesce(missing.iter().cloned(), COALESCE_GAP);
     let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
     let done = Cell::new(0u64);
@@ -227,6 +225,7 @@ pub async fn load_weight_bytes(
     (progress.borrow_mut())(Progress {
         done: 0,
         total: Some(total),
+        wait_s: None,
     });
     let answers: Vec<Result<(Range<u64>, RangeAnswer)>> = stream::iter(ranges)
         .map(|range| {
@@ -237,6 +236,7 @@ pub async fn load_weight_bytes(
                     (progress.borrow_mut())(Progress {
                         done: done.get(),
                         total: Some(total),
+                        wait_s: None,
                     });
                 })
                 .await?;
@@ -263,7 +263,7 @@ pub async fn load_weight_bytes(
         if let Some(c) = &cache {
             for piece in missing.iter().filter(|p| p.start >= range.start && p.end <= range.end) {
                 let slice = bytes.subarray((piece.start - range.start) as u32, (piece.end - range.start) as u32);
-                if !cache_put(c, &range_key(url, piece), &slice).await {
+                if !cache_put(c, &range_key(url, rev, piece), &slice).await {
                     stats.not_cached += 1;
                 }
             }
@@ -279,6 +279,7 @@ pub async fn load_weight_bytes(
 /// The pieces of `needs` the cache holds, and the ranges it misses.
 async fn from_cache(
     url: &str,
+    rev: Option<&str>,
     cache: Option<&Cache>,
     header: &Header,
     needs: &[Need],
@@ -292,7 +293,7 @@ async fn from_cache(
             let len = piece.range.end - piece.range.start;
             let cached = match cache {
                 // A wrong-sized entry is corrupt: fetch it again.
-                Some(c) => cache_get(c, &range_key(url, &piece.range))
+                Some(c) => cache_get(c, &range_key(url, rev, &piece.range))
                     .await
                     .filter(|b| b.length() as u64 == len),
                 None => None,
@@ -344,60 +345,4 @@ async fn whole_file(
         ..stats
     };
     Ok((header, FetchedRanges::new(vec![(0, JsBytes(bytes))]), stats))
-}
-
-/// What Cache Storage holds for one model file.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CachedFile {
-    pub url: String,
-    pub pieces: usize,
-    pub bytes: u64,
-}
-
-/// The cached model files with their sizes (read from the keys: no body is loaded).
-pub async fn cached_files() -> Result<Vec<CachedFile>> {
-    let Some(cache) = open_cache("https://").await else {
-        return Ok(Vec::new());
-    };
-    let keys = JsFuture::from(cache.keys())
-        .await
-        .map_err(|e| Error::input("Cache Storage", format!("{e:?}")))?;
-    let mut files: Vec<CachedFile> = Vec::new();
-    for key in js_sys::Array::from(&keys).iter() {
-        let Ok(request) = key.dyn_into::<web_sys::Request>() else {
-            continue;
-        };
-        let url = request.url();
-        let (file, bytes) = match url.split_once("qk-bytes=") {
-            Some((file, range)) => {
-                let (a, b) = range.split_once('-').unwrap_or(("0", "0"));
-                (
-                    file.trim_end_matches(['?', '&']).to_string(),
-                    b.parse::<u64>().unwrap_or(0).saturating_sub(a.parse().unwrap_or(0)),
-                )
-            }
-            None => (url.split_once("?qk-").map_or(url.clone(), |(f, _)| f.to_string()), 0),
-        };
-        match files.iter_mut().find(|f| f.url == file) {
-            Some(f) => {
-                f.pieces += 1;
-                f.bytes += bytes;
-            }
-            None => files.push(CachedFile {
-                url: file,
-                pieces: 1,
-                bytes,
-            }),
-        }
-    }
-    Ok(files)
-}
-
-/// Deletes every cached model piece (the app shell stays).
-pub async fn clear_cache() -> Result<()> {
-    let caches = super::fetch::global_caches().ok_or_else(|| Error::input("Cache Storage", "not available"))?;
-    JsFuture::from(caches.delete(CACHE_NAME))
-        .await
-        .map_err(|e| Error::input("Cache Storage", format!("{e:?}")))?;
-    Ok(())
 }

@@ -10,3 +10,5 @@ pub mod fetch;
 pub mod hub;
 pub mod params;
 pub mod peer;
+pub mod revision;
+pub mod stored;

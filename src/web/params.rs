@@ -5,12 +5,15 @@
 //! `&stats=1`, `&permutations=N`, `&bootstrap=B`, `&seed=S` (any of the last three implies stats);
 //! `&workers=1` runs the forward pass in one worker instead of two (for comparison);
 //! `&live=0` turns the live lab off (edits then wait for Run); `&mode=lecture&step=N` opens step
-//! N (1-based) of the guided lab, `&present=1` in presenter mode.
+//! N (1-based) of the guided lab, `&present=1` in presenter mode; `&hub=URL` the hub endpoint
+//! (like `HF_ENDPOINT`; default `https://huggingface.co`): with it, or with `@REV`, `?model=org/repo`
+//! or `org/repo@REV` (branch, tag or commit) names a hub repository's `resolve/{REV}/` folder.
 
 use web_sys::{Url, UrlSearchParams};
 
 use crate::analysis::report::ExtendedOptions;
 use crate::plots::{ColourScale, Look, Theme};
+use crate::revision::{share_params, HubModel, DEFAULT_HUB};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PageParams {
@@ -52,8 +55,14 @@ impl PageParams {
             return Self::default();
         };
         let non_empty = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
+        let hub = non_empty("hub").map(|h| h.trim().trim_end_matches('/').to_string());
         PageParams {
             model: non_empty("model").map(|m| {
+                // A repository id is a hub model when the link names a hub or a revision;
+                // otherwise `a/b` stays a folder relative to the page, as before.
+                if let Some(repo) = HubModel::parse(&m).filter(|_| hub.is_some() || m.contains('@')) {
+                    return repo.folder_url(hub.as_deref().unwrap_or(DEFAULT_HUB));
+                }
                 let url = absolute_url(&m);
                 if url.ends_with('/') {
                     url
@@ -88,10 +97,12 @@ impl PageParams {
 }
 
 /// A link that reopens the page with this experiment and model (the URL holds all of it), and
-/// the guided lab's step when one is open.
+/// the guided lab's step when one is open. A hub model is linked as `org/repo@COMMIT` with the
+/// commit the last run read (`revision`), and its hub when not the default.
 pub fn share_url(
     experiment_json: &str,
     model_override: Option<&str>,
+    revision: Option<&str>,
     options: Option<&ExtendedOptions>,
     lecture_step: Option<usize>,
 ) -> String {
@@ -100,8 +111,15 @@ pub fn share_url(
         .and_then(|l| Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?)))
         .unwrap_or_default();
     let Ok(q) = UrlSearchParams::new() else { return base };
-    if let Some(m) = model_override {
-        q.append("model", m);
+    match model_override.map(|m| (m, share_params(m, revision))) {
+        Some((_, Some((hub, model)))) => {
+            if let Some(hub) = hub {
+                q.append("hub", &hub);
+            }
+            q.append("model", &model);
+        }
+        Some((m, None)) => q.append("model", m),
+        None => {}
     }
     q.append("exp", experiment_json);
     for (k, v) in options.map(ExtendedOptions::to_query).unwrap_or_default() {

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use qk_lens::analysis::report::ExtendedOptions;
 use qk_lens::model::Gpt2Tokenizer;
-use qk_lens::page::{reduce, Action, LocalModel, ModelSource, Phase, State, TokenizerRef, Tokens};
+use qk_lens::page::{reduce, Action, LocalModel, ModelSource, Phase, Run, State, TokenizerRef, Tokens};
 use qk_lens::protocol::{ModelFiles, Progress, Stage};
 use qk_lens::{Experiment, RunResult};
 
@@ -169,6 +169,7 @@ fn a_run_goes_through_its_stages_with_the_times_from_the_actions() {
                 Progress {
                     done: 1_000_000,
                     total: Some(4_000_000),
+                    wait_s: None,
                 },
                 3_500.0,
             ),
@@ -219,7 +220,14 @@ fn a_failed_or_cancelled_run_keeps_the_last_result() {
         cancelled.clone(),
         [
             Action::Stage(Stage::Analysis, 30.0),
-            Action::Progress(Progress { done: 1, total: None }, 31.0),
+            Action::Progress(
+                Progress {
+                    done: 1,
+                    total: None,
+                    wait_s: None,
+                },
+                31.0,
+            ),
         ],
     );
     assert_eq!(late, cancelled);
@@ -457,4 +465,21 @@ fn choosing_the_look_changes_no_experiment_and_runs_nothing() {
     assert_eq!(after.experiment, before.experiment);
     assert_eq!(after.edits, before.edits);
     assert!(!after.live_due());
+}
+
+#[test]
+fn a_wait_for_the_hubs_rate_limit_says_why_the_download_stands_still() {
+    let mut run = Run::new(0.0, ModelSource::Files);
+    run.progress = Some(Progress {
+        done: 0,
+        total: None,
+        wait_s: Some(2),
+    });
+    assert_eq!(run.detail(), Some((None, "the hub asked us to wait 2 s (429)".to_string())));
+    run.progress = Some(Progress {
+        done: 5,
+        total: Some(10),
+        wait_s: None,
+    });
+    assert!(!run.detail().unwrap().1.contains("429"));
 }

@@ -70,6 +70,7 @@ fn engine_messages_round_trip() {
         EngineEvent::Progress(Progress {
             done: 5,
             total: Some(10),
+            wait_s: None,
         }),
         EngineEvent::Failed("no".into()),
     ] {

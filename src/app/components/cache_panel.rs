@@ -4,7 +4,7 @@ use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
 use crate::presets::human_bytes;
-use crate::web::hub::{cached_files, clear_cache, CachedFile};
+use crate::web::stored::{cached_files, clear_cache, free_file, CachedFile};
 
 #[derive(Properties, PartialEq)]
 pub struct Props {
@@ -46,6 +46,23 @@ async fn storage_line(ask_persist: bool) -> Option<String> {
     ))
 }
 
+/// One file at one revision; a versioned one can be freed alone (an old version of a model).
+fn entry(f: &CachedFile, on_free: &Callback<CachedFile>) -> Html {
+    let text = format!("{} — {} in {} pieces", f.url, human_bytes(f.bytes), f.pieces);
+    match &f.revision {
+        Some(rev) => {
+            let short: String = rev.chars().take(12).collect();
+            let file = f.clone();
+            html! {
+                <li data-revision={rev.clone()}>{ format!("{text} (revision {short})") }{ " " }
+                    <button class="secondary qk-cache-free" onclick={on_free.reform(move |_| file.clone())}>{ "Free" }</button>
+                </li>
+            }
+        }
+        None => html! { <li>{ text }</li> },
+    }
+}
+
 #[function_component(CachePanel)]
 pub fn cache_panel(props: &Props) -> Html {
     let files = use_state(|| None::<Result<Vec<CachedFile>, String>>);
@@ -78,6 +95,18 @@ pub fn cache_panel(props: &Props) -> Html {
             });
         })
     };
+    let on_free = {
+        let (files, refresh) = (files.clone(), refresh.clone());
+        Callback::from(move |file: CachedFile| {
+            let (files, refresh) = (files.clone(), refresh.clone());
+            yew::platform::spawn_local(async move {
+                match free_file(&file).await {
+                    Ok(()) => refresh.emit(()),
+                    Err(e) => files.set(Some(Err(e.to_string()))),
+                }
+            });
+        })
+    };
     let body = match &*files {
         None => html! { <span class="hint">{ "…" }</span> },
         Some(Err(e)) => html! { <span class="field-error">{ e }</span> },
@@ -87,7 +116,7 @@ pub fn cache_panel(props: &Props) -> Html {
         Some(Ok(list)) => html! {
             <>
                 <ul id="qk-cache-list">
-                    { for list.iter().map(|f| html! { <li>{ format!("{} — {} in {} pieces", f.url, human_bytes(f.bytes), f.pieces) }</li> }) }
+                    { for list.iter().map(|f| entry(f, &on_free)) }
                 </ul>
                 <button class="secondary" id="qk-cache-clear" onclick={on_clear}>
                     { format!("Free {}", human_bytes(list.iter().map(|f| f.bytes).sum())) }

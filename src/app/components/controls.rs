@@ -20,6 +20,9 @@ pub struct Props {
     /// What export and the share link carry.
     pub experiment: Experiment,
     pub model_override: Option<String>,
+    /// The revision the last run read (a share link of a hub model pins it).
+    #[prop_or_default]
+    pub revision: Option<String>,
     pub options: Option<ExtendedOptions>,
     /// The guided lab's open step, which the share link carries.
     pub lecture_step: Option<usize>,
@@ -53,9 +56,15 @@ async fn import(input: HtmlInputElement, on_import: Callback<Experiment>, on_err
 }
 
 /// A link that restores the experiment, model and options; copied to the clipboard when allowed.
-fn share(experiment: &Experiment, model: Option<&str>, options: Option<&ExtendedOptions>, step: Option<usize>) -> String {
+fn share(
+    experiment: &Experiment,
+    model: Option<&str>,
+    revision: Option<&str>,
+    options: Option<&ExtendedOptions>,
+    step: Option<usize>,
+) -> String {
     let json = serde_json::to_string(experiment).expect("an experiment serialises");
-    let url = share_url(&json, model, options, step);
+    let url = share_url(&json, model, revision, options, step);
     if let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) {
         // Best effort: the link is also shown for copying by hand.
         let _ = clipboard.write_text(&url);
@@ -81,14 +90,23 @@ pub fn controls(props: &Props) -> Html {
         })
     };
     let on_share = {
-        let (exp, model, options, step, shared) = (
+        let (exp, model, revision, options, step, shared) = (
             props.experiment.clone(),
             props.model_override.clone(),
+            props.revision.clone(),
             props.options.clone(),
             props.lecture_step,
             shared.clone(),
         );
-        Callback::from(move |_| shared.set(Some(share(&exp, model.as_deref(), options.as_ref(), step))))
+        Callback::from(move |_| {
+            shared.set(Some(share(
+                &exp,
+                model.as_deref(),
+                revision.as_deref(),
+                options.as_ref(),
+                step,
+            )))
+        })
     };
     html! {
         <div class="controls">

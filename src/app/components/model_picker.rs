@@ -46,6 +46,7 @@ fn local_model(files: &FileList) -> Result<LocalModel, String> {
     let chosen = || [Some(config), Some(weights), tokenizer].into_iter().flatten();
     Ok(LocalModel {
         files: ModelFiles {
+            revision: None,
             config: url(config)?,
             weights: url(weights)?,
             tokenizer: tokenizer.map_or_else(|| Ok(bundled.clone()), url)?,

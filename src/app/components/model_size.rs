@@ -43,7 +43,7 @@ impl PartialEq for Checked {
 
 pub async fn check_folder(base: String) -> Checked {
     let files = ModelFiles::in_folder(&absolute_url(&base), None);
-    let config = match fetch_cached(&files.config)
+    let config = match fetch_cached(&files.config, None)
         .await
         .map_err(|e| e.to_string())
         .and_then(|(bytes, _)| Gpt2Config::from_json(&bytes).map_err(|e| format!("config.json: {e}")))
