@@ -4,6 +4,7 @@
 //! wasm32 only; everything it hands the core is plain data.
 
 pub mod canvas_image;
+pub mod cors;
 pub mod download;
 pub mod engine;
 pub mod fetch;
