@@ -59,6 +59,19 @@ pub struct RunRequest {
     /// The page's number for this run, returned in the result's stats.
     #[serde(default)]
     pub run_id: Option<u64>,
+    /// A fault to provoke in this run: the e2e tests' hook only (see `web/fault.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<TestFault>,
+}
+
+/// Faults the e2e tests provoke through the page's `?fault=` (served from this machine only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestFault {
+    /// The engine worker panics at its forward pass.
+    PanicEngine,
+    /// The second worker panics at its forward pass.
+    PanicPeer,
 }
 
 /// What a run is doing now (the run's stages, reported as it enters each).
@@ -85,8 +98,11 @@ pub enum PeerMessage {
     /// `starts` (the piece's offset in the file). No header: it holds everything already.
     Run {
         header: Option<String>,
-        plan: crate::run::ForwardPlan,
+        plan: Box<crate::run::ForwardPlan>,
         starts: Vec<u64>,
+        /// The e2e tests' hook: rank 1 panics at this forward (see `web/fault.rs`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        panic: bool,
     },
     /// 1 -> 0: rank 1 holds its share of the weights.
     Loaded,

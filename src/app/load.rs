@@ -65,6 +65,7 @@ pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: R
         options: params.options.clone(),
         workers: params.workers,
         run_id: Some(1),
+        fault: crate::web::fault::for_run(Some(1)),
     };
     let cancelled = run::cancel_on(&runner.cancel);
     run::run(request, dispatch, runner.engine, cancelled).await;

@@ -61,6 +61,7 @@ pub fn start(state: &State, dispatch: Dispatcher<State>, runner: &Runner, experi
             options: state.run_options(),
             workers: PageParams::from_location().workers,
             run_id: Some(state.runs + 1),
+            fault: crate::web::fault::for_run(Some(state.runs + 1)),
         };
         let cancel = cancel_on(&runner.cancel);
         yew::platform::spawn_local(run(request, dispatch, runner.engine.clone(), cancel));
@@ -125,7 +126,7 @@ pub async fn run(request: RunRequest, dispatch: Dispatcher<State>, engine: Engin
             }
             message = crashed.reports.next() => {
                 let detail = message.unwrap_or_default();
-                dispatch.dispatch(Action::Failed(format!("internal error in the engine (please report it; Run to try again): {detail}")));
+                dispatch.dispatch(Action::Failed(format!("internal error in the engine: it crashed (please report it; Run to try again): {detail}")));
                 return;
             }
         };

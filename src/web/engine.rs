@@ -8,7 +8,7 @@ use futures::{SinkExt, StreamExt};
 use gloo::worker::reactor::{reactor, ReactorScope};
 use gloo::worker::Codec;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use futures::channel::mpsc::UnboundedSender;
 
@@ -22,7 +22,7 @@ use crate::model::LayerWeights;
 use crate::result::RunResult;
 use crate::run::{Download, ForwardPlan, Forwarded, HostReport, ModelFile, RunHost, Session};
 
-pub use crate::protocol::{EngineEvent, ModelFiles, Progress, RunRequest, Stage};
+pub use crate::protocol::{EngineEvent, ModelFiles, Progress, RunRequest, Stage, TestFault};
 
 /// Messages as JSON text: results hold optional fields that a binary codec cannot skip.
 pub struct JsonCodec;
@@ -311,6 +311,9 @@ impl RunHost for WebHost<'_> {
     }
 
     async fn forward(&mut self, plan: &ForwardPlan, loaded: Option<(Header, WeightBytes)>) -> Result<Forwarded> {
+        if let Some(fault @ TestFault::PanicEngine) = self.request.fault {
+            super::fault::panic_now(fault);
+        }
         let Some(mut peer) = self.ranks.second.take() else {
             return self.forward_alone(plan, loaded.as_ref().map(|(h, b)| (h, b))).await;
         };
@@ -379,9 +382,9 @@ async fn forward_on_two(
     match loaded {
         Some((header, bytes)) => {
             plan.load_into(&mut host.ranks.mine, &header, &bytes, Shard::new(0, 2)?)?;
-            peer.start(Some(&header), plan, Some(bytes))?;
+            peer.start(Some(&header), plan, Some(bytes), host.request.fault)?;
         }
-        None => peer.start(None, plan, None)?,
+        None => peer.start(None, plan, None, host.request.fault)?,
     }
     peer.loaded().await?;
     host.stage(Stage::Forward).await;
@@ -404,8 +407,13 @@ async fn forward_on_two(
 /// Where a dying worker reports its panic (a worker cannot unwind, and the bridge would wait).
 pub const CRASH_CHANNEL: &str = "qk-lens-engine-crash";
 
+/// Also closes this worker: its wasm is poisoned now, and would only panic again at the next
+/// message (the page's goodbye among them) and report a second crash.
 pub fn report_crash(message: &str) {
     if let Ok(channel) = web_sys::BroadcastChannel::new(CRASH_CHANNEL) {
         let _ = channel.post_message(&JsValue::from_str(message));
+    }
+    if let Ok(scope) = js_sys::global().dyn_into::<web_sys::DedicatedWorkerGlobalScope>() {
+        scope.close();
     }
 }

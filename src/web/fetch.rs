@@ -47,7 +47,7 @@ async fn backoff(attempt: u32) {
 }
 
 /// `fetch` of the page or of the worker, whichever this code runs in.
-fn global_fetch(request: &Request) -> Result<js_sys::Promise> {
+pub(super) fn global_fetch(request: &Request) -> Result<js_sys::Promise> {
     let global = js_sys::global();
     if let Some(w) = global.dyn_ref::<web_sys::Window>() {
         Ok(w.fetch_with_request(request))
@@ -112,14 +112,14 @@ fn retry_after_s(resp: &Response) -> u32 {
 
 async fn get_once(url: &str, init: &RequestInit) -> Result<Response> {
     let request = Request::new_with_str_and_init(url, init).map_err(|e| Error::input(url, js_message(&e)))?;
-    let resp = JsFuture::from(global_fetch(&request)?).await.map_err(|e| {
-        // fetch rejects only on network-level failures; the browser hides which one.
-        let detail = format!(
-            "network error ({}): offline, blocked by CORS, or the server is down",
-            js_message(&e)
-        );
-        fetch_error(url, detail, None, true)
-    })?;
+    let resp = match JsFuture::from(global_fetch(&request)?).await {
+        Ok(resp) => resp,
+        // fetch rejects only on network-level failures, and hides which one: probe (web/cors.rs).
+        Err(e) => {
+            let (detail, retryable) = super::cors::network_failure(url, &js_message(&e)).await;
+            return Err(fetch_error(url, detail, None, retryable));
+        }
+    };
     resp.dyn_into().map_err(|_| Error::input(url, "not a Response"))
 }
 

@@ -4,8 +4,10 @@
 //! wasm32 only; everything it hands the core is plain data.
 
 pub mod canvas_image;
+pub mod cors;
 pub mod download;
 pub mod engine;
+pub mod fault;
 pub mod fetch;
 pub mod hub;
 pub mod params;

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::model::plan::{FetchedRanges, Header};
 use crate::model::shard::{Exchange, Shard};
 use crate::model::LayerWeights;
-use crate::protocol::PeerMessage;
+use crate::protocol::{PeerMessage, TestFault};
 use crate::run::ForwardPlan;
 
 /// How long the engine waits for the second worker to start once it needs it (it started when
@@ -221,12 +221,20 @@ impl SecondWorker {
     /// has loaded its share already). Copying them instead took ~150 ms for gpt2-medium's
     /// layer 5 (265 MB), structured cloning ~500 ms.
     /// Without bytes, rank 1 runs on what it holds.
-    pub fn start(&self, header: Option<&Header>, plan: &ForwardPlan, bytes: Option<WeightBytes>) -> Result<()> {
+    /// `fault`: the e2e tests' hook (`web/fault.rs`).
+    pub fn start(
+        &self,
+        header: Option<&Header>,
+        plan: &ForwardPlan,
+        bytes: Option<WeightBytes>,
+        fault: Option<TestFault>,
+    ) -> Result<()> {
         let parts = bytes.as_ref().map_or(&[][..], |b| b.parts());
         let msg = PeerMessage::Run {
             header: header.map(Header::to_wire),
-            plan: plan.clone(),
+            plan: Box::new(plan.clone()),
             starts: parts.iter().map(|(s, _)| *s).collect(),
+            panic: fault == Some(TestFault::PanicPeer),
         };
         let buffers: Vec<JsValue> = parts.iter().map(|(_, b)| b.array().clone().into()).collect();
         self.link.send(&msg, &buffers)
@@ -311,9 +319,18 @@ pub fn serve() {
 /// Rank 1's part of one forward: add its share of the bytes that came with the run to what it
 /// holds, run the forward beside the engine, say done.
 async fn serve_run(link: &mut Link, held: &mut Option<LayerWeights>, (run, buffers): (PeerMessage, Vec<JsValue>)) -> Result<()> {
-    let PeerMessage::Run { header, plan, starts } = run else {
+    let PeerMessage::Run {
+        header,
+        plan,
+        starts,
+        panic,
+    } = run
+    else {
         return Err(worker_error("expected a run"));
     };
+    if panic {
+        super::fault::panic_now(TestFault::PanicPeer);
+    }
     if starts.len() != buffers.len() {
         return Err(worker_error(format!(
             "a run with {} offsets and {} pieces",

@@ -5,12 +5,31 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startServer } from './server.mjs';
-import { DIST, EXPERIMENTS, GOLDEN, MODELS, RESULT_TIMEOUT_MS, checkResult, sharedBrowser, openPage, readJson, screenshot, waitForOutcome, withDiagnostics } from './harness.mjs';
+import {
+  DIST,
+  EXPERIMENTS,
+  GOLDEN,
+  MODELS,
+  RESULT_TIMEOUT_MS,
+  assertEditKept,
+  checkResult,
+  sharedBrowser,
+  openPage,
+  readJson,
+  screenshot,
+  typeEdit,
+  waitForOutcome,
+  withDiagnostics,
+} from './harness.mjs';
 
 const MODEL = 'tiny-gpt2-hub';
 const experiment = readJson(path.join(EXPERIMENTS, 'lecture-L3.json'));
 const golden = readJson(path.join(GOLDEN, `${MODEL}.L3.json`));
+const editedGolden = readJson(path.join(GOLDEN, `${MODEL}.edited.L3.json`));
 const pageUrl = (srv) => `${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(experiment))}`;
+/** The page on `srv` with the model at `modelUrl` (on another origin). */
+const pageWithModel = (srv, modelUrl) =>
+  `${srv.url}/?model=${encodeURIComponent(modelUrl)}&exp=${encodeURIComponent(JSON.stringify(experiment))}`;
 
 describe('network faults', () => {
   const browser = sharedBrowser();
@@ -37,6 +56,17 @@ describe('network faults', () => {
     assert.equal(outcome.kind, 'result', outcome.text);
     checkResult(JSON.parse(outcome.text), golden, experiment, 3);
   }
+
+  /** The result of the edit typed by `typeEdit`, against its golden. */
+  function expectEdited(outcome, edit) {
+    assert.equal(outcome.kind, 'result', outcome.text);
+    const res = JSON.parse(outcome.text);
+    checkResult(res, editedGolden, edit.experiment, 3);
+    return res;
+  }
+
+  /** A second origin serving the fixture models (a model host), with or without CORS. */
+  const modelHost = (options) => startServer({ root: MODELS, mounts: { '/models/': MODELS }, ...options });
 
   test('connections cut mid-download resume from the last byte received', { timeout: 120_000 }, async () => {
     await withPage(async (page) => {
@@ -115,6 +145,71 @@ describe('network faults', () => {
       assert.ok(again.every((r) => r.status === 206), JSON.stringify(again));
       assert.ok(again.some((r) => Number(/bytes=(\d+)-/.exec(r.range)[1]) <= Number(range[1])), `a request covers ${range[0]}`);
     });
+  });
+
+  test('storage full: the run completes from memory, equals the golden and says the model was not stored', { timeout: 120_000 }, async (t) => {
+    await withPage(async (page) => {
+      // Chromium's quota for this origin, made tiny: every Cache Storage put of a piece fails.
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: srv.url, quotaSize: 1024 });
+      await page.goto(pageUrl(srv));
+      const edit = await typeEdit(page, experiment);
+      const res = expectEdited(await run(page), edit);
+      await screenshot(page, 'fault-storage-full');
+      const note = /the browser's storage is full: (\d+) downloaded pieces could not be kept, so the next visit downloads them again/;
+      const said = res.notes.map((n) => note.exec(n)).find(Boolean);
+      assert.ok(said && Number(said[1]) >= 1, `no note says the model was not stored: ${JSON.stringify(res.notes)}`);
+      t.diagnostic(said.input);
+      assert.match(await page.textContent('#qk-summary .notes'), note);
+      const kept = await page.evaluate(async () => (await (await caches.open('qk-lens-weights-v1')).keys()).filter((k) => k.url.includes('model.safetensors')).length);
+      assert.equal(kept, 0, 'no piece of the weights was stored');
+      await assertEditKept(page, edit, 'a run with the storage full');
+    });
+  });
+
+  test('a model host without CORS: the message names CORS; once it allows this site, Run works', { timeout: 120_000 }, async (t) => {
+    const host = await modelHost({ cors: false });
+    try {
+      await withPage(async (page) => {
+        await page.goto(pageWithModel(srv, `${host.url}/models/${MODEL}/`));
+        const edit = await typeEdit(page, experiment);
+        const outcome = await run(page);
+        await screenshot(page, 'fault-cors');
+        t.diagnostic(outcome.text);
+        assert.equal(outcome.kind, 'error', outcome.text);
+        assert.match(outcome.text, new RegExp(`the server at ${host.url} answered but does not allow this page to read it \\(CORS\\)`));
+        assert.ok(host.requests.some((r) => r.path.endsWith('/config.json') && r.status === 200), 'the host answered');
+        await assertEditKept(page, edit, 'the CORS error');
+        host.options.cors = true;
+        expectEdited(await run(page), edit);
+        await assertEditKept(page, edit, 'the run after the CORS error');
+      });
+    } finally {
+      await host.stop();
+    }
+  });
+
+  test('a model host that is down: the message says unreachable, not CORS; back up, Run works', { timeout: 120_000 }, async (t) => {
+    let host = await modelHost();
+    try {
+      await withPage(async (page) => {
+        await page.goto(pageWithModel(srv, `${host.url}/models/${MODEL}/`));
+        const edit = await typeEdit(page, experiment);
+        await host.stop();
+        const outcome = await run(page);
+        await screenshot(page, 'fault-unreachable');
+        t.diagnostic(outcome.text);
+        assert.equal(outcome.kind, 'error', outcome.text);
+        assert.match(outcome.text, new RegExp(`network error \\(.*\\): the server at ${host.url} is unreachable, or this browser is offline`));
+        assert.doesNotMatch(outcome.text, /CORS/);
+        await assertEditKept(page, edit, 'the host being down');
+        host = await modelHost({ port: host.port });
+        expectEdited(await run(page), edit);
+        await assertEditKept(page, edit, 'the run after the host came back');
+      });
+    } finally {
+      await host.stop();
+    }
   });
 
   test('the site works from a sub-path of a static host (relative URLs)', { timeout: 120_000 }, async () => {

@@ -253,3 +253,32 @@ export async function withServedPage(browser, body) {
     await srv.stop();
   }
 }
+
+// ---------- the user's edit, which no fault may lose ----------
+
+/**
+ * Types the edit of the lecture at layer 3 that has its own golden (tiny-gpt2-hub.edited.L3.json):
+ * "wall" out of interior, "mango" into fruit. Returns the experiment it makes and the editor's
+ * values, for `assertEditKept`.
+ */
+export async function typeEdit(page, lecture) {
+  const edited = JSON.parse(JSON.stringify(lecture));
+  edited.categories[1].words = lecture.categories[1].words.filter((w) => w !== 'wall');
+  edited.categories[2].words = [...lecture.categories[2].words, 'mango'];
+  for (const i of [1, 2]) {
+    await page.fill(`.category[data-category="${i}"] textarea.words`, edited.categories[i].words.join(', '));
+  }
+  return { experiment: edited, editor: await editorValues(page) };
+}
+
+/** What the editor holds: every category's words, the template and the layer. */
+export const editorValues = (page) =>
+  page.evaluate(() => ({
+    words: [...document.querySelectorAll('.category textarea.words')].map((t) => t.value),
+    template: document.querySelector('#qk-template')?.value,
+    layer: document.querySelector('#qk-layer')?.value,
+  }));
+
+export async function assertEditKept(page, edit, after) {
+  assert.deepEqual(await editorValues(page), edit.editor, `the editor lost what was typed (after ${after})`);
+}

@@ -348,7 +348,7 @@ describe('the lab in the page', () => {
       // What the worker's panic hook sends when it dies (the page cannot see a worker unwind).
       await page.evaluate(() => new BroadcastChannel('qk-lens-engine-crash').postMessage('panicked at src/x.rs:1:1: boom'));
       await page.waitForSelector('#qk-error');
-      assert.match(await page.textContent('#qk-error'), /internal error in the engine .*boom/);
+      assert.match(await page.textContent('#qk-error'), /internal error in the engine: it crashed \(please report it; Run to try again\): .*boom/);
       srv.options.delayMs = 0;
       await page.click('#qk-run');
       checkResult(await result(page), readJson(path.join(GOLDEN, `${MODEL}.L1.json`)), readJson(path.join(EXPERIMENTS, 'lecture-L1.json')), 1);

@@ -7,7 +7,7 @@
 //   await srv.stop();
 //
 // Serves `root` at `/` and each mount prefix from its folder. Directory paths serve index.html.
-// Supports HEAD, single HTTP Range requests (206 / 416), CORS, Cache-Control: no-cache.
+// Supports HEAD, single HTTP Range requests (206 / 416), CORS (unless `cors: false`), Cache-Control: no-cache.
 // Path traversal (.., encoded or not, NUL bytes, symlinks out of a served folder) gets 403/404.
 
 import http from 'node:http';
@@ -33,12 +33,11 @@ export function contentType(file) {
   return CONTENT_TYPES[path.extname(file).toLowerCase()] || 'application/octet-stream';
 }
 
-const COMMON_HEADERS = {
+const CORS_HEADERS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
   'Access-Control-Allow-Headers': 'Range',
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges',
-  'Cache-Control': 'no-cache',
 };
 
 /** Parse a Range header against a file size.
@@ -92,7 +91,7 @@ function resolvePath(urlPath, mountList) {
   return { status: 404 };
 }
 
-export async function startServer({ root, mounts = {}, host = '127.0.0.1', port = 0, log = false } = {}) {
+export async function startServer({ root, mounts = {}, host = '127.0.0.1', port = 0, log = false, cors = true } = {}) {
   if (!root) throw new Error('startServer: root is required');
   const mountList = [];
   for (const [prefix, dir] of Object.entries(mounts)) {
@@ -113,7 +112,9 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
   //     times (answers shorter than that are not cut).
   // And for any answer: failUrl: { status, times, url }: answer `status` to the next `times`
   //   requests whose URL (path and query) ends with `url`.
-  const options = { ignoreRange: false, delayMs: 0, fail: null, drop: null, failUrl: null };
+  // cors: false answers without CORS headers (a model host that does not allow other sites).
+  const options = { ignoreRange: false, delayMs: 0, fail: null, drop: null, failUrl: null, cors };
+  const common = () => ({ ...(options.cors ? CORS_HEADERS : {}), 'Cache-Control': 'no-cache' });
   const take = (fault, urlPath) => {
     if (!fault || fault.times <= 0 || (fault.path && !urlPath.endsWith(fault.path))) return false;
     fault.times -= 1;
@@ -136,7 +137,7 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
       rec.status = status;
       const buf = body == null ? null : Buffer.isBuffer(body) ? body : Buffer.from(String(body));
       res.writeHead(status, {
-        ...COMMON_HEADERS,
+        ...common(),
         ...(buf ? { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': buf.length } : {}),
         ...headers,
       });
@@ -220,7 +221,7 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
       const length = size === 0 ? 0 : end - start + 1;
       headers['Content-Length'] = length;
       rec.status = status;
-      res.writeHead(status, { ...COMMON_HEADERS, ...headers });
+      res.writeHead(status, { ...common(), ...headers });
       if (req.method === 'HEAD' || length === 0) return res.end();
       // Only answers longer than the cut point are cut (and count against `times`).
       const cuttable = underMount && req.method === 'GET' && options.drop && length > options.drop.afterBytes;

@@ -2,7 +2,7 @@
 //! what was sent, and each peer message's wire tag is the kind its errors name.
 
 use qk_lens::model::Taps;
-use qk_lens::protocol::{EngineEvent, ModelFiles, PeerMessage, Progress, RunRequest, Stage};
+use qk_lens::protocol::{EngineEvent, ModelFiles, PeerMessage, Progress, RunRequest, Stage, TestFault};
 use qk_lens::run::ForwardPlan;
 use qk_lens::Experiment;
 
@@ -25,15 +25,17 @@ fn peer_messages_round_trip_with_their_kind_on_the_wire() {
         PeerMessage::Ready,
         PeerMessage::Run {
             header: Some(r#"{"wte.weight":{}}"#.into()),
-            plan: plan(),
+            plan: Box::new(plan()),
             starts: vec![0, 4096, u64::MAX],
+            panic: false,
         },
         PeerMessage::Loaded,
         PeerMessage::Part,
         PeerMessage::Run {
             header: None,
-            plan: plan(),
+            plan: Box::new(plan()),
             starts: vec![],
+            panic: true,
         },
         PeerMessage::Done {
             memory: 283_000_000,
@@ -62,9 +64,19 @@ fn engine_messages_round_trip() {
         options: None,
         workers: Some(1),
         run_id: Some(7),
+        fault: None,
     };
     let json = serde_json::to_string(&request).unwrap();
     assert_eq!(serde_json::from_str::<RunRequest>(&json).unwrap(), request);
+    // The e2e tests' fault travels by name, and only when there is one.
+    assert!(!json.contains("fault"), "{json}");
+    let faulty = RunRequest {
+        fault: Some(TestFault::PanicPeer),
+        ..request
+    };
+    let json = serde_json::to_string(&faulty).unwrap();
+    assert!(json.contains(r#""fault":"panic-peer""#), "{json}");
+    assert_eq!(serde_json::from_str::<RunRequest>(&json).unwrap(), faulty);
     for event in [
         EngineEvent::Stage(Stage::Forward),
         EngineEvent::Progress(Progress {
