@@ -73,6 +73,25 @@ pub fn global_caches() -> Option<web_sys::CacheStorage> {
     }
 }
 
+thread_local! {
+    /// A hub URL -> where it last redirected a range request (a presigned CDN link).
+    static REDIRECTS: std::cell::RefCell<std::collections::HashMap<String, String>> = Default::default();
+}
+
+fn redirected(url: &str) -> Option<String> {
+    REDIRECTS.with(|m| m.borrow().get(url).cloned())
+}
+
+fn remember_redirect(url: &str, to: &str) {
+    if !to.is_empty() && to != url {
+        REDIRECTS.with(|m| m.borrow_mut().insert(url.to_string(), to.to_string()));
+    }
+}
+
+fn forget_redirect(url: &str) {
+    REDIRECTS.with(|m| m.borrow_mut().remove(url));
+}
+
 /// One GET of `url`, or only `range` of it (a single `bytes=a-b` range: CORS-safelisted, no
 /// preflight). Fails on network errors and non-2xx statuses, with a hint for the usual ones.
 pub async fn get(url: &str, range: Option<Range<u64>>) -> Result<Response> {
@@ -89,12 +108,25 @@ pub async fn get(url: &str, range: Option<Range<u64>>) -> Result<Response> {
     }
     let mut waits = 0;
     loop {
-        let resp = get_once(url, &init).await?;
+        // A range of a file the hub redirected: straight to where it sent us (one request, not
+        // a hub request and a CDN request each time; a class behind one address shares the
+        // hub's per-address limit). Whole files ask the hub, which they rarely do.
+        let target = range
+            .as_ref()
+            .and_then(|_| redirected(url))
+            .unwrap_or_else(|| url.to_string());
+        let resp = get_once(&target, &init).await?;
         // The hub's rate limit: wait as long as it says (capped), then ask again.
         if resp.status() == 429 && waits < MAX_RATE_LIMIT_WAITS {
             waits += 1;
             super::revision::wait_for_rate_limit(retry_after_s(&resp)).await;
             continue;
+        }
+        if resp.ok() && resp.redirected() {
+            remember_redirect(url, &resp.url());
+        } else if !resp.ok() && target != url {
+            // Refused where we were sent (an expired presigned link): back to the hub's URL.
+            forget_redirect(url);
         }
         return check_status(url, resp);
     }

@@ -16,8 +16,8 @@
 // has, refuses CORS preflights (Range is not in its Access-Control-Allow-Headers: a preflighted
 // request fails) and answers a multi-range or suffix range (bytes=-N) with the whole file.
 // Switches: rateLimit { times, retryAfter }: the next `times` hub requests get 429 with
-// Retry-After; budget { requests, retryAfter }: each client (by address: a class behind one NAT
-// is one client) gets that many hub requests, then 429s; presignTtlMs: how long a CDN link
+// Retry-After; budget { requests, retryAfter, windowMs }: each client (by address: a class behind
+// one NAT is one client) gets that many hub requests (within any windowMs, if given), then 429s; presignTtlMs: how long a CDN link
 // lives; expireNext: the next that many CDN requests find their link expired.
 
 import http from 'node:http';
@@ -77,6 +77,7 @@ export async function startHub({ repos, modelsDir, host = '127.0.0.1', presignTt
   const options = { rateLimit: null, budget: null, presignTtlMs, expireNext: 0 };
   const cdnCounts = { preflights: 0, wholeFile: 0, expired: 0 };
   const clients = new Map();
+  let budgetRefusals = 0;
   const requests = [];
   const log = (origin, req, status, bytes) => {
     const u = new URL(req.url, 'http://x');
@@ -105,14 +106,19 @@ export async function startHub({ repos, modelsDir, host = '127.0.0.1', presignTt
       return log('hub', req, 204, 0);
     }
     const client = req.socket.remoteAddress;
-    clients.set(client, (clients.get(client) ?? 0) + 1);
+    // Each client's request times; with budget.windowMs only those within the window count.
+    const now = Date.now();
+    const times = (clients.get(client) ?? []).filter((t) => !options.budget?.windowMs || now - t < options.budget.windowMs);
+    clients.set(client, times);
     if (options.rateLimit && options.rateLimit.times > 0) {
       options.rateLimit.times -= 1;
       return fail(429, 'Too Many Requests\n', { 'Retry-After': String(options.rateLimit.retryAfter) });
     }
-    if (options.budget && clients.get(client) > options.budget.requests) {
+    if (options.budget && times.length >= options.budget.requests) {
+      budgetRefusals += 1;
       return fail(429, 'Too Many Requests\n', { 'Retry-After': String(options.budget.retryAfter) });
     }
+    times.push(now); // a refused request does not count against the budget
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(new URL(req.url, 'http://x').pathname);
     if (!m) return fail(404, 'Repository not found\n', { 'X-Error-Code': 'RepoNotFound' });
     const [, repo, rawRev, file] = m;
@@ -182,6 +188,8 @@ export async function startHub({ repos, modelsDir, host = '127.0.0.1', presignTt
       r.main = Math.min(r.main + 1, r.commits.length - 1);
       return r.commits[r.main].id;
     },
+    /** 429s answered for the budget so far. */
+    budgetRefusals: () => budgetRefusals,
     /** Forgets the per-client request counts of the budget. */
     resetBudget: () => clients.clear(),
     stop: () => Promise.all([close(hub), close(cdn)]),

@@ -17,6 +17,6 @@ if [ $# -gt 0 ]; then
 fi
 status=0
 node --test --test-reporter=spec server.test.mjs qk.test.mjs lab.test.mjs live.test.mjs lecture.test.mjs faults.test.mjs crash.test.mjs \
-  hub.test.mjs views.test.mjs heatmaps.test.mjs workers.test.mjs insecure.test.mjs || status=$?
+  hub.test.mjs class.test.mjs views.test.mjs heatmaps.test.mjs workers.test.mjs insecure.test.mjs || status=$?
 node --test --test-reporter=spec engines.test.mjs || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
 exit "$status"
