@@ -58,12 +58,18 @@ pub(super) fn global_fetch(request: &Request) -> Result<js_sys::Promise> {
     }
 }
 
+/// Whether `target.name` is an object: web-sys's getters for optional browser features (Cache
+/// Storage, StorageManager) are unchecked, and calling through an undefined one throws out of wasm.
+pub fn has_object(target: &JsValue, name: &str) -> bool {
+    Reflect::get(target, &name.into()).is_ok_and(|v| v.is_object())
+}
+
 /// Cache Storage of the page or of the worker; None where the browser gives it none: outside a
 /// secure context (an http:// address other than localhost) `caches` is undefined, and calling
 /// through web-sys's unchecked binding would throw out of the wasm call.
 pub fn global_caches() -> Option<web_sys::CacheStorage> {
     let global = js_sys::global();
-    if !Reflect::get(&global, &"caches".into()).is_ok_and(|c| c.is_object()) {
+    if !has_object(&global, "caches") {
         return None;
     }
     if let Some(w) = global.dyn_ref::<web_sys::Window>() {

@@ -22,7 +22,7 @@ async fn storage_line(ask_persist: bool) -> Option<String> {
         ));
     }
     // Unchecked in web-sys: undefined where the browser has no StorageManager (WebKitGTK).
-    if !js_sys::Reflect::get(&window.navigator(), &"storage".into()).is_ok_and(|s| s.is_object()) {
+    if !crate::web::fetch::has_object(&window.navigator(), "storage") {
         return None;
     }
     let storage = window.navigator().storage();
