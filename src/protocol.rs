@@ -18,6 +18,15 @@ pub struct Progress {
     pub wait_s: Option<u32>,
 }
 
+/// A Conv1D every rank finds already packed in the browser's store: its name (`h.0.mlp.c_fc`)
+/// and whole shape [n_in, n_out] (each rank's share follows from it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredConv {
+    pub name: String,
+    pub n_in: usize,
+    pub n_out: usize,
+}
+
 /// Absolute URLs of a model's three files (a hub folder, a custom folder, or local files).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelFiles {
@@ -100,6 +109,13 @@ pub enum PeerMessage {
         header: Option<String>,
         plan: Box<crate::run::ForwardPlan>,
         starts: Vec<u64>,
+        /// The packed store's folder (see `web/packed_store.rs`), where rank 1 finds the
+        /// Conv1Ds of `stored` and keeps what it packs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        store: Option<String>,
+        /// Conv1Ds rank 1 takes from the store: their bytes do not come with the run.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stored: Vec<StoredConv>,
         /// The e2e tests' hook: rank 1 panics at this forward (see `web/fault.rs`).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         panic: bool,

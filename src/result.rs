@@ -119,6 +119,10 @@ pub struct RunStats {
     /// Weight matrices converted and packed for this run (by each rank).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tensors_packed: Option<u32>,
+    /// Weight matrices taken already packed from the browser's store of an earlier visit
+    /// (by each rank; absent when none): neither read from the file nor packed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensors_from_store: Option<u32>,
     /// Bytes of weights held in memory after the run, over every rank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resident_weight_bytes: Option<u64>,

@@ -29,6 +29,9 @@ pub const MR: usize = 2;
 const NV: usize = 4;
 /// Columns of W per panel.
 pub const NR: usize = 4 * NV;
+/// Names the panels' layout, for stored panels: another layout is packed again, never misread.
+pub const LAYOUT: &str = "panels-nr16-kc512-f32";
+const _: () = assert!(NR == 16 && KC == 512, "LAYOUT names NR and KC");
 /// Rows of W (the k dimension) per pass: a pass over a panel's KC rows stays in L1 while every
 /// block of x's rows runs over it.
 pub const KC: usize = 512;
@@ -100,6 +103,21 @@ impl PackedLinear {
     /// Bytes held: the panels (padding included) and the bias.
     pub fn held_bytes(&self) -> u64 {
         4 * (self.panels.len() + self.bias.len()) as u64
+    }
+
+    /// The panels as they are held (the layout [`LAYOUT`] names), for a store that keeps them.
+    pub fn panels(&self) -> &[f32] {
+        &self.panels
+    }
+
+    /// Floats of the panels of a W [k, n] (padding included).
+    pub fn panels_len(k: usize, n: usize) -> usize {
+        n.div_ceil(NR) * k * NR
+    }
+
+    /// A W [k, n] from panels kept earlier ([`Self::panels`], same [`LAYOUT`]) and its bias.
+    pub fn from_panels(k: usize, n: usize, panels: Vec<f32>, bias: Vec<f32>) -> Option<Self> {
+        (panels.len() == Self::panels_len(k, n) && bias.len() == n).then_some(PackedLinear { k, n, panels, bias })
     }
 
     /// W [k, n] row-major again (for tests and for the reference path).

@@ -14,4 +14,4 @@ pub mod weights;
 pub use config::Gpt2Config;
 pub use gpt2::{capture, capture_blocking, shared_prefix_len, Capture, Taps};
 pub use prompts::{Gpt2Tokenizer, Prompt, Prompts};
-pub use weights::LayerWeights;
+pub use weights::{LayerWeights, Prepacked};

@@ -3,6 +3,8 @@
 //! used, position rows of the positions used, blocks 0..L whole, and block L's ln_1 and
 //! attn.c_attn. Mask buffers, upper blocks, ln_f and the LM head are never touched.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use candle_core::{DType, Device, Tensor};
@@ -49,6 +51,11 @@ pub struct LayerWeights {
     pub top_c_attn: Conv1D,
 }
 
+/// Conv1Ds a rank packed on an earlier visit, by name (`h.3.mlp.c_fc`), its share of the
+/// columns, with their bias: a load takes them instead of reading and packing the file's bytes
+/// (which then need not hold them).
+pub type Prepacked = HashMap<String, PackedLinear>;
+
 /// Rows of an f32 Conv1D weight copied into wasm at a time (gpt2-xl's widest rows, 6400
 /// floats: 1.6 MB).
 const PACK_ROWS: usize = 64;
@@ -67,6 +74,7 @@ fn to_f32(bytes: &[u8], dtype: Dtype, shape: &[usize]) -> Result<Tensor> {
 struct Reader<'a> {
     header: &'a Header,
     source: &'a dyn ByteSource,
+    prepacked: RefCell<Prepacked>,
 }
 
 impl Reader<'_> {
@@ -103,6 +111,17 @@ impl Reader<'_> {
 
     /// A Conv1D [n_in, n_out], keeping only the output columns `cols` (in that order).
     fn conv1d(&self, name: &str, n_in: usize, n_out: usize, cols: &[Range<usize>]) -> Result<Conv1D> {
+        if let Some(linear) = self.prepacked.borrow_mut().remove(name) {
+            let n: usize = cols.iter().map(|c| c.len()).sum();
+            if (linear.in_features(), linear.out_features()) != (n_in, n) {
+                return Err(Error::Weights(format!(
+                    "stored packed {name} is {}×{}, this rank's share is {n_in}×{n}",
+                    linear.in_features(),
+                    linear.out_features()
+                )));
+            }
+            return Ok(Conv1D { linear });
+        }
         let bias_all = self.tensor(&format!("{name}.bias"), &[n_out])?.to_vec1::<f32>()?;
         let bias: Vec<f32> = cols.iter().flat_map(|c| bias_all[c.clone()].iter().copied()).collect();
         let shape = [n_in, n_out];
@@ -139,6 +158,15 @@ impl Reader<'_> {
     }
 }
 
+/// `shard`'s columns of the Conv1D `conv` (`h.0.attn.c_attn`) with `n_out` outputs: its heads'
+/// part of q, k and v for c_attn, else its panels of the outputs.
+pub fn share_columns(config: &Gpt2Config, conv: &str, n_out: usize, shard: Shard) -> Vec<Range<usize>> {
+    match conv.ends_with("attn.c_attn") {
+        true => shard.qkv_columns(config.n_head, config.d_head()).to_vec(),
+        false => vec![shard.columns(n_out)],
+    }
+}
+
 /// Loads the pieces of [`LayerWeights`] (this rank's share of every Conv1D).
 struct Loader<'a> {
     reader: Reader<'a>,
@@ -161,27 +189,27 @@ impl Loader<'_> {
 
     /// Block `l`'s ln_1 and attn.c_attn (this rank's heads of q, k and v).
     fn top(&self, l: usize) -> Result<(LayerNormWeights, Conv1D)> {
-        let (c, n_head, d_head) = (self.config.n_embd, self.config.n_head, self.config.d_head());
+        let c = self.config.n_embd;
         Ok((
             self.reader.layer_norm(&format!("h.{l}.ln_1"), c)?,
-            self.reader.conv1d(
-                &format!("h.{l}.attn.c_attn"),
-                c,
-                3 * c,
-                &self.shard.qkv_columns(n_head, d_head),
-            )?,
+            self.conv1d(&format!("h.{l}.attn.c_attn"), c, 3 * c)?,
         ))
+    }
+
+    /// This rank's share of the Conv1D `name` [n_in, n_out].
+    fn conv1d(&self, name: &str, n_in: usize, n_out: usize) -> Result<Conv1D> {
+        let cols = share_columns(self.config, name, n_out, self.shard);
+        self.reader.conv1d(name, n_in, n_out, &cols)
     }
 
     /// Block `l`'s attn.c_proj, ln_2 and MLP.
     fn block_rest(&self, l: usize) -> Result<(Conv1D, LayerNormWeights, Conv1D, Conv1D)> {
-        let (c, inner, shard) = (self.config.n_embd, self.config.n_inner(), self.shard);
-        let r = &self.reader;
+        let (c, inner) = (self.config.n_embd, self.config.n_inner());
         Ok((
-            r.conv1d(&format!("h.{l}.attn.c_proj"), c, c, &[shard.columns(c)])?,
-            r.layer_norm(&format!("h.{l}.ln_2"), c)?,
-            r.conv1d(&format!("h.{l}.mlp.c_fc"), c, inner, &[shard.columns(inner)])?,
-            r.conv1d(&format!("h.{l}.mlp.c_proj"), inner, c, &[shard.columns(c)])?,
+            self.conv1d(&format!("h.{l}.attn.c_proj"), c, c)?,
+            self.reader.layer_norm(&format!("h.{l}.ln_2"), c)?,
+            self.conv1d(&format!("h.{l}.mlp.c_fc"), c, inner)?,
+            self.conv1d(&format!("h.{l}.mlp.c_proj"), inner, c)?,
         ))
     }
 
@@ -249,12 +277,29 @@ impl LayerWeights {
         token_ids: &[Vec<u32>],
         shard: Shard,
     ) -> Result<Self> {
+        Self::load_prepacked(header, source, config, layer, token_ids, shard, Prepacked::new())
+    }
+
+    /// [`Self::load_shard`] taking the Conv1Ds in `prepacked` as they are.
+    pub fn load_prepacked(
+        header: &Header,
+        source: &dyn ByteSource,
+        config: &Gpt2Config,
+        layer: usize,
+        token_ids: &[Vec<u32>],
+        shard: Shard,
+        prepacked: Prepacked,
+    ) -> Result<Self> {
         config.check_layer(layer)?;
         let (token_rows, n_pos) = tokens_used(config, token_ids)?;
         // Shapes and dtypes of everything needed are checked before any conversion.
         super::plan::plan(header, &needs(config, layer, &token_rows, n_pos))?;
         let load = Loader {
-            reader: Reader { header, source },
+            reader: Reader {
+                header,
+                source,
+                prepacked: RefCell::new(prepacked),
+            },
             config,
             shard,
         };
@@ -282,7 +327,8 @@ impl LayerWeights {
 
     /// Adds what a capture at `layer` for `token_ids` needs and these weights lack, read from
     /// the bytes behind `header` (which need hold only that: see
-    /// [`super::plan::missing_needs`]). Nothing held is read or packed again.
+    /// [`super::plan::missing_needs`]). Nothing held is read or packed again; the Conv1Ds in
+    /// `prepacked` are taken as they are.
     pub fn extend(
         &mut self,
         header: &Header,
@@ -290,13 +336,18 @@ impl LayerWeights {
         config: &Gpt2Config,
         layer: usize,
         token_ids: &[Vec<u32>],
+        prepacked: Prepacked,
     ) -> Result<()> {
         config.check_layer(layer)?;
         let (token_rows, n_pos) = tokens_used(config, token_ids)?;
         let missing = super::plan::missing_needs(config, Some(&self.coverage()), layer, &token_rows, n_pos);
         super::plan::plan(header, &missing)?;
         let load = Loader {
-            reader: Reader { header, source },
+            reader: Reader {
+                header,
+                source,
+                prepacked: RefCell::new(prepacked),
+            },
             config,
             shard: self.shard,
         };
@@ -338,6 +389,19 @@ impl LayerWeights {
             self.layer = layer;
         }
         Ok(())
+    }
+
+    /// Every Conv1D held, by name (`h.0.attn.c_attn`), as a packed store keeps them.
+    pub fn conv1ds(&self) -> Vec<(String, &PackedLinear)> {
+        let mut out = Vec::with_capacity(4 * self.blocks.len() + 1);
+        for (l, b) in self.blocks.iter().enumerate() {
+            out.push((format!("h.{l}.attn.c_attn"), &b.c_attn.linear));
+            out.push((format!("h.{l}.attn.c_proj"), &b.c_proj.linear));
+            out.push((format!("h.{l}.mlp.c_fc"), &b.mlp_c_fc.linear));
+            out.push((format!("h.{l}.mlp.c_proj"), &b.mlp_c_proj.linear));
+        }
+        out.push((format!("h.{}.attn.c_attn", self.layer), &self.top_c_attn.linear));
+        out
     }
 
     /// Bytes of f32 these weights hold (this rank's share).

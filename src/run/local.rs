@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::model::plan::{Coverage, Header, Need, WholeFile};
 use crate::model::shard::{is_peer_gone, Shard, ThreadExchange};
-use crate::model::{Capture, LayerWeights};
+use crate::model::{Capture, LayerWeights, Prepacked};
 use crate::result::RunResult;
 
 /// A model's three files as bytes, and the threads its forward may use.
@@ -166,7 +166,9 @@ fn on_threads(
                 s.spawn(move || {
                     // A panic must not leave the other ranks at the barrier for ever.
                     let loading = catch_unwind(AssertUnwindSafe(|| match loaded {
-                        Some((header, bytes)) => plan.load_into(weights, header, bytes, Shard::new(rank, ranks)?),
+                        Some((header, bytes)) => {
+                            plan.load_into(weights, header, bytes, Shard::new(rank, ranks)?, Prepacked::new())
+                        }
                         None => Ok(()),
                     }))
                     .unwrap_or_else(|_| Err(Error::Model("loading the weights panicked".into())));

@@ -112,6 +112,14 @@ pub trait RunHost {
     /// What the ranks' weights hold (the same on every rank), None when they hold nothing.
     fn held(&self) -> Option<Coverage>;
 
+    /// The Conv1Ds among `needs` (by name, `h.0.mlp.c_fc`) that every rank of `plan`'s forward
+    /// can take already packed, from a store an earlier visit filled: their bytes are neither
+    /// read nor packed again. None by default.
+    fn stored_packed(&mut self, plan: &ForwardPlan, needs: &[Need]) -> impl Future<Output = Vec<String>> {
+        let _ = (plan, needs);
+        async { Vec::new() }
+    }
+
     /// The weights file's header and the bytes of the pieces `needs` lists (what `plan`'s
     /// forward needs beyond [`Self::held`]; a host may hold more, e.g. the whole file).
     fn weights(&mut self, plan: &ForwardPlan, needs: &[Need]) -> impl Future<Output = Result<(Header, Self::Bytes)>>;

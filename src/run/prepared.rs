@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::experiment::Experiment;
 use crate::model::plan::{needs, plan, ByteSource, Header, Need};
 use crate::model::shard::{Exchange, Shard};
-use crate::model::weights::tokens_used;
+use crate::model::weights::{tokens_used, Prepacked};
 use crate::model::{capture, Capture, Gpt2Config, Gpt2Tokenizer, LayerWeights, Prompts, Taps};
 
 /// Everything that needs no weights: config, layer check, prompts and their tokens.
@@ -95,18 +95,23 @@ impl ForwardPlan {
         LayerWeights::load_shard(header, source, &self.config, self.top_layer, &self.prompts, shard)
     }
 
-    /// [`Self::load`] into what a rank holds: only what `held` lacks is read from the bytes.
+    /// [`Self::load`] into what a rank holds: only what `held` lacks is read from the bytes,
+    /// but for the Conv1Ds in `prepacked`, taken as they are.
     pub fn load_into(
         &self,
         held: &mut Option<LayerWeights>,
         header: &Header,
         source: &dyn ByteSource,
         shard: Shard,
+        prepacked: Prepacked,
     ) -> Result<()> {
+        let (config, layer, prompts) = (&self.config, self.top_layer, &self.prompts);
         match held {
-            Some(weights) => weights.extend(header, source, &self.config, self.top_layer, &self.prompts),
+            Some(weights) => weights.extend(header, source, config, layer, prompts, prepacked),
             None => {
-                *held = Some(self.load(header, source, shard)?);
+                *held = Some(LayerWeights::load_prepacked(
+                    header, source, config, layer, prompts, shard, prepacked,
+                )?);
                 Ok(())
             }
         }

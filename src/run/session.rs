@@ -13,7 +13,7 @@ use super::{analyse, ForwardPlan, ModelFile, Prepared, RunHost, Stage};
 use crate::analysis::report::ExtendedOptions;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
-use crate::model::plan::{missing_needs, plan as plan_pieces};
+use crate::model::plan::{missing_needs, plan as plan_pieces, Need};
 use crate::model::weights::tokens_used;
 use crate::model::{Capture, Gpt2Config, Gpt2Tokenizer, Taps};
 use crate::result::{RunResult, RunStats};
@@ -142,6 +142,7 @@ struct ForwardFigures {
     prompts: u32,
     bytes_read: u64,
     tensors_packed: u32,
+    tensors_from_store: u32,
     ranks: Option<u32>,
     /// Host clock: loading began, the forward began, the forward ended.
     t_load: Option<f64>,
@@ -207,6 +208,7 @@ impl Session {
             prompts_forwarded: Some(figures.prompts),
             weight_bytes_read: Some(figures.bytes_read),
             tensors_packed: Some(figures.tensors_packed),
+            tensors_from_store: Some(figures.tensors_from_store).filter(|&n| n > 0),
             resident_weight_bytes: report.resident_weight_bytes,
             run_id: None,
             ..RunStats::default()
@@ -290,16 +292,28 @@ async fn forward_missing<H: RunHost>(
         prompts: todo,
     };
     let (rows, n_pos) = tokens_used(&sub.config, &sub.prompts).map_err(Failed::Reading)?;
-    let missing = missing_needs(&sub.config, host.held().as_ref(), top, &rows, n_pos);
+    let mut missing = missing_needs(&sub.config, host.held().as_ref(), top, &rows, n_pos);
+    let anything_missing = !missing.is_empty();
+    // Conv1Ds the ranks can take already packed: neither their weight nor their bias is read.
+    let stored = match anything_missing {
+        true => host.stored_packed(&sub, &missing).await,
+        false => Vec::new(),
+    };
+    missing.retain(|n| {
+        let (Need::Whole { name, .. } | Need::Rows { name, .. }) = n;
+        let conv = name.strip_suffix(".weight").or_else(|| name.strip_suffix(".bias"));
+        !conv.is_some_and(|c| stored.iter().any(|s| s == c))
+    });
     let mut figures = ForwardFigures {
         prompts: sub.prompts.len() as u32,
         tensors_packed: missing
             .iter()
-            .filter(|n| matches!(n, crate::model::plan::Need::Whole { shape, .. } if shape.len() == 2))
+            .filter(|n| matches!(n, Need::Whole { shape, .. } if shape.len() == 2))
             .count() as u32,
+        tensors_from_store: stored.len() as u32,
         ..ForwardFigures::default()
     };
-    let loaded = if missing.is_empty() {
+    let loaded = if !anything_missing {
         None
     } else {
         host.stage(Stage::Weights).await;

@@ -13,12 +13,14 @@ use wasm_bindgen::{JsCast, JsValue};
 use futures::channel::mpsc::UnboundedSender;
 
 use super::hub::{fetch_cached, load_weight_bytes, DownloadStats, WeightBytes};
+use super::packed_store::{self, PackedStore};
 use super::peer::{wasm_memory_bytes, SecondWorker};
 use super::revision::{self, Resolved};
 use crate::error::{Error, Result};
 use crate::model::plan::{Coverage, Header, Need};
 use crate::model::shard::{Alone, Shard};
-use crate::model::LayerWeights;
+use crate::model::{LayerWeights, Prepacked};
+use crate::protocol::StoredConv;
 use crate::result::RunResult;
 use crate::run::{Download, ForwardPlan, Forwarded, HostReport, ModelFile, RunHost, Session};
 
@@ -77,6 +79,12 @@ pub async fn Engine(mut scope: ReactorScope<RunRequest, EngineEvent>) {
         };
         if scope.send(last).await.is_err() {
             break;
+        }
+        // After the result is out: what this worker packed is kept for the next visit.
+        if let (Some(store), Some(mine)) = (ranks.to_keep.take(), ranks.mine.as_ref()) {
+            if let Err(e) = store.keep(mine).await {
+                web_sys::console::warn_1(&format!("QK Lens: packed weights not kept: {e}").into());
+            }
         }
     }
 }
@@ -138,6 +146,8 @@ async fn run_at_revision(
         notes: Vec::new(),
         peer_memory: 0,
         peer_held: 0,
+        store: None,
+        stored: Vec::new(),
     };
     let mut result = session.run(&request.experiment, request.options.as_ref(), &mut host).await?;
     if let (Some(rev), Some(source)) = (&found.files.revision, found.source) {
@@ -161,6 +171,8 @@ struct Ranks {
     /// This worker's weights: half of every Conv1D beside a second worker, else whole.
     mine: Option<LayerWeights>,
     second: Option<SecondWorker>,
+    /// The packed store to write this worker's new Conv1Ds to once the result is out.
+    to_keep: Option<PackedStore>,
 }
 
 /// The page's host of a run: files downloaded (and cached) from the request's URLs, the
@@ -175,9 +187,48 @@ struct WebHost<'a> {
     notes: Vec<String>,
     peer_memory: u64,
     peer_held: u64,
+    /// The packed store of this model's revision, and the Conv1Ds every rank takes from it.
+    store: Option<PackedStore>,
+    stored: Vec<StoredConv>,
 }
 
 impl WebHost<'_> {
+    /// Before a first load: the second worker starts and warms up while the weights are read.
+    /// None for a one-head model: there is nothing to split.
+    fn spawn_second(&mut self, plan: &ForwardPlan) {
+        if self.ranks.mine.is_none() && self.ranks.second.is_none() {
+            let two = self.request.workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 && plan.config.n_head >= 2;
+            self.ranks.second = two.then(SecondWorker::spawn).and_then(|s| s.ok());
+        }
+    }
+
+    /// This worker's share of the Conv1Ds taken from the packed store.
+    async fn take_stored(&self, plan: &ForwardPlan, shard: Shard) -> Result<Prepacked> {
+        packed_store::take(self.store.as_ref(), &plan.config, &self.stored, shard).await
+    }
+
+    /// The forward on both workers (or this one alone), after they add `loaded` to what they hold.
+    async fn forward_ranks(&mut self, plan: &ForwardPlan, loaded: Option<(Header, WeightBytes)>) -> Result<Forwarded> {
+        if let Some(fault @ TestFault::PanicEngine) = self.request.fault {
+            super::fault::panic_now(fault);
+        }
+        let Some(mut peer) = self.ranks.second.take() else {
+            return self.forward_alone(plan, loaded.as_ref().map(|(h, b)| (h, b))).await;
+        };
+        // A second worker that never got ready leaves the bytes here, for this worker alone.
+        if let Err(e) = peer.ready().await {
+            let (header, bytes) = loaded.ok_or_else(|| Error::Model("a first run without weights".into()))?;
+            return self.fall_back(e, plan, Some((&header, &bytes))).await;
+        }
+        match forward_on_two(self, plan, loaded, &mut peer).await {
+            Ok(forwarded) => {
+                self.ranks.second = Some(peer);
+                Ok(forwarded)
+            }
+            Err(e) => self.fall_back(e, plan, None).await,
+        }
+    }
+
     fn send(&self, event: EngineEvent) {
         let _ = self.events.unbounded_send(event);
     }
@@ -197,7 +248,8 @@ impl WebHost<'_> {
     /// The forward on this worker alone, after it adds `loaded` to what it holds.
     async fn forward_alone(&mut self, plan: &ForwardPlan, loaded: Option<(&Header, &WeightBytes)>) -> Result<Forwarded> {
         if let Some((header, bytes)) = loaded {
-            plan.load_into(&mut self.ranks.mine, header, bytes, Shard::WHOLE)?;
+            let stored = self.take_stored(plan, Shard::WHOLE).await?;
+            plan.load_into(&mut self.ranks.mine, header, bytes, Shard::WHOLE, stored)?;
         }
         self.stage(Stage::Forward).await;
         let started_ms = now_ms();
@@ -223,6 +275,9 @@ impl WebHost<'_> {
         ));
         self.ranks.second = None;
         self.ranks.mine = None;
+        // The stored shares are halves: alone, this worker reads and packs everything.
+        let first = first.filter(|_| self.stored.is_empty());
+        self.stored.clear();
         if let Some(loaded) = first {
             return self.forward_alone(plan, Some(loaded)).await;
         }
@@ -281,15 +336,22 @@ impl RunHost for WebHost<'_> {
         self.ranks.mine.as_ref().map(LayerWeights::coverage)
     }
 
+    async fn stored_packed(&mut self, plan: &ForwardPlan, needs: &[Need]) -> Vec<String> {
+        self.spawn_second(plan);
+        let model = &self.request.model;
+        self.store = PackedStore::open(&model.weights, model.revision.as_deref()).await;
+        let ranks = if self.ranks.second.is_some() { 2 } else { 1 };
+        self.stored = match &self.store {
+            Some(store) => packed_store::find(store, &plan.config, needs, ranks).await,
+            None => Vec::new(),
+        };
+        self.stored.iter().map(|c| c.name.clone()).collect()
+    }
+
     async fn weights(&mut self, plan: &ForwardPlan, needs: &[Need]) -> Result<(Header, WeightBytes)> {
         self.needs = plan.weight_needs()?;
         let first = self.ranks.mine.is_none();
-        if first {
-            // Started now, the second worker starts and warms up while the weights download.
-            // No second worker for a one-head model: there is nothing to split.
-            let two = self.request.workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 && plan.config.n_head >= 2;
-            self.ranks.second = two.then(SecondWorker::spawn).and_then(|s| s.ok());
-        }
+        self.spawn_second(plan);
         let download = load_weight_bytes(
             &self.request.model.weights,
             self.request.model.revision.as_deref(),
@@ -311,29 +373,18 @@ impl RunHost for WebHost<'_> {
     }
 
     async fn forward(&mut self, plan: &ForwardPlan, loaded: Option<(Header, WeightBytes)>) -> Result<Forwarded> {
-        if let Some(fault @ TestFault::PanicEngine) = self.request.fault {
-            super::fault::panic_now(fault);
+        let packs = loaded.is_some();
+        let forwarded = self.forward_ranks(plan, loaded).await?;
+        if packs {
+            self.ranks.to_keep = self.store.take();
         }
-        let Some(mut peer) = self.ranks.second.take() else {
-            return self.forward_alone(plan, loaded.as_ref().map(|(h, b)| (h, b))).await;
-        };
-        // A second worker that never got ready leaves the bytes here, for this worker alone.
-        if let Err(e) = peer.ready().await {
-            let (header, bytes) = loaded.ok_or_else(|| Error::Model("a first run without weights".into()))?;
-            return self.fall_back(e, plan, Some((&header, &bytes))).await;
-        }
-        match forward_on_two(self, plan, loaded, &mut peer).await {
-            Ok(forwarded) => {
-                self.ranks.second = Some(peer);
-                Ok(forwarded)
-            }
-            Err(e) => self.fall_back(e, plan, None).await,
-        }
+        Ok(forwarded)
     }
 
     fn forget(&mut self) {
         self.ranks.mine = None;
         self.ranks.second = None;
+        self.ranks.to_keep = None;
     }
 
     fn report(&mut self) -> HostReport {
@@ -379,12 +430,14 @@ async fn forward_on_two(
     loaded: Option<(Header, WeightBytes)>,
     peer: &mut SecondWorker,
 ) -> Result<Forwarded> {
+    let store = host.store.as_ref().map(|s| s.name().to_string());
     match loaded {
         Some((header, bytes)) => {
-            plan.load_into(&mut host.ranks.mine, &header, &bytes, Shard::new(0, 2)?)?;
-            peer.start(Some(&header), plan, Some(bytes), host.request.fault)?;
+            let stored = host.take_stored(plan, Shard::new(0, 2)?).await?;
+            plan.load_into(&mut host.ranks.mine, &header, &bytes, Shard::new(0, 2)?, stored)?;
+            peer.start(Some(&header), plan, Some(bytes), (store, &host.stored), host.request.fault)?;
         }
-        None => peer.start(None, plan, None, host.request.fault)?,
+        None => peer.start(None, plan, None, (None, &[]), host.request.fault)?,
     }
     peer.loaded().await?;
     host.stage(Stage::Forward).await;

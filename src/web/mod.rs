@@ -10,6 +10,7 @@ pub mod engine;
 pub mod fault;
 pub mod fetch;
 pub mod hub;
+pub mod packed_store;
 pub mod params;
 pub mod peer;
 pub mod revision;

@@ -14,11 +14,12 @@ use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, Event, MessageEvent, Worker, WorkerGlobalScope, WorkerOptions};
 
 use super::hub::{JsBytes, WeightBytes};
+use super::packed_store::{self, PackedStore};
 use crate::error::{Error, Result};
 use crate::model::plan::{FetchedRanges, Header};
 use crate::model::shard::{Exchange, Shard};
 use crate::model::LayerWeights;
-use crate::protocol::{PeerMessage, TestFault};
+use crate::protocol::{PeerMessage, StoredConv, TestFault};
 use crate::run::ForwardPlan;
 
 /// How long the engine waits for the second worker to start once it needs it (it started when
@@ -227,6 +228,7 @@ impl SecondWorker {
         header: Option<&Header>,
         plan: &ForwardPlan,
         bytes: Option<WeightBytes>,
+        (store, stored): (Option<String>, &[StoredConv]),
         fault: Option<TestFault>,
     ) -> Result<()> {
         let parts = bytes.as_ref().map_or(&[][..], |b| b.parts());
@@ -234,6 +236,8 @@ impl SecondWorker {
             header: header.map(Header::to_wire),
             plan: Box::new(plan.clone()),
             starts: parts.iter().map(|(s, _)| *s).collect(),
+            store,
+            stored: stored.to_vec(),
             panic: fault == Some(TestFault::PanicPeer),
         };
         let buffers: Vec<JsValue> = parts.iter().map(|(_, b)| b.array().clone().into()).collect();
@@ -323,6 +327,8 @@ async fn serve_run(link: &mut Link, held: &mut Option<LayerWeights>, (run, buffe
         header,
         plan,
         starts,
+        store,
+        stored,
         panic,
     } = run
     else {
@@ -338,6 +344,11 @@ async fn serve_run(link: &mut Link, held: &mut Option<LayerWeights>, (run, buffe
             buffers.len()
         )));
     }
+    let store = match store {
+        Some(name) => PackedStore::open_folder(&name).await,
+        None => None,
+    };
+    let loads = header.is_some();
     if let Some(header) = header {
         let header = Header::from_wire(&header)?;
         let pieces = starts
@@ -353,7 +364,9 @@ async fn serve_run(link: &mut Link, held: &mut Option<LayerWeights>, (run, buffe
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
-        plan.load_into(held, &header, &FetchedRanges::new(pieces), Shard::new(1, 2)?)?;
+        let shard = Shard::new(1, 2)?;
+        let prepacked = packed_store::take(store.as_ref(), &plan.config, &stored, shard).await?;
+        plan.load_into(held, &header, &FetchedRanges::new(pieces), shard, prepacked)?;
     }
     link.send(&PeerMessage::Loaded, &[])?;
     let weights = held.as_ref().ok_or_else(|| worker_error("a run without weights"))?;
@@ -364,5 +377,12 @@ async fn serve_run(link: &mut Link, held: &mut Option<LayerWeights>, (run, buffe
             held: weights.held_bytes(),
         },
         &[],
-    )
+    )?;
+    // After the forward: what this worker packed is kept for the next visit.
+    if let (true, Some(store)) = (loads, store) {
+        if let Err(e) = store.keep(weights).await {
+            web_sys::console::warn_1(&format!("QK Lens: packed weights not kept: {e}").into());
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! What Cache Storage holds of the models, per file and revision, for the storage panel: list
 //! it (from the keys alone: no body is loaded), free one file at one revision (an old version
-//! of a model), or free everything.
+//! of a model, with its packed weights: see `packed_store.rs`), or free everything.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -80,11 +80,14 @@ pub async fn free_file(file: &CachedFile) -> Result<()> {
             super::revision::forget(&r.model_key(), rev).await;
         }
     }
+    let packed = super::packed_store::folder_name(&file.url, file.revision.as_deref());
+    super::packed_store::remove_folder(&packed).await;
     Ok(())
 }
 
-/// Deletes every cached model piece (the app shell stays).
+/// Deletes every cached model piece and every packed weight (the app shell stays).
 pub async fn clear_cache() -> Result<()> {
+    super::packed_store::remove_all().await;
     let caches = super::fetch::global_caches().ok_or_else(|| Error::input("Cache Storage", "not available"))?;
     JsFuture::from(caches.delete(CACHE_NAME))
         .await

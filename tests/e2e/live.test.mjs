@@ -51,6 +51,23 @@ async function resultWhere(page, pred, what) {
   }
 }
 
+/** The packed store's files (folder/file), from the page: the origin's file system. */
+const storedShares = (page) =>
+  page.evaluate(async () => {
+    const out = [];
+    try {
+      const top = await (await navigator.storage.getDirectory()).getDirectoryHandle('qk-lens-packed');
+      for await (const [folder, dir] of top.entries()) {
+        for await (const [name, file] of dir.entries()) {
+          if ((await file.getFile()).size > 0) out.push(`${folder}/${name}`);
+        }
+      }
+    } catch {
+      // No store yet.
+    }
+    return out;
+  });
+
 async function setWords(page, i, list) {
   await page.fill(`.category[data-category="${i}"] textarea.words`, list.join(', '));
 }
@@ -217,6 +234,66 @@ describe('the live lab', () => {
       const again = await resultWhere(page, (r) => r.stats.run_id > b.stats.run_id, 'back to the first model');
       assert.equal(again.stats.model_resident, false);
       assert.equal(again.stats.resident_weight_bytes, a.stats.resident_weight_bytes, 'the same model holds the same bytes');
+    });
+  });
+  test('a reload with stored packed weights packs nothing, a damaged share is packed again, and the numbers equal PyTorch', { timeout: 240_000 }, async (t) => {
+    await withServedPage(browser(), async (srv, page) => {
+      const url = `${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(LECTURE))}&run=1`;
+      const golden = readJson(path.join(GOLDEN, `${MODEL}.L3.json`));
+      await page.goto(url);
+      const first = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+      assert.equal(first.kind, 'result', first.text);
+      const s1 = JSON.parse(first.text).stats;
+      t.diagnostic(`first: ${JSON.stringify(s1)}`);
+      // Layer 3: blocks 0-2 (4 Conv1Ds each) and block 3's c_attn, on each of two workers.
+      assert.equal(s1.forward_ranks, 2);
+      assert.equal(s1.tensors_packed, 13);
+      assert.equal(s1.tensors_from_store, undefined);
+      // Each worker writes its shares once the result is out: 13 files each.
+      const expected = 2 * s1.tensors_packed;
+      const deadline = Date.now() + 30_000;
+      let files = await storedShares(page);
+      while (files.length < expected && Date.now() < deadline) {
+        await page.waitForTimeout(200);
+        files = await storedShares(page);
+      }
+      assert.equal(files.length, expected, `stored shares: ${JSON.stringify(files)}`);
+
+      await page.reload();
+      const again = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+      assert.equal(again.kind, 'result', again.text);
+      const res = JSON.parse(again.text);
+      t.diagnostic(`reload: ${JSON.stringify(res.stats)}`);
+      checkResult(res, golden, LECTURE, 3);
+      assert.equal(res.stats.tensors_packed, 0, 'a reload packs nothing');
+      assert.equal(res.stats.tensors_from_store, 13);
+      // Only embedding rows, positions, layer norms (the Conv1Ds' biases are stored with them).
+      assert.ok(res.stats.weight_bytes_read < s1.weight_bytes_read / 5,
+        `bytes read: ${res.stats.weight_bytes_read} of ${s1.weight_bytes_read}`);
+
+      // A share cut short (a write the tab's closing interrupted) is packed again, alone.
+      const cut = await page.evaluate(async (prefix) => {
+        const top = await (await navigator.storage.getDirectory()).getDirectoryHandle('qk-lens-packed');
+        for await (const [, folder] of top.entries()) {
+          for await (const [name, file] of folder.entries()) {
+            if (!name.startsWith(prefix)) continue;
+            const size = (await file.getFile()).size;
+            const w = await file.createWritable({ keepExistingData: true });
+            await w.truncate(size - 4);
+            await w.close();
+            return name;
+          }
+        }
+        return null;
+      }, 'h.1.mlp.c_fc.rank1of2');
+      assert.ok(cut, 'a share to cut');
+      await page.reload();
+      const third = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+      assert.equal(third.kind, 'result', third.text);
+      const res3 = JSON.parse(third.text);
+      checkResult(res3, golden, LECTURE, 3);
+      assert.equal(res3.stats.tensors_packed, 1, 'only the damaged Conv1D is packed again');
+      assert.equal(res3.stats.tensors_from_store, 12);
     });
   });
 });

@@ -2,9 +2,11 @@
 //! the plan leaves out what a capture at layer L does not need.
 
 use crate::common::*;
-use qk_lens::model::plan::{coalesce, needs, plan, ByteSource, FetchedRanges, Header};
+use qk_lens::model::matmul::PackedLinear;
+use qk_lens::model::plan::{coalesce, needs, plan, ByteSource, FetchedRanges, Header, Need, WholeFile};
+use qk_lens::model::shard::Shard;
 use qk_lens::model::weights::tokens_used;
-use qk_lens::model::{Gpt2Config, LayerWeights};
+use qk_lens::model::{Gpt2Config, LayerWeights, Prepacked};
 
 fn lecture_ids() -> Vec<Vec<u32>> {
     serde_json::from_value(golden("tiny-gpt2-hub.L1")["token_ids"].clone()).unwrap()
@@ -155,4 +157,80 @@ fn needed_bytes_before_a_run() {
         ..Default::default()
     };
     assert_eq!(at(&exp, Some(&sweep)), sizes[3]);
+}
+
+/// The pieces of `needs` less every Conv1D (weight and bias): what a run reads when the browser
+/// keeps them packed.
+fn fetch_without_conv1ds(file: &[u8], header: &Header, config: &Gpt2Config, layer: usize, ids: &[Vec<u32>]) -> FetchedRanges {
+    let (rows, n_pos) = tokens_used(config, ids).unwrap();
+    let mut wanted = needs(config, layer, &rows, n_pos);
+    let convs = ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"];
+    wanted.retain(|n| {
+        let (Need::Whole { name, .. } | Need::Rows { name, .. }) = n;
+        !convs
+            .iter()
+            .any(|c| name.ends_with(&format!("{c}.weight")) || name.ends_with(&format!("{c}.bias")))
+    });
+    let pieces = plan(header, &wanted).unwrap();
+    FetchedRanges::new(
+        pieces
+            .iter()
+            .map(|p| (p.range.start, file[p.range.start as usize..p.range.end as usize].to_vec()))
+            .collect(),
+    )
+}
+
+#[test]
+fn conv1ds_kept_packed_load_without_their_bytes_and_give_the_same_captures() {
+    let ids = lecture_ids();
+    let dir = model_dir("tiny-gpt2-hub");
+    let config = Gpt2Config::from_json(&read(&dir.join("config.json"))).unwrap();
+    let file = read(&dir.join("model.safetensors"));
+    let header = Header::from_file(&file).unwrap();
+    let layer = 3;
+    for shard in [Shard::WHOLE, Shard::new(1, 2).unwrap()] {
+        let packed = LayerWeights::load_shard(&header, &WholeFile(&file), &config, layer, &ids, shard).unwrap();
+        // What a store gives back: each Conv1D's panels and bias, copied.
+        let kept: Prepacked = packed
+            .conv1ds()
+            .into_iter()
+            .map(|(name, l)| {
+                let (k, n) = (l.in_features(), l.out_features());
+                (
+                    name,
+                    PackedLinear::from_panels(k, n, l.panels().to_vec(), l.bias().to_vec()).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(kept.len(), 4 * layer + 1);
+        let source = fetch_without_conv1ds(&file, &header, &config, layer, &ids);
+        // The bytes are not there: without the kept panels the load fails.
+        assert!(LayerWeights::load_shard(&header, &source, &config, layer, &ids, shard).is_err());
+        let from_store = LayerWeights::load_prepacked(&header, &source, &config, layer, &ids, shard, kept).unwrap();
+        assert_eq!(from_store.held_bytes(), packed.held_bytes());
+        for ((a, x), (b, y)) in from_store.conv1ds().into_iter().zip(packed.conv1ds()) {
+            assert_eq!((&a, x.panels(), x.bias()), (&b, y.panels(), y.bias()));
+        }
+        if shard == Shard::WHOLE {
+            let a = capture_last_token(&from_store, &config, &ids).unwrap();
+            let b = capture_last_token(&packed, &config, &ids).unwrap();
+            assert_eq!(a, b);
+        }
+    }
+    // A kept share of the wrong shape (another split) is an error, not a misread.
+    let half = LayerWeights::load_shard(&header, &WholeFile(&file), &config, 1, &ids, Shard::new(0, 2).unwrap()).unwrap();
+    let wrong: Prepacked = half
+        .conv1ds()
+        .into_iter()
+        .map(|(name, l)| {
+            (
+                name,
+                PackedLinear::from_panels(l.in_features(), l.out_features(), l.panels().to_vec(), l.bias().to_vec()).unwrap(),
+            )
+        })
+        .collect();
+    let source = fetch_without_conv1ds(&file, &header, &config, 1, &ids);
+    assert!(LayerWeights::load_prepacked(&header, &source, &config, 1, &ids, Shard::WHOLE, wrong).is_err());
+    // Panels of the wrong length are refused.
+    assert!(PackedLinear::from_panels(4, 16, vec![0.0; 63], vec![0.0; 16]).is_none());
 }

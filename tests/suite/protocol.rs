@@ -2,7 +2,7 @@
 //! what was sent, and each peer message's wire tag is the kind its errors name.
 
 use qk_lens::model::Taps;
-use qk_lens::protocol::{EngineEvent, ModelFiles, PeerMessage, Progress, RunRequest, Stage, TestFault};
+use qk_lens::protocol::{EngineEvent, ModelFiles, PeerMessage, Progress, RunRequest, Stage, StoredConv, TestFault};
 use qk_lens::run::ForwardPlan;
 use qk_lens::Experiment;
 
@@ -27,6 +27,12 @@ fn peer_messages_round_trip_with_their_kind_on_the_wire() {
             header: Some(r#"{"wte.weight":{}}"#.into()),
             plan: Box::new(plan()),
             starts: vec![0, 4096, u64::MAX],
+            store: Some("0123456789abcdef".into()),
+            stored: vec![StoredConv {
+                name: "h.0.mlp.c_fc".into(),
+                n_in: 768,
+                n_out: 3072,
+            }],
             panic: false,
         },
         PeerMessage::Loaded,
@@ -35,6 +41,8 @@ fn peer_messages_round_trip_with_their_kind_on_the_wire() {
             header: None,
             plan: Box::new(plan()),
             starts: vec![],
+            store: None,
+            stored: vec![],
             panic: true,
         },
         PeerMessage::Done {
