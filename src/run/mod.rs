@@ -78,6 +78,10 @@ pub struct HostReport {
     pub peak_rss_bytes: Option<u64>,
     /// Bytes of weights the ranks hold after the run, summed over them.
     pub resident_weight_bytes: Option<u64>,
+    /// A rank that failed left the run to the others, which read and packed again: the
+    /// matrices and the bytes (counted beside the run's own).
+    pub tensors_packed_again: u32,
+    pub weight_bytes_read_again: u64,
     pub notes: Vec<String>,
 }
 

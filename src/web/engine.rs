@@ -12,12 +12,12 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use futures::channel::mpsc::UnboundedSender;
 
-use super::hub::{fetch_cached, load_weight_bytes, DownloadStats, WeightBytes};
+use super::hub::{fetch_cached, load_weight_bytes, DownloadStats, JsBytes, WeightBytes};
 use super::packed_store::{self, PackedStore};
 use super::peer::{wasm_memory_bytes, SecondWorker};
 use super::revision::{self, Resolved};
 use crate::error::{Error, Result};
-use crate::model::plan::{Coverage, Header, Need};
+use crate::model::plan::{Coverage, FetchedRanges, Header, Need};
 use crate::model::shard::{Alone, Shard};
 use crate::model::{LayerWeights, Prepacked};
 use crate::protocol::StoredConv;
@@ -146,6 +146,7 @@ async fn run_at_revision(
         notes: Vec::new(),
         peer_memory: 0,
         peer_held: 0,
+        again: (0, 0),
         store: None,
         stored: Vec::new(),
     };
@@ -187,6 +188,8 @@ struct WebHost<'a> {
     notes: Vec<String>,
     peer_memory: u64,
     peer_held: u64,
+    /// What the fall-back to this worker alone read and packed again (matrices, bytes).
+    again: (u32, u64),
     /// The packed store of this model's revision, and the Conv1Ds every rank takes from it.
     store: Option<PackedStore>,
     stored: Vec<StoredConv>,
@@ -279,7 +282,9 @@ impl WebHost<'_> {
         let first = first.filter(|_| self.stored.is_empty());
         self.stored.clear();
         if let Some(loaded) = first {
-            return self.forward_alone(plan, Some(loaded)).await;
+            let forwarded = self.forward_alone(plan, Some(loaded)).await?;
+            self.again.0 = self.ranks.mine.as_ref().map_or(0, |w| w.conv1ds().len() as u32);
+            return Ok(forwarded);
         }
         let (header, bytes, again) = load_weight_bytes(
             &self.request.model.weights,
@@ -292,7 +297,10 @@ impl WebHost<'_> {
         download.bytes_downloaded += again.bytes_downloaded;
         download.bytes_from_cache += again.bytes_from_cache;
         download.requests += again.requests;
-        self.forward_alone(plan, Some((&header, &bytes))).await
+        let forwarded = self.forward_alone(plan, Some((&header, &bytes))).await?;
+        let packed = self.ranks.mine.as_ref().map_or(0, |w| w.conv1ds().len() as u32);
+        self.again = (packed, again.bytes_downloaded + again.bytes_from_cache);
+        Ok(forwarded)
     }
 }
 
@@ -409,6 +417,8 @@ impl RunHost for WebHost<'_> {
             wasm_memory_bytes: Some(wasm_memory_bytes() + self.peer_memory),
             peak_rss_bytes: None,
             resident_weight_bytes: Some(mine + self.peer_held),
+            tensors_packed_again: self.again.0,
+            weight_bytes_read_again: self.again.1,
             notes: std::mem::take(&mut self.notes),
         }
     }
@@ -422,6 +432,18 @@ fn worker_failure(e: Error) -> Result<String> {
     }
 }
 
+/// Bytes handed to the second worker as a copy before this worker loads (see [`forward_on_two`]).
+const COPY_FIRST_BYTES: u64 = 8 << 20;
+
+fn copy_of(bytes: &WeightBytes) -> WeightBytes {
+    let parts = bytes.parts().iter();
+    FetchedRanges::new(
+        parts
+            .map(|(at, b)| (*at, JsBytes::new(b.array().slice(0, b.array().length()))))
+            .collect(),
+    )
+}
+
 /// This worker adds its half of `loaded` to what it holds, hands the bytes to the second
 /// worker (moved, not copied), which adds its half; then both run the forward. `peer` is ready.
 async fn forward_on_two(
@@ -432,6 +454,20 @@ async fn forward_on_two(
 ) -> Result<Forwarded> {
     let store = host.store.as_ref().map(|s| s.name().to_string());
     match loaded {
+        // Few bytes (the Conv1Ds come packed from the store): the second worker gets a copy
+        // first and loads while this one does.
+        Some((header, bytes)) if bytes.total_bytes() <= COPY_FIRST_BYTES => {
+            peer.start(
+                Some(&header),
+                plan,
+                Some(copy_of(&bytes)),
+                (store, &host.stored),
+                host.request.fault,
+            )?;
+            let stored = host.take_stored(plan, Shard::new(0, 2)?).await?;
+            plan.load_into(&mut host.ranks.mine, &header, &bytes, Shard::new(0, 2)?, stored)?;
+        }
+        // Else this worker takes its half first, then moves the bytes (a copy would cost more).
         Some((header, bytes)) => {
             let stored = host.take_stored(plan, Shard::new(0, 2)?).await?;
             plan.load_into(&mut host.ranks.mine, &header, &bytes, Shard::new(0, 2)?, stored)?;

@@ -9,6 +9,7 @@
 //! access handles, which only dedicated workers have (the engine and the second worker); where
 //! the browser has none, or the page no storage, there is no store and runs pack as before.
 
+use futures::future::join_all;
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -236,30 +237,38 @@ pub async fn remove_all() {
 
 /// The Conv1Ds among `needs` whose share the store holds whole for every one of `ranks`.
 pub async fn find(store: &PackedStore, config: &Gpt2Config, needs: &[Need], ranks: usize) -> Vec<StoredConv> {
-    let mut found = Vec::new();
-    for need in needs {
-        let Need::Whole { name, shape } = need else { continue };
-        let (Some(conv), &[n_in, n_out]) = (name.strip_suffix(".weight"), &shape[..]) else {
-            continue;
-        };
-        let mut everyone = true;
-        for rank in 0..ranks {
+    let convs: Vec<StoredConv> = needs
+        .iter()
+        .filter_map(|need| match need {
+            Need::Whole { name, shape } => match (name.strip_suffix(".weight"), &shape[..]) {
+                (Some(conv), &[n_in, n_out]) => Some(StoredConv {
+                    name: conv.to_string(),
+                    n_in,
+                    n_out,
+                }),
+                _ => None,
+            },
+            Need::Rows { .. } => None,
+        })
+        .collect();
+    // Every (Conv1D, rank) asked at once: each answer waits on the browser's storage.
+    let asks = convs.iter().flat_map(|c| {
+        (0..ranks).map(move |rank| {
             let shard = Shard { rank, ranks };
-            let n = share_columns(config, conv, n_out, shard).iter().map(|c| c.len()).sum();
-            if !store.has(conv, shard, n_in, n).await {
-                everyone = false;
-                break;
-            }
-        }
-        if everyone {
-            found.push(StoredConv {
-                name: conv.to_string(),
-                n_in,
-                n_out,
-            });
-        }
-    }
-    found
+            store.has(&c.name, shard, c.n_in, share_width(config, c, shard))
+        })
+    });
+    let held = join_all(asks).await;
+    convs
+        .into_iter()
+        .zip(held.chunks(ranks.max(1)))
+        .filter(|(_, every)| every.iter().all(|&h| h))
+        .map(|(c, _)| c)
+        .collect()
+}
+
+fn share_width(config: &Gpt2Config, c: &StoredConv, shard: Shard) -> usize {
+    share_columns(config, &c.name, c.n_out, shard).iter().map(|r| r.len()).sum()
 }
 
 /// `shard`'s share of each of `convs`, read from the store. A failed read removes the store's
@@ -270,17 +279,40 @@ pub async fn take(store: Option<&PackedStore>, config: &Gpt2Config, convs: &[Sto
         return Ok(out);
     }
     let store = store.ok_or_else(|| Error::input("packed weights store", "it is gone"))?;
-    for c in convs {
-        let n = share_columns(config, &c.name, c.n_out, shard).iter().map(|r| r.len()).sum();
-        match store.read(&c.name, shard, c.n_in, n).await {
-            Ok(linear) => out.insert(c.name.clone(), linear),
-            Err(e) => {
-                remove_folder(store.name()).await;
-                return Err(Error::Model(format!(
-                    "the packed weights kept in this browser could not be read ({e}); they were removed, so Run again packs them anew"
-                )));
+    // The files opened at once (each opening waits on the browser), then read one by one.
+    let opened = join_all(convs.iter().map(|c| {
+        let name = file_name(&c.name, shard, c.n_in, share_width(config, c, shard));
+        async move { store.access(&name, false).await }
+    }))
+    .await;
+    let mut failed = None;
+    for (c, access) in convs.iter().zip(opened) {
+        let read = access.and_then(|access| {
+            // Only read while nothing failed; every handle is closed either way.
+            let share = match failed {
+                None => read_share(&access, c.n_in, share_width(config, c, shard))
+                    .map_err(|e| js_error(&format!("reading {}", c.name), e)),
+                Some(_) => Err(Error::input("packed weights store", "skipped")),
+            };
+            access.close();
+            share
+        });
+        match read {
+            Ok(linear) => {
+                out.insert(c.name.clone(), linear);
             }
-        };
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
     }
-    Ok(out)
+    match failed {
+        None => Ok(out),
+        Some(e) => {
+            remove_folder(store.name()).await;
+            Err(Error::Model(format!(
+                "the packed weights kept in this browser could not be read ({e}); they were removed, so Run again packs them anew"
+            )))
+        }
+    }
 }

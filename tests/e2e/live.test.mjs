@@ -294,6 +294,20 @@ describe('the live lab', () => {
       checkResult(res3, golden, LECTURE, 3);
       assert.equal(res3.stats.tensors_packed, 1, 'only the damaged Conv1D is packed again');
       assert.equal(res3.stats.tensors_from_store, 12);
+
+      // The second worker fails after taking its stored halves: the engine, alone, reads and
+      // packs everything itself (halves do not make a whole) and is still right.
+      await page.goto(`${url}&fault=panic-peer`);
+      const alone = await waitForOutcome(page, RESULT_TIMEOUT_MS);
+      assert.equal(alone.kind, 'result', alone.text);
+      const res4 = JSON.parse(alone.text);
+      t.diagnostic(`second worker failed: ${JSON.stringify(res4.stats)}`);
+      checkResult(res4, golden, LECTURE, 3);
+      assert.equal(res4.stats.forward_ranks, 1);
+      assert.equal(res4.stats.tensors_from_store, 13, 'the store was asked before the failure');
+      assert.equal(res4.stats.tensors_packed, 13, 'then the engine alone packed every Conv1D whole');
+      assert.ok(res4.stats.weight_bytes_read >= s1.weight_bytes_read, `bytes read: ${res4.stats.weight_bytes_read}`);
+      assert.ok(res4.notes.some((n) => /second worker failed/.test(n)), JSON.stringify(res4.notes));
     });
   });
 });
