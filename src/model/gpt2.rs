@@ -69,24 +69,26 @@ pub async fn capture<E: Exchange>(
     let (blocks, top_ln_1, top_c_attn) = weights.up_to(layer)?;
     let forward = Forward::new(weights, config, &layout)?;
     let mut x = layout.embed(weights, prefix, &suffixes)?;
-    let mut taps_out = Vec::new();
+    // Every rank's heads of every tap, for one exchange at the end: rows of [q | k | v] of its
+    // heads, one tap after another (written as they come: no second copy of them all).
+    let n_taps = if taps.all_layers { layer + 1 } else { 1 };
+    let mut mine: Vec<f32> = Vec::with_capacity(n_taps * layout.order.len() * 3 * forward.heads * config.d_head());
     for block in blocks {
         let qkv = forward.qkv(&x, &block.ln_1, &block.c_attn)?;
         if taps.all_layers {
             // Each row's c_attn output is what a capture stopping at this block computes.
-            taps_out.push(qkv.index_select(&layout.last_rows, 0)?);
+            mine.extend(qkv.index_select(&layout.last_rows, 0)?.flatten_all()?.to_vec1::<f32>()?);
         }
         x = forward.block(x, &qkv, block, exchange).await?;
     }
     // Block L: only the last positions' ln_1 and c_attn are needed.
     let last = x.index_select(&layout.last_rows, 0)?;
-    taps_out.push(forward.qkv(&last, top_ln_1, top_c_attn)?);
-    // Every rank's heads of every tap, in one exchange: rows of [q | k | v] of its heads.
-    let mine: Vec<f32> = Tensor::cat(&taps_out, 0)?.flatten_all()?.to_vec1()?;
+    drop(x);
+    mine.extend(forward.qkv(&last, top_ln_1, top_c_attn)?.flatten_all()?.to_vec1::<f32>()?);
     let ranks = exchange.all_gather(mine).await?;
     check_ranks(&ranks, weights.shard)?;
     let first = if taps.all_layers { 0 } else { layer };
-    reassemble(&ranks, &layout, first..=layer, config, weights.shard.ranks)
+    reassemble(ranks, &layout, first..=layer, config, weights.shard.ranks)
 }
 
 /// [`capture`] over an exchange that blocks instead of waiting ([`Alone`],
@@ -238,24 +240,35 @@ impl<'a> Forward<'a> {
 
     /// c_attn of ln_1: this rank's heads' [q | k | v] columns.
     fn qkv(&self, x: &Tensor, ln_1: &LayerNormWeights, c_attn: &Conv1D) -> Result<Tensor> {
-        conv1d(&layer_norm(x, ln_1, self.eps)?, c_attn)
+        let (y, rows) = conv1d_rows(&layer_norm(x, ln_1, self.eps)?, c_attn, |_| ())?;
+        Ok(Tensor::from_vec(y, (rows, c_attn.linear.out_features()), &Device::Cpu)?)
     }
 
     /// The rest of a block after its c_attn output `qkv`, as in GPT-2: attention, then the MLP,
     /// each added to the residual stream. Every Conv1D's columns are gathered from all ranks.
+    /// Each activation is dropped as soon as the next is computed: the forward's scratch is
+    /// the high-water mark of wasm memory beside the weights.
     async fn block<E: Exchange>(&self, x: Tensor, qkv: &Tensor, block: &BlockWeights, ex: &mut E) -> Result<Tensor> {
-        let y = gather_columns(ex, self.shard, self.layout.attend(qkv, self.heads)?).await?;
-        let x = (x + gather_columns(ex, self.shard, conv1d(&y, &block.c_proj)?).await?)?;
+        let a = self.layout.attend(qkv, self.heads)?;
+        let rows = a.dim(0)?;
+        let y = gather_columns(ex, self.shard, a.flatten_all()?.to_vec1()?, rows).await?;
+        let (p, _) = conv1d_rows(&y, &block.c_proj, |_| ())?;
+        drop(y);
+        let x = (x + gather_columns(ex, self.shard, p, rows).await?)?;
         let m = layer_norm(&x, &block.ln_2, self.eps)?;
-        let h = gather_columns(ex, self.shard, conv1d_act(&m, &block.mlp_c_fc, self.act)?).await?;
-        Ok((x + gather_columns(ex, self.shard, conv1d(&h, &block.mlp_c_proj)?).await?)?)
+        let f = conv1d_act(&m, &block.mlp_c_fc, self.act)?;
+        drop(m);
+        let h = gather_columns(ex, self.shard, f, rows).await?;
+        let (o, _) = conv1d_rows(&h, &block.mlp_c_proj, |_| ())?;
+        drop(h);
+        Ok((x + gather_columns(ex, self.shard, o, rows).await?)?)
     }
 }
 
 /// The captures of `layers` from every rank's taps (rank r: rows of [q | k | v] of its heads,
 /// one tap after another), put back in prompt order with every rank's heads side by side.
 fn reassemble(
-    ranks: &[Vec<f32>],
+    mut ranks: Vec<Vec<f32>>,
     layout: &RowLayout,
     layers: std::ops::RangeInclusive<usize>,
     config: &Gpt2Config,
@@ -263,7 +276,10 @@ fn reassemble(
 ) -> Result<Vec<Capture>> {
     let (c, n) = (config.n_embd, layout.order.len());
     let mut out = Vec::new();
-    for (t, layer) in layers.enumerate() {
+    // From the last tap down, each rank's rows of a tap freed (its buffer cut) once copied: the
+    // captures and the ranks' rows are never both held whole.
+    let layers: Vec<usize> = layers.collect();
+    for (t, &layer) in layers.iter().enumerate().rev() {
         let mut capture = Capture {
             layer,
             q: vec![vec![0.0; c]; n],
@@ -271,7 +287,7 @@ fn reassemble(
             v: vec![vec![0.0; c]; n],
         };
         let mut col = 0; // where rank r's heads start in q, k and v
-        for (r, data) in ranks.iter().enumerate() {
+        for (r, data) in ranks.iter_mut().enumerate() {
             let third = Shard::new(r, n_ranks)?.heads(config.n_head).len() * config.d_head();
             let w = 3 * third;
             let rows = data
@@ -283,22 +299,26 @@ fn reassemble(
                 capture.v[i][col..col + third].copy_from_slice(&row[2 * third..]);
             }
             col += third;
+            data.truncate(t * n * w);
+            data.shrink_to_fit();
         }
         out.push(capture);
     }
+    out.reverse();
     Ok(out)
 }
 
-/// Every rank's output columns of a [rows, width] activation, side by side in rank order.
-async fn gather_columns<E: Exchange>(exchange: &mut E, shard: Shard, mine: Tensor) -> Result<Tensor> {
-    if shard.ranks == 1 {
-        return Ok(mine);
-    }
-    let rows = mine.dim(0)?;
-    let parts = exchange.all_gather(mine.flatten_all()?.to_vec1()?).await?;
-    check_ranks(&parts, shard)?;
-    let all = concat_columns(&parts, rows)?;
-    let width = all.len() / rows.max(1);
+/// Every rank's output columns of a [rows, width] activation (this rank's, row-major), side by
+/// side in rank order.
+async fn gather_columns<E: Exchange>(exchange: &mut E, shard: Shard, mine: Vec<f32>, rows: usize) -> Result<Tensor> {
+    let all = if shard.ranks == 1 {
+        mine
+    } else {
+        let parts = exchange.all_gather(mine).await?;
+        check_ranks(&parts, shard)?;
+        concat_columns(&parts, rows)?
+    };
+    let width = all.len().checked_div(rows).unwrap_or(0);
     Ok(Tensor::from_vec(all, (rows, width), &Device::Cpu)?)
 }
 
@@ -328,31 +348,36 @@ fn layer_norm(x: &Tensor, w: &LayerNormWeights, eps: f32) -> Result<Tensor> {
     Ok(candle_nn::ops::layer_norm(&x.contiguous()?, &w.weight, &w.bias, eps)?)
 }
 
-/// y = x W + b over the last dimension, for any leading dimensions (see [`super::matmul`]).
-fn conv1d(x: &Tensor, w: &Conv1D) -> Result<Tensor> {
-    conv1d_then(x, w, |_| ())
-}
-
-/// [`conv1d`], then `f` on its output in place (the activation) before it becomes a tensor.
-fn conv1d_then(x: &Tensor, w: &Conv1D, f: impl FnOnce(&mut [f32])) -> Result<Tensor> {
-    let dims = x.dims().to_vec();
-    let n_in = dims[dims.len() - 1];
-    let rows = x.elem_count() / n_in;
-    let xs = x.flatten_all()?.to_vec1::<f32>()?;
-    let mut y = w.linear.forward(&xs, rows);
+/// y = x W + b over the last dimension, for any leading dimensions (see [`super::matmul`]),
+/// then `f` on y in place (the activation): y row-major, and its number of rows. x is read
+/// where it lies when it is contiguous f32 (no copy of it beside y).
+fn conv1d_rows(x: &Tensor, w: &Conv1D, f: impl FnOnce(&mut [f32])) -> Result<(Vec<f32>, usize)> {
+    let n_in = x.dims().last().copied().unwrap_or(0);
+    let rows = x.elem_count().checked_div(n_in).unwrap_or(0);
+    let (storage, layout) = x.storage_and_layout();
+    let mut y = match (&*storage, layout.contiguous_offsets()) {
+        (candle_core::Storage::Cpu(cpu), Some((start, end))) => w.linear.forward(&cpu.as_slice::<f32>()?[start..end], rows),
+        _ => {
+            drop(storage);
+            w.linear.forward(&x.flatten_all()?.to_vec1::<f32>()?, rows)
+        }
+    };
     f(&mut y);
-    let mut out_dims = dims;
-    *out_dims.last_mut().expect("at least one dim") = w.linear.out_features();
-    Ok(Tensor::from_vec(y, out_dims, &Device::Cpu)?)
+    Ok((y, rows))
 }
 
-/// The MLP's c_fc and activation.
-fn conv1d_act(x: &Tensor, w: &Conv1D, act: Activation) -> Result<Tensor> {
-    Ok(match act {
-        Activation::GeluTanh => conv1d_then(x, w, gelu_tanh_in_place)?,
-        Activation::GeluErf => conv1d(x, w)?.gelu_erf()?,
-        Activation::Relu => conv1d(x, w)?.relu()?,
-    })
+/// The MLP's c_fc and activation, row-major.
+fn conv1d_act(x: &Tensor, w: &Conv1D, act: Activation) -> Result<Vec<f32>> {
+    let other = |op: fn(&Tensor) -> candle_core::Result<Tensor>| -> Result<Vec<f32>> {
+        let (y, rows) = conv1d_rows(x, w, |_| ())?;
+        let y = Tensor::from_vec(y, (rows, w.linear.out_features()), &Device::Cpu)?;
+        Ok(op(&y)?.flatten_all()?.to_vec1()?)
+    };
+    match act {
+        Activation::GeluTanh => Ok(conv1d_rows(x, w, gelu_tanh_in_place)?.0),
+        Activation::GeluErf => other(Tensor::gelu_erf),
+        Activation::Relu => other(Tensor::relu),
+    }
 }
 
 /// [t, past + t]: 0 where query i (at position past + i) may attend to key j, -inf elsewhere.

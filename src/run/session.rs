@@ -64,12 +64,14 @@ impl ResidentModel {
         self.captures.get(prompt).is_some_and(|kept| kept.layers.len() > layer)
     }
 
-    /// Keeps a forward's captures (every layer 0..=top of each of `prompts`).
-    fn keep(&mut self, prompts: &[Vec<u32>], captures: &[Capture]) {
+    /// Keeps a forward's captures (every layer 0..=top of each of `prompts`), moved, not
+    /// copied: a copy beside them was the engine's high-water mark after a 34-prompt forward.
+    fn keep(&mut self, prompts: &[Vec<u32>], mut captures: Vec<Capture>) {
+        let take = std::mem::take::<Vec<f32>>;
         for (i, prompt) in prompts.iter().enumerate() {
             let layers = captures
-                .iter()
-                .map(|c| [c.q[i].clone(), c.k[i].clone(), c.v[i].clone()])
+                .iter_mut()
+                .map(|c| [take(&mut c.q[i]), take(&mut c.k[i]), take(&mut c.v[i])])
                 .collect();
             self.captures.insert(prompt.clone(), Kept { layers, used: self.runs });
         }
@@ -332,6 +334,6 @@ async fn forward_missing<H: RunHost>(
     figures.t_forward = Some(forwarded.started_ms);
     figures.t_end = Some(host.now_ms());
     figures.ranks = Some(forwarded.ranks);
-    model.keep(&sub.prompts, &forwarded.captures);
+    model.keep(&sub.prompts, forwarded.captures);
     Ok(figures)
 }
