@@ -87,6 +87,9 @@ pub struct RunStats {
     /// False when the server ignored Range requests and the whole file was downloaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial_download: Option<bool>,
+    /// Reading and parsing the model's config and tokenizer (a run that opened the model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -167,6 +167,7 @@ impl Session {
         let t_start = host.now_ms();
         // Resident: this model's weights are held from an earlier run (not only its config).
         let resident = self.open(host).await? && host.held().is_some();
+        let t_opened = host.now_ms();
         let model = self.model.as_mut().expect("opened");
         let prepared = Prepared::new(experiment, options, model.config.clone(), &model.tokenizer)?;
         let plan = prepared.forward_plan();
@@ -203,6 +204,7 @@ impl Session {
             forward_ms: Some(figures.t_end.zip(figures.t_forward).map_or(0.0, |(e, f)| e - f)),
             analysis_ms: Some(t_end - t_analysis),
             total_ms: Some(t_end - t_start),
+            open_ms: Some(t_opened - t_start).filter(|_| !resident),
             forward_ranks: figures.ranks,
             wasm_memory_bytes: report.wasm_memory_bytes,
             peak_rss_bytes: report.peak_rss_bytes,
@@ -296,6 +298,7 @@ async fn forward_missing<H: RunHost>(
     let (rows, n_pos) = tokens_used(&sub.config, &sub.prompts).map_err(Failed::Reading)?;
     let mut missing = missing_needs(&sub.config, host.held().as_ref(), top, &rows, n_pos);
     let anything_missing = !missing.is_empty();
+    let t_ask = host.now_ms();
     // Conv1Ds the ranks can take already packed: neither their weight nor their bias is read.
     let stored = match anything_missing {
         true => host.stored_packed(&sub, &missing).await,
@@ -319,7 +322,8 @@ async fn forward_missing<H: RunHost>(
         None
     } else {
         host.stage(Stage::Weights).await;
-        figures.t_download = Some(host.now_ms());
+        // Asking the packed store counts as reading.
+        figures.t_download = Some(t_ask);
         let (header, bytes) = host.weights(&sub, &missing).await.map_err(Failed::Reading)?;
         figures.bytes_read = plan_pieces(&header, &missing)
             .map_err(Failed::Reading)?

@@ -27,7 +27,7 @@ const COALESCE_GAP: u64 = 64 * 1024;
 /// Requests in flight at once: latency, not bandwidth, dominates many small ranges.
 const PARALLEL_REQUESTS: usize = 6;
 /// Cache Storage reads in flight at once.
-const PARALLEL_CACHE_READS: usize = 8;
+const PARALLEL_CACHE_READS: usize = 32;
 pub(super) const CACHE_NAME: &str = "qk-lens-weights-v1";
 
 /// How the weights were obtained, for the page and the benchmark.

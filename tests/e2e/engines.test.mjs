@@ -188,10 +188,32 @@ for (const engine of wantedEngines()) {
         });
         assert.ok(shell.includes('/') && shell.includes('/worker_bg.wasm'), `shell cached: ${shell}`);
 
+        // Both workers keep their packed halves (13 Conv1Ds each) once the result is out.
+        const shares = await page.evaluate(async () => {
+          const count = async () => {
+            try {
+              const top = await (await navigator.storage.getDirectory()).getDirectoryHandle('qk-lens-packed');
+              let n = 0;
+              for await (const [, dir] of top.entries()) for await (const [, f] of dir.entries()) n += (await f.getFile()).size > 0;
+              return n;
+            } catch {
+              return 0;
+            }
+          };
+          for (let i = 0; i < 100 && (await count()) < 26; i++) await new Promise((r) => setTimeout(r, 100));
+          return count();
+        });
+        // WebKitGTK has no StorageManager, so no origin file system: runs there pack as before.
+        const opfs = await page.evaluate(() => typeof navigator.storage?.getDirectory === 'function');
+        assert.equal(shares, opfs ? 26 : 0, 'packed shares kept where the browser has a file system for the page');
+
         const first = srv.requests.length;
         await page.reload();
         const again = await result(page);
         checkResult(again, GOLDEN_L3, LECTURE, 3);
+        t.diagnostic(`reload: ${again.stats.tensors_from_store} Conv1Ds from the packed store, ${again.stats.tensors_packed} packed`);
+        assert.equal(again.stats.tensors_from_store, opfs ? 13 : undefined, 'the reload takes the packed weights');
+        assert.equal(again.stats.tensors_packed, opfs ? 0 : 13, 'and packs nothing');
         const models = srv.requests.slice(first).filter((r) => r.path.startsWith('/models/'));
         assert.deepEqual(models.map((r) => `${r.path} ${r.range ?? ''}`), [], 'no model file requested on the second visit');
         assert.equal(again.stats.bytes_downloaded, 0);
