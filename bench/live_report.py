@@ -53,6 +53,18 @@ def counts(ms_list, key):
     return " / ".join("–" if v is None else f"{v:,}" for v in vals)
 
 
+# The engine's parts of a run (stats): opening the model (config, tokenizer), reading what it
+# lacks (the packed store's check, Cache Storage, the network), loading (packing, or taking the
+# packed weights from the store), the forward, the analysis.
+PARTS = ("open_ms", "download_ms", "load_ms", "forward_ms", "analysis_ms")
+
+
+def packed(reps):
+    """Matrices packed, and taken from the packed store when any were."""
+    stored = counts(reps, "tensors_from_store")
+    return counts(reps, "tensors_packed") + ("" if stored == "–" else f" ({stored} from the store)")
+
+
 def row_figures(reps, debounce):
     """Medians over the repetitions of one kind: total, after the debounce, engine parts, drawing, rest."""
     total = med([m["ms"] for m in reps])
@@ -65,7 +77,7 @@ def row_figures(reps, debounce):
         after=None if total is None else total - debounce,
         start=med([m.get("run_start_ms") for m in reps]),
         from_start=med([m["ms"] - m["run_start_ms"] for m in reps if m.get("run_start_ms") is not None]),
-        engine=engine, parts=[med([stat(m, k) for m in reps]) for k in ("download_ms", "load_ms", "forward_ms", "analysis_ms")],
+        engine=engine, parts=[med([stat(m, k) for m in reps]) for k in PARTS],
         draw_sum=draw_sum, draw_max=draw_max, rest=rest, n=len(reps))
 
 
@@ -93,14 +105,14 @@ def live_section(run_dir, models_dir, meta, noisy_phases, whole_run, needed_byte
             dag(f"{ms(f['after'])}" + (" (−100 ms)" if typed else " (no pause)")), dag(ms(f["start"])),
             dag(ms(f["engine"])), dag(" / ".join(ms(x) for x in f["parts"])),
             dag(f"{ms(f['draw_sum'])} ({ms(f['draw_max'])})"), dag(ms(f["rest"])),
-            counts(reps, "prompts_forwarded"), counts(reps, "weight_bytes_read"), counts(reps, "tensors_packed"),
+            counts(reps, "prompts_forwarded"), counts(reps, "weight_bytes_read"), packed(reps),
             dag(ratio(f["total"]), ("live", "notebook"))])
     reloads = live.get("reloads") or []
     if reloads:
         f = figs["reload"] = dict(
             total=med([r["ms"] for r in reloads]), lo=min(r["ms"] for r in reloads), hi=max(r["ms"] for r in reloads),
             start=med([r.get("run_start_ms") for r in reloads]), engine=med([stat(r, "total_ms") for r in reloads]),
-            parts=[med([stat(r, k) for r in reloads]) for k in ("download_ms", "load_ms", "forward_ms", "analysis_ms")],
+            parts=[med([stat(r, k) for r in reloads]) for k in PARTS],
             draw_sum=med([sum(r["draw_ms"]) for r in reloads]), draw_max=med([max(r["draw_ms"]) for r in reloads]),
             rest=med([r["ms"] - (r.get("run_start_ms") or 0) - stat(r, "total_ms") - sum(r["draw_ms"]) for r in reloads]))
         rows.append([
@@ -108,11 +120,11 @@ def live_section(run_dir, models_dir, meta, noisy_phases, whole_run, needed_byte
             "–", dag(ms(f["start"]) + " (page load)"), dag(ms(f["engine"])),
             dag(" / ".join(ms(x) for x in f["parts"])), dag(f"{ms(f['draw_sum'])} ({ms(f['draw_max'])})"),
             dag(ms(f["rest"])), counts(reloads, "prompts_forwarded"), counts(reloads, "weight_bytes_read"),
-            counts(reloads, "tensors_packed"), dag(ratio(f["total"]), ("live", "notebook"))])
+            packed(reloads), dag(ratio(f["total"]), ("live", "notebook"))])
     n_canvases = sorted({len(m["draw_ms"]) for m in live.get("edits", [])})
     t_live = table(
         ["edit", "keystroke / release → every figure: median (min–max)", "after the debounce",
-         "run start seen (#qk-run disabled)", "engine: stats.total_ms", "download / load / forward / analysis",
+         "run start seen (#qk-run disabled)", "engine: stats.total_ms", "open / read / load / forward / analysis",
          "drawing: sum (largest figure)", "rest: messages, render", "prompts forwarded", "weight bytes read",
          "tensors packed", "× notebook end to end"], rows)
 
@@ -260,11 +272,13 @@ by column.
 - **After the debounce**: typed edits (words, template) wait 100 ms for a pause before the run
   starts; this column subtracts those 100 ms. The page's own sign of the start (`#qk-run` turns
   disabled) is the next column.
-- **Engine**: the run's `stats` (`total_ms` and its parts; download = reading stored bytes when
-  nothing is new). **Drawing**: the canvases' `data-draw-ms`, summed (they are drawn one after
+- **Engine**: the run's `stats` (`total_ms` and its parts: open = config and tokenizer, on a
+  run that opens the model; read = asking the packed store, then Cache Storage or the network
+  for the bytes still needed; load = packing them, or taking the packed weights from the store). **Drawing**: the canvases' `data-draw-ms`, summed (they are drawn one after
   another), the largest in brackets. **Rest**: keystroke → figures minus the pause, the engine
   and the drawing: messages between the page and the workers, Yew's render, the timer.
-- **Reload**: the page reloaded (the weights are in Cache Storage), timed from the navigation's
+- **Reload**: the page reloaded (the file's pieces are in Cache Storage, and each worker's packed
+  half of every Conv1D in the origin's file system: `web/packed_store.rs`), timed from the navigation's
   start (the new document's clock) to every figure; "run start" is then the page's own load, and
   the rest also holds the engine worker's start (its wasm compiled) before the run's clock starts.
   (The first, cold run of the page: {ms(first['ms'])} from navigation to every figure, {mb(first['stats'].get('bytes_downloaded'))} downloaded.)

@@ -300,7 +300,9 @@ async fn forward_missing<H: RunHost>(
     let anything_missing = !missing.is_empty();
     let t_ask = host.now_ms();
     // Conv1Ds the ranks can take already packed: neither their weight nor their bias is read.
-    let stored = match anything_missing {
+    // (An edit that lacks only a new word's embedding row does not ask.)
+    let is_matrix = |n: &Need| matches!(n, Need::Whole { shape, .. } if shape.len() == 2);
+    let stored = match missing.iter().any(is_matrix) {
         true => host.stored_packed(&sub, &missing).await,
         false => Vec::new(),
     };
@@ -311,10 +313,7 @@ async fn forward_missing<H: RunHost>(
     });
     let mut figures = ForwardFigures {
         prompts: sub.prompts.len() as u32,
-        tensors_packed: missing
-            .iter()
-            .filter(|n| matches!(n, Need::Whole { shape, .. } if shape.len() == 2))
-            .count() as u32,
+        tensors_packed: missing.iter().filter(|n| is_matrix(n)).count() as u32,
         tensors_from_store: stored.len() as u32,
         ..ForwardFigures::default()
     };
