@@ -15,3 +15,4 @@ pub mod params;
 pub mod peer;
 pub mod revision;
 pub mod stored;
+mod web_host;

@@ -27,6 +27,10 @@ use crate::model::weights::share_columns;
 use crate::model::{Gpt2Config, LayerWeights, Prepacked};
 use crate::protocol::StoredConv;
 
+/// How long a read waits for a file another tab is writing: 20 × 50 ms.
+const LOCKED_TRIES: u32 = 20;
+const LOCKED_WAIT_MS: u32 = 50;
+
 /// The store's top folder in the origin's file system.
 const ROOT: &str = "qk-lens-packed";
 
@@ -142,12 +146,19 @@ impl PackedStore {
         promised("opening a file for access", handle.create_sync_access_handle()).await
     }
 
-    /// `shard`'s share [k, n] of `conv`, read into wasm memory.
-    pub async fn read(&self, conv: &str, shard: Shard, k: usize, n: usize) -> Result<PackedLinear> {
-        let access = self.access(&file_name(conv, shard, k, n), false).await?;
-        let outcome = read_share(&access, k, n);
-        access.close();
-        outcome.map_err(|e| js_error(&format!("reading {conv}"), e))
+    /// [`Self::access`] to read, waiting a little while another tab of the page holds the file
+    /// (a handle is exclusive: that tab is writing it, for a few milliseconds).
+    async fn access_to_read(&self, name: &str) -> Result<FileSystemSyncAccessHandle> {
+        let mut tries = 0;
+        loop {
+            match self.access(name, false).await {
+                Err(_) if tries < LOCKED_TRIES => {
+                    tries += 1;
+                    gloo::timers::future::TimeoutFuture::new(LOCKED_WAIT_MS).await;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     /// Writes every Conv1D `weights` hold that the store lacks (or holds cut short); returns
@@ -159,10 +170,15 @@ impl PackedStore {
             if self.has(&conv, weights.shard, k, n).await {
                 continue;
             }
-            let access = self.access(&file_name(&conv, weights.shard, k, n), true).await?;
+            let name = file_name(&conv, weights.shard, k, n);
+            let access = self.access(&name, true).await?;
             let outcome = write_share(&access, linear);
             access.close();
-            outcome.map_err(|e| js_error(&format!("writing {conv}"), e))?;
+            if let Err(e) = outcome {
+                // A share cut short (storage full) would only take space.
+                remove_entry(&self.folder, &name).await;
+                return Err(js_error(&format!("writing {conv}"), e));
+            }
             written += 1;
         }
         Ok(written)
@@ -282,7 +298,7 @@ pub async fn take(store: Option<&PackedStore>, config: &Gpt2Config, convs: &[Sto
     // The files opened at once (each opening waits on the browser), then read one by one.
     let opened = join_all(convs.iter().map(|c| {
         let name = file_name(&c.name, shard, c.n_in, share_width(config, c, shard));
-        async move { store.access(&name, false).await }
+        async move { store.access_to_read(&name).await }
     }))
     .await;
     let mut failed = None;
