@@ -81,12 +81,20 @@ impl<'a> WebHost<'a> {
 }
 
 impl WebHost<'_> {
-    /// Before a first load: the second worker starts and warms up while the weights are read.
-    /// None for a one-head model: there is nothing to split.
-    fn spawn_second(&mut self, plan: &ForwardPlan) {
+    /// Before a first load (as the model opens): the second worker starts, and boots and warms
+    /// up while the config, the tokenizer and the weights are read.
+    fn spawn_second(&mut self) {
         if self.ranks.mine.is_none() && self.ranks.second.is_none() {
-            let two = self.request.workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2 && plan.config.n_head >= 2;
+            let two = self.request.workers.unwrap_or(2) >= 2 && super::peer::cores() >= 2;
             self.ranks.second = two.then(SecondWorker::spawn).and_then(|s| s.ok());
+        }
+    }
+
+    /// [`Self::spawn_second`], then no second worker for a one-head model: nothing to split.
+    fn second_for(&mut self, plan: &ForwardPlan) {
+        self.spawn_second();
+        if plan.config.n_head < 2 && self.ranks.mine.is_none() {
+            self.ranks.second = None;
         }
     }
 
@@ -202,6 +210,9 @@ impl RunHost for WebHost<'_> {
     }
 
     async fn stage(&mut self, stage: Stage) {
+        if stage == Stage::Config {
+            self.spawn_second();
+        }
         self.send(EngineEvent::Stage(stage));
         // Before a long synchronous step, the queued messages go out first.
         if matches!(stage, Stage::Convert | Stage::Forward | Stage::Analysis) {
@@ -230,7 +241,7 @@ impl RunHost for WebHost<'_> {
     }
 
     async fn stored_packed(&mut self, plan: &ForwardPlan, needs: &[Need]) -> Vec<String> {
-        self.spawn_second(plan);
+        self.second_for(plan);
         let model = &self.request.model;
         self.store = PackedStore::open(&model.weights, model.revision.as_deref()).await;
         let ranks = if self.ranks.second.is_some() { 2 } else { 1 };
@@ -244,7 +255,7 @@ impl RunHost for WebHost<'_> {
     async fn weights(&mut self, plan: &ForwardPlan, needs: &[Need]) -> Result<(Header, WeightBytes)> {
         self.needs = plan.weight_needs()?;
         let first = self.ranks.mine.is_none();
-        self.spawn_second(plan);
+        self.second_for(plan);
         let download = load_weight_bytes(
             &self.request.model.weights,
             self.request.model.revision.as_deref(),
