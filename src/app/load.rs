@@ -15,7 +15,13 @@ use crate::web::fetch::{fetch_bytes, fetch_text};
 use crate::web::params::{absolute_url, PageParams};
 
 pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: Runner) {
-    yew::platform::spawn_local(load_tokenizer(dispatch.clone()));
+    // With `?run=1` the editor's tokenizer waits for the run's result: parsing it on the page's
+    // thread would hold up the first figures (the engine has its own).
+    if params.run {
+        run::start_engine(&runner.engine);
+    } else {
+        yew::platform::spawn_local(load_tokenizer(dispatch.clone()));
+    }
     if !params.live {
         dispatch.dispatch(Action::SetLive(false));
     }
@@ -50,6 +56,9 @@ pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: R
         Some(Err(e)) => {
             dispatch.dispatch(Action::ExperimentFailed(e.to_string()));
             dispatch.dispatch(Action::Failed(format!("the experiment could not be loaded: {e}")));
+            if params.run {
+                load_tokenizer(dispatch).await;
+            }
             return;
         }
         None => Experiment::lecture(),
@@ -68,7 +77,8 @@ pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: R
         fault: crate::web::fault::for_run(Some(1)),
     };
     let cancelled = run::cancel_on(&runner.cancel);
-    run::run(request, dispatch, runner.engine, cancelled).await;
+    run::run(request, dispatch.clone(), runner.engine, cancelled).await;
+    load_tokenizer(dispatch).await;
 }
 
 pub async fn load_experiment(url: &str) -> Result<Experiment> {

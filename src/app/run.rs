@@ -106,13 +106,24 @@ impl Drop for CrashWatch {
 /// Sends `request` to the engine (the kept one, or a new one), dispatching its progress, until
 /// it ends or `cancel` fires (the worker is then dropped: downloads stop; complete pieces stay
 /// cached).
+fn spawn_engine() -> ReactorBridge<Engine> {
+    Engine::spawner()
+        .encoding::<JsonCodec>()
+        .spawn_with_loader(&absolute_url(WORKER_LOADER))
+}
+
+/// Starts the engine worker now, if none is running, so it boots while the page loads the rest
+/// (a run at once, `?run=1`).
+pub fn start_engine(engine: &EngineSlot) {
+    let mut slot = engine.borrow_mut();
+    if slot.is_none() {
+        *slot = Some(spawn_engine());
+    }
+}
+
 pub async fn run(request: RunRequest, dispatch: Dispatcher<State>, engine: EngineSlot, cancel: oneshot::Receiver<()>) {
     dispatch.dispatch(Action::Started(now_ms()));
-    let mut bridge = engine.borrow_mut().take().unwrap_or_else(|| {
-        Engine::spawner()
-            .encoding::<JsonCodec>()
-            .spawn_with_loader(&absolute_url(WORKER_LOADER))
-    });
+    let mut bridge = engine.borrow_mut().take().unwrap_or_else(spawn_engine);
     bridge.send_input(request);
     let mut cancel = cancel.fuse();
     let mut crashed = CrashWatch::new();
