@@ -43,6 +43,8 @@ mod matmul;
 #[cfg(not(target_arch = "wasm32"))]
 mod notebook;
 #[cfg(not(target_arch = "wasm32"))]
+mod packed_store;
+#[cfg(not(target_arch = "wasm32"))]
 mod page_state;
 #[cfg(not(target_arch = "wasm32"))]
 mod partial_load;
