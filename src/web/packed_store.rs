@@ -332,3 +332,44 @@ pub async fn take(store: Option<&PackedStore>, config: &Gpt2Config, convs: &[Sto
         }
     }
 }
+
+/// The handles a folder lists (none where the browser cannot list one).
+async fn listed(dir: &FileSystemDirectoryHandle) -> Vec<JsValue> {
+    let mut out = Vec::new();
+    if !Reflect::get(dir, &"values".into()).is_ok_and(|f| f.is_function()) {
+        return out;
+    }
+    let entries = dir.values();
+    while let Ok(step) = entries.next() {
+        let Ok(step) = JsFuture::from(step).await else { break };
+        if Reflect::get(&step, &"done".into()).ok().and_then(|d| d.as_bool()) != Some(false) {
+            break;
+        }
+        if let Ok(value) = Reflect::get(&step, &"value".into()) {
+            out.push(value);
+        }
+    }
+    out
+}
+
+/// Bytes and files the store holds over every model and revision, for the storage panel; None
+/// where the browser gives the page no file system, or nothing is stored.
+pub async fn usage() -> Option<(u64, usize)> {
+    let top = subfolder(&root().await?, ROOT, false).await?;
+    let (mut bytes, mut files) = (0u64, 0usize);
+    for folder in listed(&top).await {
+        let Ok(folder) = folder.dyn_into::<FileSystemDirectoryHandle>() else {
+            continue;
+        };
+        for file in listed(&folder).await {
+            let Ok(file) = file.dyn_into::<FileSystemFileHandle>() else {
+                continue;
+            };
+            if let Ok(file) = promised::<web_sys::File>("reading a file's size", file.get_file()).await {
+                bytes += file.size() as u64;
+                files += 1;
+            }
+        }
+    }
+    (files > 0).then_some((bytes, files))
+}

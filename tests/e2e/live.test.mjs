@@ -68,6 +68,17 @@ const storedShares = (page) =>
     return out;
   });
 
+/** Waits until the packed store holds `n` files (it is written once a result is out). */
+async function sharesCome(page, n) {
+  const deadline = Date.now() + 30_000;
+  let files = await storedShares(page);
+  while (files.length !== n && Date.now() < deadline) {
+    await page.waitForTimeout(200);
+    files = await storedShares(page);
+  }
+  assert.equal(files.length, n, `stored shares: ${JSON.stringify(files)}`);
+}
+
 async function setWords(page, i, list) {
   await page.fill(`.category[data-category="${i}"] textarea.words`, list.join(', '));
 }
@@ -251,13 +262,7 @@ describe('the live lab', () => {
       assert.equal(s1.tensors_from_store, undefined);
       // Each worker writes its shares once the result is out: 13 files each.
       const expected = 2 * s1.tensors_packed;
-      const deadline = Date.now() + 30_000;
-      let files = await storedShares(page);
-      while (files.length < expected && Date.now() < deadline) {
-        await page.waitForTimeout(200);
-        files = await storedShares(page);
-      }
-      assert.equal(files.length, expected, `stored shares: ${JSON.stringify(files)}`);
+      await sharesCome(page, expected);
 
       await page.reload();
       const again = await waitForOutcome(page, RESULT_TIMEOUT_MS);
@@ -308,6 +313,19 @@ describe('the live lab', () => {
       assert.equal(res4.stats.tensors_packed, 13, 'then the engine alone packed every Conv1D whole');
       assert.ok(res4.stats.weight_bytes_read >= s1.weight_bytes_read, `bytes read: ${res4.stats.weight_bytes_read}`);
       assert.ok(res4.notes.some((n) => /second worker failed/.test(n)), JSON.stringify(res4.notes));
+
+      // The storage panel counts the packed files (26 halves, and the 13 wholes the engine
+      // alone kept) and frees them with the rest.
+      await sharesCome(page, 39);
+      await page.fill('#qk-layer', '1'); // a live run: the panel refreshes after it
+      await resultWhere(page, (r) => r.layer === 1, 'layer 1');
+      await page.click('.cache-panel summary');
+      await page.waitForFunction(() => /in 39 files/.test(document.querySelector('#qk-packed')?.textContent ?? ''), null, { timeout: 10_000 });
+      await page.locator('.cache-panel').scrollIntoViewIfNeeded();
+      await screenshot(page, 'storage-panel-packed');
+      await page.click('#qk-cache-clear');
+      await sharesCome(page, 0);
+      await page.waitForFunction(() => !document.querySelector('#qk-packed'), null, { timeout: 10_000 });
     });
   });
 });

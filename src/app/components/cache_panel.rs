@@ -66,12 +66,16 @@ fn entry(f: &CachedFile, on_free: &Callback<CachedFile>) -> Html {
 #[function_component(CachePanel)]
 pub fn cache_panel(props: &Props) -> Html {
     let files = use_state(|| None::<Result<Vec<CachedFile>, String>>);
+    let packed = use_state(|| None::<(u64, usize)>);
     let storage = use_state(|| None::<String>);
     let refresh = {
-        let files = files.clone();
+        let (files, packed) = (files.clone(), packed.clone());
         Callback::from(move |_: ()| {
-            let files = files.clone();
-            yew::platform::spawn_local(async move { files.set(Some(cached_files().await.map_err(|e| e.to_string()))) });
+            let (files, packed) = (files.clone(), packed.clone());
+            yew::platform::spawn_local(async move {
+                files.set(Some(cached_files().await.map_err(|e| e.to_string())));
+                packed.set(crate::web::packed_store::usage().await);
+            });
         })
     };
     {
@@ -119,7 +123,7 @@ pub fn cache_panel(props: &Props) -> Html {
                     { for list.iter().map(|f| entry(f, &on_free)) }
                 </ul>
                 <button class="secondary" id="qk-cache-clear" onclick={on_clear}>
-                    { format!("Free {}", human_bytes(list.iter().map(|f| f.bytes).sum())) }
+                    { format!("Free {}", human_bytes(list.iter().map(|f| f.bytes).sum::<u64>() + packed.map_or(0, |(b, _)| b))) }
                 </button>
             </>
         },
@@ -128,6 +132,12 @@ pub fn cache_panel(props: &Props) -> Html {
         <details class="panel cache-panel">
             <summary>{ "Stored in this browser (works offline)" }</summary>
             { body }
+            if let Some((bytes, n)) = *packed {
+                <p class="hint" id="qk-packed">{ format!(
+                    "Also kept: the weights as the workers hold them, already packed ({} in {n} files), so a reload skips packing. Freed with the rest.",
+                    human_bytes(bytes)
+                ) }</p>
+            }
             if let Some(line) = &*storage { <p class="hint" id="qk-storage">{ line }</p> }
         </details>
     }
