@@ -15,13 +15,19 @@ use crate::web::fetch::{fetch_bytes, fetch_text};
 use crate::web::params::{absolute_url, PageParams};
 
 pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: Runner) {
-    // With `?run=1` the editor's tokenizer waits for the run's result: parsing it on the page's
-    // thread would hold up the first figures (the engine has its own).
-    if params.run {
-        run::start_engine(&runner.engine);
-    } else {
+    if !params.run {
         yew::platform::spawn_local(load_tokenizer(dispatch.clone()));
+        return apply(params, dispatch, runner).await;
     }
+    // With `?run=1` the engine starts at once, and the editor's tokenizer waits for the run's
+    // end: parsing it on the page's thread would hold up the first figures (the engine has its own).
+    run::start_engine(&runner.engine);
+    apply(params, dispatch.clone(), runner).await;
+    load_tokenizer(dispatch).await;
+}
+
+/// The link's settings and experiment, then its run (`?run=1`).
+async fn apply(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: Runner) {
     if !params.live {
         dispatch.dispatch(Action::SetLive(false));
     }
@@ -56,9 +62,6 @@ pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: R
         Some(Err(e)) => {
             dispatch.dispatch(Action::ExperimentFailed(e.to_string()));
             dispatch.dispatch(Action::Failed(format!("the experiment could not be loaded: {e}")));
-            if params.run {
-                load_tokenizer(dispatch).await;
-            }
             return;
         }
         None => Experiment::lecture(),
@@ -77,8 +80,7 @@ pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: R
         fault: crate::web::fault::for_run(Some(1)),
     };
     let cancelled = run::cancel_on(&runner.cancel);
-    run::run(request, dispatch.clone(), runner.engine, cancelled).await;
-    load_tokenizer(dispatch).await;
+    run::run(request, dispatch, runner.engine, cancelled).await;
 }
 
 pub async fn load_experiment(url: &str) -> Result<Experiment> {

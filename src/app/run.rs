@@ -103,9 +103,7 @@ impl Drop for CrashWatch {
     }
 }
 
-/// Sends `request` to the engine (the kept one, or a new one), dispatching its progress, until
-/// it ends or `cancel` fires (the worker is then dropped: downloads stop; complete pieces stay
-/// cached).
+/// A new engine worker.
 fn spawn_engine() -> ReactorBridge<Engine> {
     Engine::spawner()
         .encoding::<JsonCodec>()
@@ -121,6 +119,9 @@ pub fn start_engine(engine: &EngineSlot) {
     }
 }
 
+/// Sends `request` to the engine (the kept one, or a new one), dispatching its progress, until
+/// it ends or `cancel` fires (the worker is then dropped: downloads stop; complete pieces stay
+/// cached).
 pub async fn run(request: RunRequest, dispatch: Dispatcher<State>, engine: EngineSlot, cancel: oneshot::Receiver<()>) {
     dispatch.dispatch(Action::Started(now_ms()));
     let mut bridge = engine.borrow_mut().take().unwrap_or_else(spawn_engine);

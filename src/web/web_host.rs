@@ -11,7 +11,7 @@ use super::peer::{wasm_memory_bytes, SecondWorker};
 use crate::error::{Error, Result};
 use crate::model::plan::{Coverage, FetchedRanges, Header, Need};
 use crate::model::shard::{Alone, Shard};
-use crate::model::{LayerWeights, Prepacked};
+use crate::model::LayerWeights;
 use crate::protocol::{EngineEvent, Progress, RunRequest, Stage, StoredConv, TestFault};
 use crate::run::{Download, ForwardPlan, Forwarded, HostReport, ModelFile, RunHost};
 
@@ -98,9 +98,19 @@ impl WebHost<'_> {
         }
     }
 
-    /// This worker's share of the Conv1Ds taken from the packed store.
-    async fn take_stored(&self, plan: &ForwardPlan, shard: Shard) -> Result<Prepacked> {
-        packed_store::take(self.store.as_ref(), &plan.config, &self.stored, shard).await
+    /// Adds `shard`'s part of what `plan` needs to what this worker holds: the Conv1Ds the
+    /// packed store has from the store, the rest from `bytes`.
+    async fn load_mine(&mut self, plan: &ForwardPlan, header: &Header, bytes: &WeightBytes, shard: Shard) -> Result<()> {
+        let stored = packed_store::take(self.store.as_ref(), &plan.config, &self.stored, shard).await?;
+        plan.load_into(&mut self.ranks.mine, header, bytes, shard, stored)
+    }
+
+    /// This worker's weights, for a forward.
+    fn mine(&self) -> Result<&LayerWeights> {
+        self.ranks
+            .mine
+            .as_ref()
+            .ok_or_else(|| Error::Model("a forward with no weights loaded".into()))
     }
 
     /// The forward on both workers (or this one alone), after they add `loaded` to what they hold.
@@ -144,18 +154,12 @@ impl WebHost<'_> {
     /// The forward on this worker alone, after it adds `loaded` to what it holds.
     async fn forward_alone(&mut self, plan: &ForwardPlan, loaded: Option<(&Header, &WeightBytes)>) -> Result<Forwarded> {
         if let Some((header, bytes)) = loaded {
-            let stored = self.take_stored(plan, Shard::WHOLE).await?;
-            plan.load_into(&mut self.ranks.mine, header, bytes, Shard::WHOLE, stored)?;
+            self.load_mine(plan, header, bytes, Shard::WHOLE).await?;
         }
         self.stage(Stage::Forward).await;
         let started_ms = now_ms();
-        let weights = self
-            .ranks
-            .mine
-            .as_ref()
-            .ok_or_else(|| Error::Model("a forward with no weights loaded".into()))?;
         Ok(Forwarded {
-            captures: plan.forward(weights, &mut Alone).await?,
+            captures: plan.forward(self.mine()?, &mut Alone).await?,
             started_ms,
             ranks: 1,
         })
@@ -360,13 +364,11 @@ async fn forward_on_two(
                 (store, &host.stored),
                 host.request.fault,
             )?;
-            let stored = host.take_stored(plan, Shard::new(0, 2)?).await?;
-            plan.load_into(&mut host.ranks.mine, &header, &bytes, Shard::new(0, 2)?, stored)?;
+            host.load_mine(plan, &header, &bytes, Shard::new(0, 2)?).await?;
         }
         // Else this worker takes its half first, then moves the bytes (a copy would cost more).
         Some((header, bytes)) => {
-            let stored = host.take_stored(plan, Shard::new(0, 2)?).await?;
-            plan.load_into(&mut host.ranks.mine, &header, &bytes, Shard::new(0, 2)?, stored)?;
+            host.load_mine(plan, &header, &bytes, Shard::new(0, 2)?).await?;
             peer.start(Some(&header), plan, Some(bytes), (store, &host.stored), host.request.fault)?;
         }
         None => peer.start(None, plan, None, (None, &[]), host.request.fault)?,
@@ -374,12 +376,7 @@ async fn forward_on_two(
     peer.loaded().await?;
     host.stage(Stage::Forward).await;
     let started_ms = now_ms();
-    let weights = host
-        .ranks
-        .mine
-        .as_ref()
-        .ok_or_else(|| Error::Model("a forward with no weights loaded".into()))?;
-    let captures = plan.forward(weights, &mut peer.exchange()).await?;
+    let captures = plan.forward(host.mine()?, &mut peer.exchange()).await?;
     // The captures are complete here: a failure now only loses the second worker's figures.
     (host.peer_memory, host.peer_held) = peer.done().await.unwrap_or((0, 0));
     Ok(Forwarded {
