@@ -8,6 +8,7 @@ pub mod ops;
 pub mod plan;
 pub mod prompts;
 pub mod shard;
+mod tokenizer_json;
 pub mod warm;
 pub mod weights;
 

@@ -24,8 +24,13 @@ impl Gpt2Tokenizer {
         // its decoder are checked first (one pass keeping only the decoder: ~10 ms).
         serde_json::from_slice::<Outline>(json)
             .map_err(|e| Error::Tokenizer(format!("cannot load tokenizer.json: invalid JSON: {e}")))?;
-        let inner =
-            tokenizers::Tokenizer::from_bytes(json).map_err(|e| Error::Tokenizer(format!("cannot load tokenizer.json: {e}")))?;
+        // A BPE file (GPT-2's) is read leaner (see tokenizer_json.rs); any other the crate's way,
+        // which also gives its error message.
+        let inner = match super::tokenizer_json::read_bpe(json) {
+            Some(t) => t,
+            None => tokenizers::Tokenizer::from_bytes(json)
+                .map_err(|e| Error::Tokenizer(format!("cannot load tokenizer.json: {e}")))?,
+        };
         Ok(Self { inner })
     }
 

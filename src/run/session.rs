@@ -18,12 +18,13 @@ use crate::model::weights::tokens_used;
 use crate::model::{Capture, Gpt2Config, Gpt2Tokenizer, Taps};
 use crate::result::{RunResult, RunStats};
 
-/// Captures of earlier runs' prompts are kept up to this many bytes, or as many as the last
-/// run's own if those are more (each prompt costs 12·n_embd bytes per layer: 1.2 MB for
-/// gpt2-medium's 24 layers); the least recently used go first. The current run's are always
-/// kept. So undoing an edit costs no forward, and a class session of many templates does not
-/// grow memory without end.
-const KEPT_BYTES_FLOOR: usize = 8 << 20;
+/// Captures are kept up to this many bytes in all, this run's and earlier runs', or as many as
+/// this run's alone if those are more (each prompt costs 12·n_embd bytes per layer: 72 KB at
+/// gpt2-medium's layer 5); the least recently used go first, and before a forward, so the new
+/// captures never lie beside more than the budget. The current run's are always kept. 5 MB
+/// holds two lecture runs at gpt2-medium's layer 5: undoing an edit costs no forward, and a
+/// class session of many templates does not grow memory (wasm memory never shrinks).
+const KEPT_BYTES_FLOOR: usize = 5 << 20;
 
 /// Runs that share what earlier runs of the same model loaded and computed.
 pub struct Session {
@@ -78,10 +79,11 @@ impl ResidentModel {
     }
 
     /// Marks `prompts` as needed by this run, then drops the least recently used captures of
-    /// other runs beyond the budget (see [`KEPT_BYTES_FLOOR`]).
-    fn trim(&mut self, prompts: &[Vec<u32>], floor: usize) {
+    /// other runs until all, with `incoming` bytes of captures still to come, fit the budget
+    /// (see [`KEPT_BYTES_FLOOR`]).
+    fn trim(&mut self, prompts: &[Vec<u32>], floor: usize, incoming: usize) {
         let now = self.runs;
-        let mut current = 0;
+        let mut current = incoming;
         for p in prompts {
             if let Some(kept) = self.captures.get_mut(p) {
                 kept.used = now;
@@ -95,11 +97,11 @@ impl ResidentModel {
                 others.push((kept.used, kept.bytes(), p.clone()));
             }
         }
-        let budget = floor.max(current);
+        let room = floor.max(current) - current;
         let mut total: usize = others.iter().map(|o| o.1).sum();
         others.sort_unstable_by_key(|o| o.0);
         for (_, bytes, prompt) in others {
-            if total <= budget {
+            if total <= room {
                 break;
             }
             self.captures.remove(&prompt);
@@ -172,7 +174,7 @@ impl Session {
         let prepared = Prepared::new(experiment, options, model.config.clone(), &model.tokenizer)?;
         let plan = prepared.forward_plan();
         model.runs += 1;
-        let figures = match forward_missing(model, &plan, host).await {
+        let figures = match forward_missing(model, &plan, self.kept_bytes_floor, host).await {
             Ok(figures) => figures,
             // A download that failed (or was cancelled) changed nothing held: the model stays.
             Err(Failed::Reading(e)) => return Err(e),
@@ -186,7 +188,7 @@ impl Session {
         host.stage(Stage::Analysis).await;
         let t_analysis = host.now_ms();
         let first = if plan.taps.all_layers { 0 } else { plan.top_layer };
-        model.trim(&plan.prompts, self.kept_bytes_floor);
+        model.trim(&plan.prompts, self.kept_bytes_floor, 0);
         let captures = model.assemble(&plan.prompts, first..=plan.top_layer)?;
         let mut result = analyse(&prepared, &captures)?;
         let t_end = host.now_ms();
@@ -243,8 +245,8 @@ impl Session {
         Ok(false)
     }
 
-    /// A session that keeps earlier runs' captures up to `floor` bytes (or the last run's
-    /// size, if more); the default keeps 8 MB.
+    /// A session that keeps captures up to `floor` bytes in all (or this run's, if more); the
+    /// default keeps 5 MB.
     pub fn with_kept_bytes(floor: usize) -> Self {
         Session {
             model: None,
@@ -271,10 +273,12 @@ enum Failed {
 }
 
 /// Runs the forward for the prompts of `plan` without captures at every layer it needs,
-/// after the ranks read what they lack; keeps the captures.
+/// after the ranks read what they lack and older captures made room (`floor`: see
+/// [`KEPT_BYTES_FLOOR`]); keeps the captures.
 async fn forward_missing<H: RunHost>(
     model: &mut ResidentModel,
     plan: &ForwardPlan,
+    floor: usize,
     host: &mut H,
 ) -> std::result::Result<ForwardFigures, Failed> {
     let top = plan.top_layer;
@@ -284,6 +288,9 @@ async fn forward_missing<H: RunHost>(
     if todo.is_empty() {
         return Ok(ForwardFigures::default());
     }
+    // q, k and v at layers 0..=top for each new prompt.
+    let incoming = todo.len() * (top + 1) * 3 * plan.config.n_embd * 4;
+    model.trim(&plan.prompts, floor, incoming);
     // Every layer up to the top is captured on the way (the sweep's taps): a lower layer
     // later needs no forward at all.
     let sub = ForwardPlan {

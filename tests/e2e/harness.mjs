@@ -282,3 +282,31 @@ export const editorValues = (page) =>
 export async function assertEditKept(page, edit, after) {
   assert.deepEqual(await editorValues(page), edit.editor, `the editor lost what was typed (after ${after})`);
 }
+
+/** The packed store's files (folder/file), from the page: the origin's file system. */
+export const storedShares = (page) =>
+  page.evaluate(async () => {
+    const out = [];
+    try {
+      const top = await (await navigator.storage.getDirectory()).getDirectoryHandle('qk-lens-packed');
+      for await (const [folder, dir] of top.entries()) {
+        for await (const [name, file] of dir.entries()) {
+          if ((await file.getFile()).size > 0) out.push(`${folder}/${name}`);
+        }
+      }
+    } catch {
+      // No store yet.
+    }
+    return out;
+  });
+
+/** Waits until the packed store holds `n` files (it is written once a result is out). */
+export async function sharesCome(page, n) {
+  const deadline = Date.now() + 30_000;
+  let files = await storedShares(page);
+  while (files.length !== n && Date.now() < deadline) {
+    await page.waitForTimeout(200);
+    files = await storedShares(page);
+  }
+  assert.equal(files.length, n, `stored shares: ${JSON.stringify(files)}`);
+}

@@ -17,6 +17,7 @@ import {
   readJson,
   screenshot,
   sharedBrowser,
+  sharesCome,
   waitForOutcome,
   withServedPage,
 } from './harness.mjs';
@@ -49,34 +50,6 @@ async function resultWhere(page, pred, what) {
     assert.ok(Date.now() < deadline, `${what}: no such result; last: ${JSON.stringify(s.result?.experiment)}`);
     await page.waitForTimeout(50);
   }
-}
-
-/** The packed store's files (folder/file), from the page: the origin's file system. */
-const storedShares = (page) =>
-  page.evaluate(async () => {
-    const out = [];
-    try {
-      const top = await (await navigator.storage.getDirectory()).getDirectoryHandle('qk-lens-packed');
-      for await (const [folder, dir] of top.entries()) {
-        for await (const [name, file] of dir.entries()) {
-          if ((await file.getFile()).size > 0) out.push(`${folder}/${name}`);
-        }
-      }
-    } catch {
-      // No store yet.
-    }
-    return out;
-  });
-
-/** Waits until the packed store holds `n` files (it is written once a result is out). */
-async function sharesCome(page, n) {
-  const deadline = Date.now() + 30_000;
-  let files = await storedShares(page);
-  while (files.length !== n && Date.now() < deadline) {
-    await page.waitForTimeout(200);
-    files = await storedShares(page);
-  }
-  assert.equal(files.length, n, `stored shares: ${JSON.stringify(files)}`);
 }
 
 async function setWords(page, i, list) {
