@@ -198,4 +198,21 @@ describe('the hub stand-in itself (no browser)', () => {
       await hub.stop();
     }
   });
+
+  test('a gate holds the first requests and answers them together', async () => {
+    const hub = await startHub({ repos: { [REPO]: [MODEL_A] } });
+    try {
+      hub.options.gate = { count: 3, timeoutMs: 10_000 };
+      hub.options.budget = { requests: 2, windowMs: 5_000, retryAfter: 1 };
+      const ask = () => fetch(`${hub.url}/${REPO}/resolve/main/config.json`).then((r) => r.status);
+      const early = [ask(), ask()];
+      const answered = await Promise.race([Promise.all(early).then(() => true), new Promise((r) => setTimeout(() => r(false), 300))]);
+      assert.equal(answered, false, 'two of three are held');
+      const statuses = await Promise.all([...early, ask()]);
+      assert.deepEqual(statuses.sort(), [200, 200, 429], 'released together, the budget refuses the third');
+      assert.equal(hub.budgetRefusals(), 1);
+    } finally {
+      await hub.stop();
+    }
+  });
 });

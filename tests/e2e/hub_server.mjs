@@ -6,7 +6,7 @@
 //   hub.update(repo)   -> `main` moves to the next commit (the next model folder); returns its id
 //   hub.requests       -> [{ origin: 'hub'|'cdn', method, path, url, range, status, bytes, time }]
 //   hub.cdn.preflights / hub.cdn.wholeFile / hub.cdn.expired  -> counters
-//   hub.options        -> { rateLimit, budget, presignTtlMs, expireNext } (switches, see below)
+//   hub.options        -> { gate, rateLimit, budget, presignTtlMs, expireNext } (switches, see below)
 //   await hub.stop();
 //
 // The hub answers `/{org}/{repo}/resolve/{rev}/{file}` (rev: `main`, a tag `v1`, `v2`... naming
@@ -15,7 +15,8 @@
 // second port, with X-Linked-Size and a presigned URL that expires; the CDN answers 403 once it
 // has, refuses CORS preflights (Range is not in its Access-Control-Allow-Headers: a preflighted
 // request fails) and answers a multi-range or suffix range (bytes=-N) with the whole file.
-// Switches: rateLimit { times, retryAfter }: the next `times` hub requests get 429 with
+// Switches: gate { count, timeoutMs }: hold the first `count` hub requests, then answer them
+// together (or after timeoutMs); rateLimit { times, retryAfter }: the next `times` hub requests get 429 with
 // Retry-After; budget { requests, retryAfter, windowMs }: each client (by address: a class behind
 // one NAT is one client) gets that many hub requests (within any windowMs, if given), then 429s; presignTtlMs: how long a CDN link
 // lives; expireNext: the next that many CDN requests find their link expired.
@@ -74,7 +75,7 @@ export async function startHub({ repos, modelsDir, host = '127.0.0.1', presignTt
   }
   const secret = crypto.randomBytes(16).toString('hex');
   const sign = (p, date, expires) => sha(`${secret} ${p} ${date} ${expires}`);
-  const options = { rateLimit: null, budget: null, presignTtlMs, expireNext: 0 };
+  const options = { rateLimit: null, budget: null, gate: null, presignTtlMs, expireNext: 0 };
   const cdnCounts = { preflights: 0, wholeFile: 0, expired: 0 };
   const clients = new Map();
   let budgetRefusals = 0;
@@ -94,7 +95,7 @@ export async function startHub({ repos, modelsDir, host = '127.0.0.1', presignTt
   };
 
   let cdnUrl = '';
-  const hub = http.createServer((req, res) => {
+  const answer = (req, res) => {
     const fail = (status, text, headers = {}) => {
       res.writeHead(status, { ...HUB_CORS, 'Content-Type': 'text/plain', ...headers });
       res.end(text);
@@ -138,6 +139,20 @@ export async function startHub({ repos, modelsDir, host = '127.0.0.1', presignTt
     }
     const sent = sendFile(req, res, body, { ...headers, ETag: `"${sha(body)}"` });
     log('hub', req, sent.status, sent.bytes);
+  };
+  // gate { count, timeoutMs }: the first `count` hub requests are held and answered together,
+  // so that "at once" does not depend on how fast the pages reach the hub.
+  let held = [];
+  const release = () => {
+    const waiting = held;
+    held = null;
+    for (const [req, res] of waiting) answer(req, res);
+  };
+  const hub = http.createServer((req, res) => {
+    if (!options.gate || held === null || req.method === 'OPTIONS') return answer(req, res);
+    if (held.length === 0) setTimeout(() => held && release(), options.gate.timeoutMs ?? 30_000);
+    held.push([req, res]);
+    if (held.length >= options.gate.count) release();
   });
 
   const cdn = http.createServer((req, res) => {
