@@ -54,6 +54,7 @@ pub struct Taps {
 ///
 /// The prompts' shared token prefix (for the lecture, `The next word is`) runs once and its
 /// keys and values are reused for every prompt's own tokens: causal attention makes this exact.
+/// Prompts with more than [`super::passes::MAX_ROWS`] own tokens in all run in passes of about equal rows.
 pub async fn capture<E: Exchange>(
     weights: &LayerWeights,
     config: &Gpt2Config,
@@ -62,7 +63,19 @@ pub async fn capture<E: Exchange>(
     taps: Taps,
     exchange: &mut E,
 ) -> Result<Vec<Capture>> {
-    let prefix_len = if taps.whole_prompts { 0 } else { shared_prefix_len(prompts) };
+    super::passes::capture_in_passes(weights, config, layer, prompts, taps, exchange, super::passes::MAX_ROWS).await
+}
+
+/// [`capture`] in one pass over the weights, the first `prefix_len` tokens shared.
+pub(super) async fn capture_pass<E: Exchange>(
+    weights: &LayerWeights,
+    config: &Gpt2Config,
+    layer: usize,
+    prompts: &[Vec<u32>],
+    prefix_len: usize,
+    taps: Taps,
+    exchange: &mut E,
+) -> Result<Vec<Capture>> {
     let prefix = prompts.first().map_or(&[][..], |p| &p[..prefix_len]);
     let suffixes: Vec<&[u32]> = prompts.iter().map(|p| &p[prefix_len..]).collect();
     let layout = RowLayout::new(prefix.len(), &suffixes)?;
@@ -130,7 +143,7 @@ struct Segment {
 
 /// Where every prompt's tokens sit in the one residual stream [rows, C] of a forward.
 ///
-/// Everything runs in one pass over the weights: the prefix and every batch of equal-length
+/// A pass (see [`capture`]) runs in one sweep over the weights: the prefix and every batch of equal-length
 /// sequences (one batch per length, so no padding ever enters attention) are rows of one
 /// stream. Layer norms, the Conv1Ds and the MLP work row by row (every row's result is the same
 /// as if it ran alone: see [`super::matmul`]), so each weight matrix is streamed once per block

@@ -5,6 +5,7 @@ pub mod config;
 pub mod gpt2;
 pub mod matmul;
 pub mod ops;
+pub mod passes;
 pub mod plan;
 pub mod prompts;
 pub mod shard;

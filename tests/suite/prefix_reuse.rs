@@ -61,3 +61,43 @@ fn shared_prefix_leaves_every_prompt_a_token() {
     assert_eq!(shared_prefix_len(&[vec![1, 2, 3]]), 2);
     assert_eq!(shared_prefix_len(&[]), 0);
 }
+
+/// A run cut into passes (each pass's activations smaller: wasm memory never shrinks) equals
+/// one pass bit for bit, every layer, in the prompts' order.
+#[test]
+fn passes_equal_one_pass_bit_for_bit() {
+    use futures::FutureExt;
+    use qk_lens::model::passes::capture_in_passes;
+    use qk_lens::model::shard::Alone;
+    use qk_lens::model::Taps;
+    let g = golden("tiny-gpt2-hub.mixed.L2");
+    let ids: Vec<Vec<u32>> = serde_json::from_value(g["token_ids"].clone()).unwrap();
+    let layer = g["layer"].as_u64().unwrap() as usize;
+    let dir = model_dir("tiny-gpt2-hub");
+    let config = Gpt2Config::from_json(&read(&dir.join("config.json"))).unwrap();
+    let weights = LayerWeights::from_safetensors(&read(&dir.join("model.safetensors")), &config, layer, &ids).unwrap();
+    let taps = Taps {
+        all_layers: true,
+        whole_prompts: false,
+    };
+    let run = |max_rows| {
+        capture_in_passes(&weights, &config, layer, &ids, taps, &mut Alone, max_rows)
+            .now_or_never()
+            .expect("a blocking exchange")
+            .unwrap()
+    };
+    let one = run(usize::MAX);
+    assert!(ids.len() >= 6, "enough prompts for several passes");
+    for max_rows in [1, 3, 7] {
+        let cut = run(max_rows);
+        assert_eq!(cut.len(), layer + 1, "every layer");
+        for (a, b) in one.iter().zip(&cut) {
+            assert_eq!(a.layer, b.layer);
+            assert!(
+                a.q == b.q && a.k == b.k && a.v == b.v,
+                "layer {}: passes of {max_rows} rows differ",
+                a.layer
+            );
+        }
+    }
+}
