@@ -54,7 +54,8 @@ pub struct Taps {
 ///
 /// The prompts' shared token prefix (for the lecture, `The next word is`) runs once and its
 /// keys and values are reused for every prompt's own tokens: causal attention makes this exact.
-/// Prompts with more than [`super::passes::MAX_ROWS`] own tokens in all run in passes of about equal rows.
+/// Prompts with more than [`super::passes::MAX_ROWS`] own tokens in all run in passes of
+/// about equal rows.
 pub async fn capture<E: Exchange>(
     weights: &LayerWeights,
     config: &Gpt2Config,
@@ -143,9 +144,9 @@ struct Segment {
 
 /// Where every prompt's tokens sit in the one residual stream [rows, C] of a forward.
 ///
-/// A pass (see [`capture`]) runs in one sweep over the weights: the prefix and every batch of equal-length
-/// sequences (one batch per length, so no padding ever enters attention) are rows of one
-/// stream. Layer norms, the Conv1Ds and the MLP work row by row (every row's result is the same
+/// A pass (see [`capture`]) runs in one sweep over the weights: the prefix and every batch of
+/// equal-length sequences (one batch per length, so no padding ever enters attention) are rows
+/// of one stream. Layer norms, the Conv1Ds and the MLP work row by row (every row's result is the same
 /// as if it ran alone: see [`super::matmul`]), so each weight matrix is streamed once per block
 /// for all of them; only attention is per batch, and a batch attends to the prefix's keys and
 /// values of the same block (causal attention makes this exact).

@@ -143,14 +143,16 @@ export async function startHub({ repos, modelsDir, host = '127.0.0.1', presignTt
   // gate { count, timeoutMs }: the first `count` hub requests are held and answered together,
   // so that "at once" does not depend on how fast the pages reach the hub.
   let held = [];
+  let gateTimer = null;
   const release = () => {
+    clearTimeout(gateTimer); // a pending timer would keep the test's process alive
     const waiting = held;
     held = null;
     for (const [req, res] of waiting) answer(req, res);
   };
   const hub = http.createServer((req, res) => {
     if (!options.gate || held === null || req.method === 'OPTIONS') return answer(req, res);
-    if (held.length === 0) setTimeout(() => held && release(), options.gate.timeoutMs ?? 30_000);
+    if (held.length === 0) gateTimer = setTimeout(release, options.gate.timeoutMs ?? 30_000);
     held.push([req, res]);
     if (held.length >= options.gate.count) release();
   });
