@@ -126,6 +126,10 @@ pub struct RunStats {
     /// (by each rank; absent when none): neither read from the file nor packed again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tensors_from_store: Option<u32>,
+    /// This run parsed tokenizer.json (false: its prompts' token ids were remembered from an
+    /// earlier run or visit, or the resident model's tokenizer was parsed already).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer_parsed: Option<bool>,
     /// Bytes of weights held in memory after the run, over every rank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resident_weight_bytes: Option<u64>,

@@ -1,9 +1,16 @@
 // QK Lens service worker: keeps the app shell (html, js, wasm, css, tokenizer) so the site opens
-// with no network after one visit. Network first (updates arrive when online), cache as fallback.
-// Only files directly in the site's folder are kept: model folders below it are cached by the
-// app itself, piece by piece, and must never be duplicated here.
+// with no network after one visit. Only files directly in the site's folder are kept: model
+// folders below it are cached by the app itself, piece by piece, and must never be duplicated here.
+//
+// Files whose name carries a hash of their content (Trunk's `app-<hash>_bg.wasm`, and the
+// engine's `worker-<hash>_bg.wasm` from scripts/hash-worker.sh) never change under that name:
+// they come from the cache when kept, so a reload reads them at disk speed and V8 reuses its
+// compiled code. Every other file (index.html, the loaders, the tokenizer) goes to the network
+// first, so a new version arrives as soon as it is published, and the cache is the fallback;
+// a copy is written only when the file changed (a reload used to rewrite megabytes each time).
 const SHELL_CACHE = 'qk-lens-shell-v1';
 const scopeDir = new URL('./', self.location).pathname;
+const HASHED = /-[0-9a-f]{16}(_bg\.wasm|\.js|\.css|\.wasm)$/;
 
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
@@ -16,21 +23,36 @@ function isShell(request) {
   return dir === scopeDir;
 }
 
+// The same file, by its validators (no validator: unknown, so written again).
+function same(a, b) {
+  const keys = ['etag', 'last-modified'].filter((k) => a.headers.get(k) || b.headers.get(k));
+  return keys.length > 0 && [...keys, 'content-length'].every((k) => a.headers.get(k) === b.headers.get(k));
+}
+
+async function keep(request, response) {
+  const cache = await caches.open(SHELL_CACHE);
+  const kept = await cache.match(request);
+  if (!kept || !same(kept, response)) await cache.put(request, response);
+}
+
+async function fromNetwork(event) {
+  const response = await fetch(event.request);
+  if (response.ok && response.status === 200) event.waitUntil(keep(event.request, response.clone()));
+  return response;
+}
+
+async function fromCache(request) {
+  const cache = await caches.open(SHELL_CACHE);
+  const hit = (await cache.match(request)) || (await cache.match(request, { ignoreSearch: true }));
+  return hit || Response.error();
+}
+
 self.addEventListener('fetch', (event) => {
   if (!isShell(event.request)) return;
+  const hashed = HASHED.test(new URL(event.request.url).pathname);
   event.respondWith(
-    fetch(event.request)
-      .then((response) => {
-        if (response.ok && response.status === 200) {
-          const copy = response.clone();
-          event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.put(event.request, copy)));
-        }
-        return response;
-      })
-      .catch(async () => {
-        const cache = await caches.open(SHELL_CACHE);
-        const hit = (await cache.match(event.request)) || (await cache.match(event.request, { ignoreSearch: true }));
-        return hit || Response.error();
-      }),
+    hashed
+      ? caches.match(event.request, { cacheName: SHELL_CACHE }).then((hit) => hit || fromNetwork(event))
+      : fromNetwork(event).catch(() => fromCache(event.request)),
   );
 });

@@ -23,8 +23,13 @@ pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: R
     // end: parsing it on the page's thread would hold up the first figures (the engine has its own).
     run::start_engine(&runner.engine);
     apply(params, dispatch.clone(), runner).await;
+    // ... and for the figures to be drawn: the result's render and this parse share a thread.
+    gloo::timers::future::TimeoutFuture::new(TOKENIZER_AFTER_RESULT_MS).await;
     load_tokenizer(dispatch).await;
 }
+
+/// With `?run=1`, the editor's tokenizer is parsed this long after the result arrived.
+const TOKENIZER_AFTER_RESULT_MS: u32 = 250;
 
 /// The link's settings and experiment, then its run (`?run=1`).
 async fn apply(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: Runner) {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use super::token_memo::Encode;
 use crate::experiment::{Experiment, WORD_PLACEHOLDER};
 
 /// tokenizer.json with every field but "decoder" skipped (their syntax is still checked).
@@ -79,7 +80,7 @@ fn word_span<'a>(prompt: &'a [u32], prefix: &[u32], suffix: &[u32]) -> Option<&'
 }
 
 impl Prompts {
-    pub fn new(experiment: &Experiment, tokenizer: &Gpt2Tokenizer) -> Result<Self> {
+    pub fn new(experiment: &Experiment, tokenizer: &impl Encode) -> Result<Self> {
         let space = if experiment.word_follows_space() { " " } else { "" };
         // Validation requires the placeholder, but this is public: without one, slicing the
         // template after it would panic.

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::model::plan::{Coverage, Header, Need, WholeFile};
 use crate::model::shard::{is_peer_gone, Shard, ThreadExchange};
-use crate::model::{Capture, LayerWeights, Prepacked};
+use crate::model::{Capture, LayerWeights, Prepacked, TokenMemo};
 use crate::result::RunResult;
 
 /// A model's three files as bytes, and the threads its forward may use.
@@ -46,6 +46,7 @@ impl<'a> LocalEngine<'a> {
                 model,
                 clock: Instant::now(),
                 ranks: Vec::new(),
+                memo: None,
             },
         }
     }
@@ -54,6 +55,18 @@ impl<'a> LocalEngine<'a> {
     pub fn with_kept_bytes(mut self, floor: usize) -> Self {
         self.session = super::Session::with_kept_bytes(floor);
         self
+    }
+
+    /// Starts with the token ids `memo` remembers, as a page does after a reload (see
+    /// `model/token_memo.rs`): a run whose texts it holds does not parse tokenizer.json.
+    pub fn with_token_memo(mut self, memo: TokenMemo) -> Self {
+        self.host.memo = Some(memo);
+        self
+    }
+
+    /// The token ids remembered so far (what a page keeps for its next visit).
+    pub fn token_memo(&self) -> Option<&TokenMemo> {
+        self.host.memo.as_ref()
     }
 
     /// Bytes of the captures kept for later runs.
@@ -81,6 +94,8 @@ struct LocalHost<'a> {
     clock: Instant,
     /// Each thread's weights (one per rank), kept between runs.
     ranks: Vec<Option<LayerWeights>>,
+    /// The token ids kept for a later visit (the page keeps them in Cache Storage).
+    memo: Option<TokenMemo>,
 }
 
 impl LocalHost<'_> {
@@ -109,6 +124,14 @@ impl<'a> RunHost for LocalHost<'a> {
             ModelFile::Tokenizer => self.model.tokenizer,
         }
         .to_vec())
+    }
+
+    async fn token_memo(&mut self, id: &str) -> Option<TokenMemo> {
+        self.memo.clone().filter(|m| m.tokenizer == id)
+    }
+
+    fn keep_token_memo(&mut self, memo: &TokenMemo) {
+        self.memo = Some(memo.clone());
     }
 
     fn held(&self) -> Option<Coverage> {

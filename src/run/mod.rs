@@ -25,7 +25,7 @@ use crate::analysis::report::ExtendedOptions;
 use crate::error::Result;
 use crate::experiment::Experiment;
 use crate::model::plan::{ByteSource, Coverage, Header, Need};
-use crate::model::Capture;
+use crate::model::{Capture, TokenMemo};
 use crate::result::RunResult;
 use serde::{Deserialize, Serialize};
 
@@ -112,6 +112,18 @@ pub trait RunHost {
 
     /// config.json or tokenizer.json.
     fn read(&mut self, file: ModelFile) -> impl Future<Output = Result<Vec<u8>>>;
+
+    /// The token ids kept for the tokenizer `id` (see `model/token_memo.rs`): a run whose
+    /// texts are all there does not parse tokenizer.json. None by default.
+    fn token_memo(&mut self, id: &str) -> impl Future<Output = Option<TokenMemo>> {
+        let _ = id;
+        async { None }
+    }
+
+    /// Keeps `memo` for later visits (the host may write it after the run). Nothing by default.
+    fn keep_token_memo(&mut self, memo: &TokenMemo) {
+        let _ = memo;
+    }
 
     /// What the ranks' weights hold (the same on every rank), None when they hold nothing.
     fn held(&self) -> Option<Coverage>;

@@ -9,7 +9,7 @@ use crate::experiment::Experiment;
 use crate::model::plan::{needs, plan, ByteSource, Header, Need};
 use crate::model::shard::{Exchange, Shard};
 use crate::model::weights::{tokens_used, Prepacked};
-use crate::model::{capture, Capture, Gpt2Config, Gpt2Tokenizer, LayerWeights, Prompts, Taps};
+use crate::model::{capture, Capture, Encode, Gpt2Config, LayerWeights, Prompts, Taps};
 
 /// Everything that needs no weights: config, layer check, prompts and their tokens.
 pub struct Prepared {
@@ -27,7 +27,7 @@ impl Prepared {
         experiment: &Experiment,
         options: Option<&ExtendedOptions>,
         config: Gpt2Config,
-        tokenizer: &Gpt2Tokenizer,
+        tokenizer: &impl Encode,
     ) -> Result<Self> {
         experiment.validate()?;
         config.check_layer(experiment.layer)?;

@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::model::plan::{missing_needs, plan as plan_pieces, Need};
 use crate::model::weights::tokens_used;
-use crate::model::{Capture, Gpt2Config, Gpt2Tokenizer, Taps};
+use crate::model::token_memo::{tokenizer_id, Remembering};
+use crate::model::{Capture, Gpt2Config, Gpt2Tokenizer, Taps, TokenMemo};
 use crate::result::{RunResult, RunStats};
 
 /// Captures are kept up to this many bytes in all, this run's and earlier runs', or as many as
@@ -30,6 +31,8 @@ const KEPT_BYTES_FLOOR: usize = 5 << 20;
 pub struct Session {
     model: Option<ResidentModel>,
     kept_bytes_floor: usize,
+    /// The last opening parsed tokenizer.json (for the next run's stats).
+    parsed_on_open: bool,
 }
 
 impl Default for Session {
@@ -42,7 +45,12 @@ struct ResidentModel {
     /// The host's name for the model's files ([`RunHost::model_key`]).
     key: String,
     config: Gpt2Config,
-    tokenizer: Gpt2Tokenizer,
+    /// Parsed when a run needed it: a reload whose texts are all remembered parses nothing.
+    tokenizer: Option<Gpt2Tokenizer>,
+    /// tokenizer.json while it is not parsed.
+    tokenizer_json: Vec<u8>,
+    /// The token ids every run so far encoded (and earlier visits', from the host).
+    memo: TokenMemo,
     /// A prompt's token ids -> its last-token [q, k, v] at layers 0..=n (index = layer).
     captures: HashMap<Vec<u32>, Kept>,
     /// Runs so far: a capture's `used` is the last run that needed it.
@@ -61,6 +69,36 @@ impl Kept {
 }
 
 impl ResidentModel {
+    /// Parses tokenizer.json, unless done.
+    fn parse_tokenizer(&mut self) -> Result<()> {
+        if self.tokenizer.is_none() {
+            self.tokenizer = Some(Gpt2Tokenizer::from_bytes(&self.tokenizer_json)?);
+            self.tokenizer_json = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// The run before the weights, its prompts encoded from the memo, or by the tokenizer
+    /// (parsed now if a text is new). Returns it, whether the memo grew, and whether
+    /// tokenizer.json was parsed for it.
+    fn prepare(&mut self, experiment: &Experiment, options: Option<&ExtendedOptions>) -> Result<(Prepared, bool, bool)> {
+        let mut parsed = false;
+        loop {
+            let encoder = Remembering::new(&self.memo, self.tokenizer.as_ref());
+            match Prepared::new(experiment, options, self.config.clone(), &encoder) {
+                Err(_) if encoder.missed() && !parsed => {
+                    self.parse_tokenizer()?;
+                    parsed = true;
+                }
+                outcome => {
+                    let prepared = outcome?;
+                    let grew = self.memo.learn(encoder.encoded());
+                    return Ok((prepared, grew, parsed));
+                }
+            }
+        }
+    }
+
     fn captured(&self, prompt: &[u32], layer: usize) -> bool {
         self.captures.get(prompt).is_some_and(|kept| kept.layers.len() > layer)
     }
@@ -171,7 +209,12 @@ impl Session {
         let resident = self.open(host).await? && host.held().is_some();
         let t_opened = host.now_ms();
         let model = self.model.as_mut().expect("opened");
-        let prepared = Prepared::new(experiment, options, model.config.clone(), &model.tokenizer)?;
+        let (prepared, memo_grew, parsed) = model.prepare(experiment, options)?;
+        if memo_grew {
+            host.keep_token_memo(&model.memo);
+        }
+        let tokenizer_parsed = self.parsed_on_open || parsed;
+        self.parsed_on_open = false;
         let plan = prepared.forward_plan();
         model.runs += 1;
         let figures = match forward_missing(model, &plan, self.kept_bytes_floor, host).await {
@@ -216,6 +259,7 @@ impl Session {
             tensors_packed: Some(figures.tensors_packed + report.tensors_packed_again),
             tensors_from_store: Some(figures.tensors_from_store).filter(|&n| n > 0),
             resident_weight_bytes: report.resident_weight_bytes,
+            tokenizer_parsed: Some(tokenizer_parsed),
             run_id: None,
             ..RunStats::default()
         });
@@ -234,11 +278,21 @@ impl Session {
         host.stage(Stage::Config).await;
         let config = Gpt2Config::from_json(&host.read(ModelFile::Config).await?)?;
         host.stage(Stage::Tokenizer).await;
-        let tokenizer = Gpt2Tokenizer::from_bytes(&host.read(ModelFile::Tokenizer).await?)?;
+        let json = host.read(ModelFile::Tokenizer).await?;
+        let id = tokenizer_id(&json);
+        // Remembered token ids put off the parsing; without them it is done now, as it
+        // checks the file.
+        let (tokenizer, tokenizer_json, memo) = match host.token_memo(&id).await {
+            Some(memo) => (None, json, memo),
+            None => (Some(Gpt2Tokenizer::from_bytes(&json)?), Vec::new(), TokenMemo::new(id)),
+        };
+        self.parsed_on_open = tokenizer.is_some();
         self.model = Some(ResidentModel {
             key,
             config,
             tokenizer,
+            tokenizer_json,
+            memo,
             captures: HashMap::new(),
             runs: 0,
         });
@@ -251,12 +305,28 @@ impl Session {
         Session {
             model: None,
             kept_bytes_floor: floor,
+            parsed_on_open: false,
         }
     }
 
     /// Bytes of the captures kept for later runs (0 with no resident model).
     pub fn kept_capture_bytes(&self) -> usize {
         self.model.as_ref().map_or(0, ResidentModel::kept_bytes)
+    }
+
+    /// Parses the resident model's tokenizer.json if no run needed it yet (a run encoded its
+    /// prompts from remembered ids): the engine does it when idle after a result, so the next
+    /// edit, which may bring a new word, does not wait for it.
+    pub fn parse_tokenizer(&mut self) -> Result<()> {
+        match self.model.as_mut() {
+            Some(model) => model.parse_tokenizer(),
+            None => Ok(()),
+        }
+    }
+
+    /// The resident model's tokenizer.json is not parsed yet (see [`Self::parse_tokenizer`]).
+    pub fn tokenizer_pending(&self) -> bool {
+        self.model.as_ref().is_some_and(|m| m.tokenizer.is_none())
     }
 
     /// Drops the resident model (its weights with the host's [`RunHost::forget`]).

@@ -21,6 +21,7 @@ use web_sys::{Cache, Response};
 use super::fetch::{fetch_range, fetch_whole, get, read_body, with_retries, Progress, RangeAnswer};
 use crate::error::{Error, Result};
 use crate::model::plan::{coalesce, plan, FetchedRanges, Header, Need, Part};
+use crate::model::TokenMemo;
 
 /// Ranges closer than this are fetched as one request (fewer round trips, a few wasted bytes).
 const COALESCE_GAP: u64 = 64 * 1024;
@@ -198,6 +199,25 @@ pub async fn fetch_cached(url: &str, rev: Option<&str>) -> Result<(Vec<u8>, bool
     }
     Ok((bytes.to_vec(), false))
 }
+
+/// The token ids remembered beside the tokenizer at `url` for the tokenizer `id`
+/// (`model/token_memo.rs`), if this browser keeps them.
+pub async fn read_token_memo(url: &str, rev: Option<&str>, id: &str) -> Option<TokenMemo> {
+    let cache = open_cache(url).await?;
+    let json = cache_get(&cache, &cache_key(url, rev, TOKEN_MEMO)).await?;
+    TokenMemo::from_json(&json.to_vec(), id)
+}
+
+/// Keeps `json` (a [`TokenMemo`]) beside the tokenizer at `url`; a failure only costs the next
+/// visit a parse.
+pub async fn write_token_memo(url: &str, rev: Option<&str>, json: &[u8]) {
+    if let Some(cache) = open_cache(url).await {
+        cache_put(&cache, &cache_key(url, rev, TOKEN_MEMO), &Uint8Array::from(json)).await;
+    }
+}
+
+/// What the token memo's cache key names.
+const TOKEN_MEMO: &str = "token-ids";
 
 /// Everything `needs` asks for, from the cache and the network; progress counts network bytes.
 pub async fn load_weight_bytes(

@@ -5,13 +5,13 @@
 use futures::channel::mpsc::UnboundedSender;
 
 use super::engine::{now_ms, yield_now};
-use super::hub::{fetch_cached, load_weight_bytes, DownloadStats, JsBytes, WeightBytes};
+use super::hub::{fetch_cached, load_weight_bytes, read_token_memo, write_token_memo, DownloadStats, JsBytes, WeightBytes};
 use super::packed_store::{self, PackedStore};
 use super::peer::{wasm_memory_bytes, SecondWorker};
 use crate::error::{Error, Result};
 use crate::model::plan::{Coverage, FetchedRanges, Header, Need};
 use crate::model::shard::{Alone, Shard};
-use crate::model::LayerWeights;
+use crate::model::{LayerWeights, TokenMemo};
 use crate::protocol::{EngineEvent, Progress, RunRequest, Stage, StoredConv, TestFault};
 use crate::run::{Download, ForwardPlan, Forwarded, HostReport, ModelFile, RunHost};
 
@@ -238,6 +238,21 @@ impl RunHost for WebHost<'_> {
                 (Err(e), _) => Err(e),
             },
         }
+    }
+
+    async fn token_memo(&mut self, id: &str) -> Option<TokenMemo> {
+        let model = &self.request.model;
+        read_token_memo(&model.tokenizer, model.revision.as_deref(), id).await
+    }
+
+    /// Written beside the tokenizer while the run goes on.
+    fn keep_token_memo(&mut self, memo: &TokenMemo) {
+        let (url, rev, json) = (
+            self.request.model.tokenizer.clone(),
+            self.request.model.revision.clone(),
+            memo.to_json(),
+        );
+        wasm_bindgen_futures::spawn_local(async move { write_token_memo(&url, rev.as_deref(), &json).await });
     }
 
     fn held(&self) -> Option<Coverage> {

@@ -73,7 +73,7 @@ fn experiment(template: String, words: Vec<String>) -> Option<Experiment> {
 }
 
 fn check_prompts(e: &Experiment) -> Result<(), TestCaseError> {
-    let prompts = Prompts::new(e, &TOKENIZER).map_err(|err| TestCaseError::fail(format!("{err}")))?;
+    let prompts = Prompts::new(e, &*TOKENIZER).map_err(|err| TestCaseError::fail(format!("{err}")))?;
     prop_assert_eq!(prompts.items.len(), e.words().count());
     prop_assert_eq!(&prompts.labels, &e.labels());
     for (p, (_, w)) in prompts.items.iter().zip(e.words()) {
@@ -120,7 +120,7 @@ proptest! {
             template: t,
             categories: vec![Category { name: String::new(), words }],
         };
-        let _ = Prompts::new(&e, &TOKENIZER);
+        let _ = Prompts::new(&e, &*TOKENIZER);
     }
 
     /// Tokenizer files that are not one: an error, not a panic.
@@ -137,7 +137,7 @@ proptest! {
 #[test]
 fn known_words() {
     let e = experiment("The next word is {word}".into(), vec!["galaxy".into(), "watermelon".into()]).unwrap();
-    let p = Prompts::new(&e, &TOKENIZER).unwrap();
+    let p = Prompts::new(&e, &*TOKENIZER).unwrap();
     assert!(p.items[0].single_token && p.items[0].word_token_ids.len() == 1);
     assert!(!p.items[1].single_token && p.items[1].word_token_ids.len() == 2);
 }
@@ -157,7 +157,7 @@ fn regression_template_without_placeholder() {
                 words: vec!["x".into(), "y".into()],
             }],
         };
-        let err = Prompts::new(&e, &TOKENIZER).expect_err("refused").to_string();
+        let err = Prompts::new(&e, &*TOKENIZER).expect_err("refused").to_string();
         assert_eq!(err, format!("experiment: template {template:?} has no {{word}} placeholder"));
     }
 }

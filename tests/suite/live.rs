@@ -218,3 +218,56 @@ fn kept_captures_stay_within_the_budget_and_the_last_edit_is_undone_for_free() {
     assert_eq!(stats(&first).prompts_forwarded, Some(lecture_words()));
     assert_same(&first, &run_local(&template(0), None, &model).unwrap());
 }
+
+/// A reload: the page remembers the token ids its runs encoded (`model/token_memo.rs`), and a
+/// visit whose texts are all remembered never parses tokenizer.json.
+#[test]
+fn remembered_token_ids_spare_the_tokenizer_and_change_nothing() {
+    let files = Files::of("tiny-gpt2-hub");
+    let model = files.model(2);
+    let mut first = LocalEngine::new(&model);
+    let fresh = first.run(&lecture(1), None).unwrap();
+    assert_eq!(stats(&fresh).tokenizer_parsed, Some(true));
+    let memo = first.token_memo().expect("the first run kept its token ids").clone();
+    // prefix + (prompt, suffix) per word: every text the run encoded.
+    assert!(memo.texts.len() > lecture_words() as usize, "{} texts", memo.texts.len());
+
+    let mut reload = LocalEngine::new(&model).with_token_memo(memo.clone());
+    let again = reload.run(&lecture(1), None).unwrap();
+    assert_eq!(stats(&again).tokenizer_parsed, Some(false), "all of its texts were remembered");
+    assert_same(&again, &fresh);
+    assert_eq!(again.words, fresh.words, "the same token ids, word by word");
+
+    // A word never encoded: the tokenizer is parsed now, and the result is a fresh run's.
+    let edit = reload.run(&edited(1), None).unwrap();
+    assert_eq!(stats(&edit).tokenizer_parsed, Some(true));
+    assert_same(&edit, &run_local(&edited(1), None, &model).unwrap());
+    assert!(reload.token_memo().unwrap().texts.keys().any(|t| t.contains("mango")));
+
+    // Another tokenizer's memo (here: the same ids under another file's name) is not used.
+    let mut other = memo;
+    other.tokenizer.push_str(" (another file)");
+    let mut stranger = LocalEngine::new(&model).with_token_memo(other);
+    let parsed = stranger.run(&lecture(1), None).unwrap();
+    assert_eq!(stats(&parsed).tokenizer_parsed, Some(true));
+    assert_same(&parsed, &fresh);
+}
+
+/// What a memo is kept as reads back only for the tokenizer that made it.
+#[test]
+fn a_token_memo_reads_back_for_its_own_tokenizer_only() {
+    use qk_lens::model::token_memo::tokenizer_id;
+    use qk_lens::model::TokenMemo;
+    let files = Files::of("tiny-gpt2-hub");
+    let id = tokenizer_id(&files.tokenizer);
+    let mut memo = TokenMemo::new(id.clone());
+    assert!(memo.learn(vec![("The next word is apple".into(), vec![464, 1306, 1573, 318, 17180])]));
+    assert!(!memo.learn(vec![("The next word is apple".into(), vec![464, 1306, 1573, 318, 17180])]), "nothing new");
+    let json = memo.to_json();
+    assert_eq!(TokenMemo::from_json(&json, &id), Some(memo));
+    let mut edited = files.tokenizer.clone();
+    edited.push(b' ');
+    assert_ne!(tokenizer_id(&edited), id, "one byte more is another tokenizer");
+    assert_eq!(TokenMemo::from_json(&json, &tokenizer_id(&edited)), None);
+    assert_eq!(TokenMemo::from_json(b"{not json", &id), None);
+}

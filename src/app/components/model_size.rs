@@ -75,7 +75,7 @@ fn size_text(plan: &Plan, config: &Gpt2Config, header: Option<&Header>) -> Strin
     };
     let file = header.file_len();
     let needed = plan.tokenizer.as_ref().map(|t| {
-        Prepared::new(&plan.experiment, plan.options.as_ref(), config.clone(), &t.0).and_then(|p| p.needed_bytes(header))
+        Prepared::new(&plan.experiment, plan.options.as_ref(), config.clone(), &*t.0).and_then(|p| p.needed_bytes(header))
     });
     match needed {
         Some(Ok(n)) => format!(
