@@ -71,6 +71,11 @@ pub struct RunRequest {
     /// A fault to provoke in this run: the e2e tests' hook only (see `web/fault.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<TestFault>,
+    /// The experiment's texts as the page's tokenizer encodes them (the site's GPT-2
+    /// tokenizer): the engine uses them where the model's tokenizer.json is the same file, and
+    /// then never parses its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encodings: Option<crate::model::TokenMemo>,
 }
 
 /// Faults the e2e tests provoke through the page's `?fault=` (served from this machine only).

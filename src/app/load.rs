@@ -83,6 +83,8 @@ async fn apply(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: Runn
         workers: params.workers,
         run_id: Some(1),
         fault: crate::web::fault::for_run(Some(1)),
+        // The page's tokenizer is parsed after this run.
+        encodings: None,
     };
     let cancelled = run::cancel_on(&runner.cancel);
     run::run(request, dispatch, runner.engine, cancelled).await;
@@ -98,7 +100,8 @@ async fn load_tokenizer(dispatch: Dispatcher<State>) {
     // Without it the editor still works; words are just not checked as they are typed.
     if let Ok(bytes) = fetch_bytes(&absolute_url(BUNDLED_TOKENIZER)).await {
         if let Ok(t) = Gpt2Tokenizer::from_bytes(&bytes) {
-            dispatch.dispatch(Action::TokenizerLoaded(TokenizerRef(Rc::new(t))));
+            let id = crate::model::token_memo::tokenizer_id(&bytes);
+            dispatch.dispatch(Action::TokenizerLoaded(TokenizerRef(Rc::new(t), id.into())));
         }
     }
 }

@@ -13,6 +13,7 @@ use yew::UseReducerDispatcher as Dispatcher;
 
 use super::state::{Action, State};
 use crate::experiment::Experiment;
+use crate::model::token_memo::encodings_of;
 use crate::web::engine::{Engine, EngineEvent, JsonCodec, RunRequest, CRASH_CHANNEL};
 use crate::web::params::{absolute_url, PageParams};
 
@@ -55,6 +56,8 @@ pub struct Runner {
 /// Runs `experiment` on the state's model and options, unless a run is under way.
 pub fn start(state: &State, dispatch: Dispatcher<State>, runner: &Runner, experiment: Experiment) {
     if !state.busy() {
+        // The engine need not parse its own tokenizer for texts the page's encoded.
+        let encodings = state.tokenizer.as_ref().and_then(|t| encodings_of(&experiment, &t.0, &t.1));
         let request = RunRequest {
             experiment,
             model: state.model_files(absolute_url),
@@ -62,6 +65,7 @@ pub fn start(state: &State, dispatch: Dispatcher<State>, runner: &Runner, experi
             workers: PageParams::from_location().workers,
             run_id: Some(state.runs + 1),
             fault: crate::web::fault::for_run(Some(state.runs + 1)),
+            encodings,
         };
         let cancel = cancel_on(&runner.cancel);
         yew::platform::spawn_local(run(request, dispatch, runner.engine.clone(), cancel));

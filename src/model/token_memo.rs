@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::prompts::Gpt2Tokenizer;
+use super::prompts::{Gpt2Tokenizer, Prompts};
+use crate::experiment::Experiment;
 use crate::error::{Error, Result};
 
 /// At most this many texts are remembered (about 40 bytes each): past it, the memo keeps only
@@ -76,6 +77,25 @@ impl TokenMemo {
         self.texts.extend(new);
         true
     }
+}
+
+impl TokenMemo {
+    /// Adds what `other` (of the same tokenizer) holds; true when the memo changed.
+    pub fn learn_from(&mut self, other: &TokenMemo) -> bool {
+        other.tokenizer == self.tokenizer && self.learn(other.texts.iter().map(|(t, ids)| (t.clone(), ids.clone())).collect())
+    }
+}
+
+/// The texts `experiment`'s prompts encode, with their ids by `tokenizer` (named `id`): what a
+/// run elsewhere needs to skip its own tokenizer (the page sends them to the engine). None
+/// when the experiment does not encode.
+pub fn encodings_of(experiment: &Experiment, tokenizer: &Gpt2Tokenizer, id: &str) -> Option<TokenMemo> {
+    let none = TokenMemo::new(id.to_string());
+    let encoder = Remembering::new(&none, Some(tokenizer));
+    Prompts::new(experiment, &encoder).ok()?;
+    let mut memo = TokenMemo::new(id.to_string());
+    memo.learn(encoder.encoded());
+    Some(memo)
 }
 
 /// Encodes from a memo, and with the tokenizer (when parsed) what the memo lacks, noting it.

@@ -8,9 +8,10 @@ use std::rc::Rc;
 use crate::experiment::{parse_words, Category};
 use crate::model::Gpt2Tokenizer;
 
-/// The GPT-2 tokenizer, loaded once in the page. Equal when it is the same one (no deep compare).
+/// The GPT-2 tokenizer, loaded once in the page, and its name (`model::token_memo::tokenizer_id`
+/// of its file). Equal when it is the same one (no deep compare).
 #[derive(Clone)]
-pub struct TokenizerRef(pub Rc<Gpt2Tokenizer>);
+pub struct TokenizerRef(pub Rc<Gpt2Tokenizer>, pub Rc<str>);
 
 impl PartialEq for TokenizerRef {
     fn eq(&self, other: &Self) -> bool {

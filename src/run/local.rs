@@ -47,6 +47,7 @@ impl<'a> LocalEngine<'a> {
                 clock: Instant::now(),
                 ranks: Vec::new(),
                 memo: None,
+                supplied: None,
             },
         }
     }
@@ -62,6 +63,12 @@ impl<'a> LocalEngine<'a> {
     pub fn with_token_memo(mut self, memo: TokenMemo) -> Self {
         self.host.memo = Some(memo);
         self
+    }
+
+    /// The next runs come with `ids`, as the page's do (its tokenizer's encodings of the
+    /// experiment: `model::token_memo::encodings_of`).
+    pub fn supply_token_ids(&mut self, ids: Option<TokenMemo>) {
+        self.host.supplied = ids;
     }
 
     /// The token ids remembered so far (what a page keeps for its next visit).
@@ -96,6 +103,8 @@ struct LocalHost<'a> {
     ranks: Vec<Option<LayerWeights>>,
     /// The token ids kept for a later visit (the page keeps them in Cache Storage).
     memo: Option<TokenMemo>,
+    /// Token ids that come with the runs (see [`LocalEngine::supply_token_ids`]).
+    supplied: Option<TokenMemo>,
 }
 
 impl LocalHost<'_> {
@@ -128,6 +137,10 @@ impl<'a> RunHost for LocalHost<'a> {
 
     async fn token_memo(&mut self, id: &str) -> Option<TokenMemo> {
         self.memo.clone().filter(|m| m.tokenizer == id)
+    }
+
+    fn supplied_token_ids(&self) -> Option<&TokenMemo> {
+        self.supplied.as_ref()
     }
 
     fn keep_token_memo(&mut self, memo: &TokenMemo) {

@@ -120,6 +120,12 @@ pub trait RunHost {
         async { None }
     }
 
+    /// Token ids the one who asked for the run encoded with its own tokenizer (the page's):
+    /// used where they are the model's tokenizer's (the same [`TokenMemo::tokenizer`]).
+    fn supplied_token_ids(&self) -> Option<&TokenMemo> {
+        None
+    }
+
     /// Keeps `memo` for later visits (the host may write it after the run). Nothing by default.
     fn keep_token_memo(&mut self, memo: &TokenMemo) {
         let _ = memo;

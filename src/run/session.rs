@@ -49,8 +49,11 @@ struct ResidentModel {
     tokenizer: Option<Gpt2Tokenizer>,
     /// tokenizer.json while it is not parsed.
     tokenizer_json: Vec<u8>,
-    /// The token ids every run so far encoded (and earlier visits', from the host).
+    /// The token ids every run so far encoded (and earlier visits', from the host, and the
+    /// page's, which encodes with the same tokenizer: see [`RunHost::supplied_token_ids`]).
     memo: TokenMemo,
+    /// The memo has ids the host did not keep yet.
+    memo_changed: bool,
     /// A prompt's token ids -> its last-token [q, k, v] at layers 0..=n (index = layer).
     captures: HashMap<Vec<u32>, Kept>,
     /// Runs so far: a capture's `used` is the last run that needed it.
@@ -209,9 +212,13 @@ impl Session {
         let resident = self.open(host).await? && host.held().is_some();
         let t_opened = host.now_ms();
         let model = self.model.as_mut().expect("opened");
+        if let Some(supplied) = host.supplied_token_ids().filter(|s| s.tokenizer == model.memo.tokenizer) {
+            model.memo_changed |= model.memo.learn_from(supplied);
+        }
         let (prepared, memo_grew, parsed) = model.prepare(experiment, options)?;
-        if memo_grew {
+        if memo_grew || model.memo_changed {
             host.keep_token_memo(&model.memo);
+            model.memo_changed = false;
         }
         let tokenizer_parsed = self.parsed_on_open || parsed;
         self.parsed_on_open = false;
@@ -282,7 +289,12 @@ impl Session {
         let id = tokenizer_id(&json);
         // Remembered token ids put off the parsing; without them it is done now, as it
         // checks the file.
-        let (tokenizer, tokenizer_json, memo) = match host.token_memo(&id).await {
+        let mut memo = host.token_memo(&id).await;
+        let mut memo_changed = false;
+        if let Some(supplied) = host.supplied_token_ids().filter(|s| s.tokenizer == id) {
+            memo_changed = memo.get_or_insert_with(|| TokenMemo::new(id.clone())).learn_from(supplied);
+        }
+        let (tokenizer, tokenizer_json, memo) = match memo {
             Some(memo) => (None, json, memo),
             None => (Some(Gpt2Tokenizer::from_bytes(&json)?), Vec::new(), TokenMemo::new(id)),
         };
@@ -293,6 +305,7 @@ impl Session {
             tokenizer,
             tokenizer_json,
             memo,
+            memo_changed,
             captures: HashMap::new(),
             runs: 0,
         });
@@ -312,21 +325,6 @@ impl Session {
     /// Bytes of the captures kept for later runs (0 with no resident model).
     pub fn kept_capture_bytes(&self) -> usize {
         self.model.as_ref().map_or(0, ResidentModel::kept_bytes)
-    }
-
-    /// Parses the resident model's tokenizer.json if no run needed it yet (a run encoded its
-    /// prompts from remembered ids): the engine does it when idle after a result, so the next
-    /// edit, which may bring a new word, does not wait for it.
-    pub fn parse_tokenizer(&mut self) -> Result<()> {
-        match self.model.as_mut() {
-            Some(model) => model.parse_tokenizer(),
-            None => Ok(()),
-        }
-    }
-
-    /// The resident model's tokenizer.json is not parsed yet (see [`Self::parse_tokenizer`]).
-    pub fn tokenizer_pending(&self) -> bool {
-        self.model.as_ref().is_some_and(|m| m.tokenizer.is_none())
     }
 
     /// Drops the resident model (its weights with the host's [`RunHost::forget`]).

@@ -45,27 +45,7 @@ pub async fn Engine(mut scope: ReactorScope<RunRequest, EngineEvent>) {
     // The revision found for the model of the last run: the live lab's edits reuse it (the
     // model stays resident) instead of asking the hub again.
     let mut resolved: Option<(ModelFiles, Resolved)> = None;
-    loop {
-        let request = match session.tokenizer_pending() {
-            false => scope.next().await,
-            // A tokenizer the last run did not need (its token ids were remembered) is parsed
-            // once the page has drawn that run's figures, unless a new run comes first.
-            true => {
-                let idle = gloo::timers::future::TimeoutFuture::new(PARSE_WHEN_IDLE_MS);
-                match futures::future::select(scope.next(), idle).await {
-                    futures::future::Either::Left((request, _)) => request,
-                    futures::future::Either::Right(_) => {
-                        // A file that does not parse: the next run opens the model again
-                        // and reports it.
-                        if session.parse_tokenizer().is_err() {
-                            session.forget();
-                        }
-                        continue;
-                    }
-                }
-            }
-        };
-        let Some(request) = request else { break };
+    while let Some(request) = scope.next().await {
         // Events are queued while a step computes and flushed at the next await.
         let (tx, mut rx) = futures::channel::mpsc::unbounded::<EngineEvent>();
         let run = run(&mut session, &mut ranks, &mut resolved, &request, tx);
@@ -93,9 +73,6 @@ pub async fn Engine(mut scope: ReactorScope<RunRequest, EngineEvent>) {
         ranks.keep_packed().await;
     }
 }
-
-/// How long the engine waits, idle after a run, before parsing a tokenizer no run needed yet.
-const PARSE_WHEN_IDLE_MS: u32 = 300;
 
 /// Lets queued messages go out before a long synchronous step.
 pub(super) async fn yield_now() {

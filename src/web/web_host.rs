@@ -245,6 +245,10 @@ impl RunHost for WebHost<'_> {
         read_token_memo(&model.tokenizer, model.revision.as_deref(), id).await
     }
 
+    fn supplied_token_ids(&self) -> Option<&TokenMemo> {
+        self.request.encodings.as_ref()
+    }
+
     /// Written beside the tokenizer while the run goes on.
     fn keep_token_memo(&mut self, memo: &TokenMemo) {
         let (url, rev, json) = (

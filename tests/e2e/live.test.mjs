@@ -105,6 +105,35 @@ describe('the live lab', () => {
     });
   });
 
+  test('after a reload the engine parses no tokenizer: ids remembered, then the page\'s encodings', { timeout: 240_000 }, async (t) => {
+    await withServedPage(browser(), async (srv, page) => {
+      const url = `${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(LECTURE))}&run=1`;
+      await page.goto(url);
+      const first = JSON.parse((await waitForOutcome(page, RESULT_TIMEOUT_MS)).text);
+      assert.equal(first.stats.tokenizer_parsed, true, 'a first visit parses tokenizer.json');
+      // The page's own tokenizer is there once the words show as one token each.
+      await page.waitForSelector('.category[data-category="2"] .chip.one', { timeout: 30_000 });
+      await page.reload();
+      const again = JSON.parse((await waitForOutcome(page, RESULT_TIMEOUT_MS)).text);
+      t.diagnostic(`reload: ${JSON.stringify(again.stats)}`);
+      assert.equal(again.stats.tokenizer_parsed, false, 'the reload encodes from the remembered ids');
+      checkResult(again, readJson(path.join(GOLDEN, `${MODEL}.L3.json`)), LECTURE, 3);
+      // A word no run of this engine encoded: the page's tokenizer (the same file) sends its ids.
+      await page.waitForSelector('.category[data-category="2"] .chip.one', { timeout: 30_000 });
+      const edited = JSON.parse(JSON.stringify(LECTURE));
+      edited.categories[1].words = words(LECTURE, 1).filter((w) => w !== 'wall');
+      edited.categories[2].words = [...words(LECTURE, 2), 'mango'];
+      await setWords(page, 1, words(edited, 1));
+      await setWords(page, 2, words(edited, 2));
+      const res = await resultWhere(page, (r) => r.experiment.categories[2].words.includes('mango') &&
+        !r.experiment.categories[1].words.includes('wall'), 'the edited experiment');
+      t.diagnostic(`edit: ${JSON.stringify(res.stats)}`);
+      assert.equal(res.stats.tokenizer_parsed, false, "the new word's ids came from the page");
+      assert.equal(res.stats.model_resident, true);
+      checkResult(res, readJson(path.join(GOLDEN, `${MODEL}.edited.L3.json`)), edited, 3);
+    });
+  });
+
   test('typing quickly never shows a mix of two runs', { timeout: 240_000 }, async (t) => {
     await withServedPage(browser(), async (srv, page) => {
       await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(LECTURE))}&run=1`);

@@ -271,3 +271,38 @@ fn a_token_memo_reads_back_for_its_own_tokenizer_only() {
     assert_eq!(TokenMemo::from_json(&json, &tokenizer_id(&edited)), None);
     assert_eq!(TokenMemo::from_json(b"{not json", &id), None);
 }
+
+/// The page sends its own tokenizer's encodings of the experiment: where the model's
+/// tokenizer.json is the same file, the engine parses none, and the numbers do not change.
+#[test]
+fn the_pages_encodings_spare_the_engines_tokenizer() {
+    use qk_lens::model::token_memo::{encodings_of, tokenizer_id};
+    use qk_lens::model::Gpt2Tokenizer;
+    let files = Files::of("tiny-gpt2-hub");
+    let model = files.model(2);
+    let page = Gpt2Tokenizer::from_bytes(&files.tokenizer).unwrap();
+    let id = tokenizer_id(&files.tokenizer);
+    let fresh = run_local(&lecture(1), None, &model).unwrap();
+
+    let mut engine = LocalEngine::new(&model);
+    engine.supply_token_ids(encodings_of(&lecture(1), &page, &id));
+    let first = engine.run(&lecture(1), None).unwrap();
+    assert_eq!(stats(&first).tokenizer_parsed, Some(false), "a first run with the page's encodings");
+    assert_same(&first, &fresh);
+    assert_eq!(first.words, fresh.words);
+    // An edit with a word no run encoded: the page's encodings have it.
+    engine.supply_token_ids(encodings_of(&edited(1), &page, &id));
+    let edit = engine.run(&edited(1), None).unwrap();
+    assert_eq!(stats(&edit).tokenizer_parsed, Some(false));
+    assert_same(&edit, &run_local(&edited(1), None, &model).unwrap());
+    assert!(engine.token_memo().unwrap().texts.keys().any(|t| t.contains("mango")), "kept for the next visit");
+
+    // Encodings of another tokenizer are not used: the engine parses its own.
+    let mut engine = LocalEngine::new(&model);
+    let mut other = encodings_of(&lecture(1), &page, &id).unwrap();
+    other.tokenizer = tokenizer_id(b"{}");
+    engine.supply_token_ids(Some(other));
+    let parsed = engine.run(&lecture(1), None).unwrap();
+    assert_eq!(stats(&parsed).tokenizer_parsed, Some(true));
+    assert_same(&parsed, &fresh);
+}

@@ -73,6 +73,7 @@ fn engine_messages_round_trip() {
         workers: Some(1),
         run_id: Some(7),
         fault: None,
+        encodings: None,
     };
     let json = serde_json::to_string(&request).unwrap();
     assert_eq!(serde_json::from_str::<RunRequest>(&json).unwrap(), request);
