@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(e) => {
             assert_eq!(Experiment::from_json(&e.to_json_pretty()).unwrap(), e);
             if e.words().count() <= 64 {
-                let prompts = Prompts::new(&e, &TOKENIZER).unwrap();
+                let prompts = Prompts::new(&e, &*TOKENIZER).unwrap();
                 for p in &prompts.items {
                     assert!(!p.token_ids.is_empty() && !p.word_token_ids.is_empty());
                     assert!(!p.single_token || p.word_token_ids.len() == 1);

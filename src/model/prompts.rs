@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 use super::token_memo::Encode;
+use crate::error::{Error, Result};
 use crate::experiment::{Experiment, WORD_PLACEHOLDER};
 
 /// tokenizer.json with every field but "decoder" skipped (their syntax is still checked).

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::prompts::{Gpt2Tokenizer, Prompts};
-use crate::experiment::Experiment;
 use crate::error::{Error, Result};
+use crate::experiment::Experiment;
 
 /// At most this many texts are remembered (about 40 bytes each): past it, the memo keeps only
 /// the last run's. The lecture's experiment encodes ~100.

@@ -14,8 +14,8 @@ use crate::analysis::report::ExtendedOptions;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::model::plan::{missing_needs, plan as plan_pieces, Need};
-use crate::model::weights::tokens_used;
 use crate::model::token_memo::{tokenizer_id, Remembering};
+use crate::model::weights::tokens_used;
 use crate::model::{Capture, Gpt2Config, Gpt2Tokenizer, Taps, TokenMemo};
 use crate::result::{RunResult, RunStats};
 

@@ -234,7 +234,11 @@ fn remembered_token_ids_spare_the_tokenizer_and_change_nothing() {
 
     let mut reload = LocalEngine::new(&model).with_token_memo(memo.clone());
     let again = reload.run(&lecture(1), None).unwrap();
-    assert_eq!(stats(&again).tokenizer_parsed, Some(false), "all of its texts were remembered");
+    assert_eq!(
+        stats(&again).tokenizer_parsed,
+        Some(false),
+        "all of its texts were remembered"
+    );
     assert_same(&again, &fresh);
     assert_eq!(again.words, fresh.words, "the same token ids, word by word");
 
@@ -262,7 +266,10 @@ fn a_token_memo_reads_back_for_its_own_tokenizer_only() {
     let id = tokenizer_id(&files.tokenizer);
     let mut memo = TokenMemo::new(id.clone());
     assert!(memo.learn(vec![("The next word is apple".into(), vec![464, 1306, 1573, 318, 17180])]));
-    assert!(!memo.learn(vec![("The next word is apple".into(), vec![464, 1306, 1573, 318, 17180])]), "nothing new");
+    assert!(
+        !memo.learn(vec![("The next word is apple".into(), vec![464, 1306, 1573, 318, 17180])]),
+        "nothing new"
+    );
     let json = memo.to_json();
     assert_eq!(TokenMemo::from_json(&json, &id), Some(memo));
     let mut edited = files.tokenizer.clone();
@@ -287,7 +294,11 @@ fn the_pages_encodings_spare_the_engines_tokenizer() {
     let mut engine = LocalEngine::new(&model);
     engine.supply_token_ids(encodings_of(&lecture(1), &page, &id));
     let first = engine.run(&lecture(1), None).unwrap();
-    assert_eq!(stats(&first).tokenizer_parsed, Some(false), "a first run with the page's encodings");
+    assert_eq!(
+        stats(&first).tokenizer_parsed,
+        Some(false),
+        "a first run with the page's encodings"
+    );
     assert_same(&first, &fresh);
     assert_eq!(first.words, fresh.words);
     // An edit with a word no run encoded: the page's encodings have it.
@@ -295,7 +306,10 @@ fn the_pages_encodings_spare_the_engines_tokenizer() {
     let edit = engine.run(&edited(1), None).unwrap();
     assert_eq!(stats(&edit).tokenizer_parsed, Some(false));
     assert_same(&edit, &run_local(&edited(1), None, &model).unwrap());
-    assert!(engine.token_memo().unwrap().texts.keys().any(|t| t.contains("mango")), "kept for the next visit");
+    assert!(
+        engine.token_memo().unwrap().texts.keys().any(|t| t.contains("mango")),
+        "kept for the next visit"
+    );
 
     // Encodings of another tokenizer are not used: the engine parses its own.
     let mut engine = LocalEngine::new(&model);

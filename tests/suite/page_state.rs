@@ -15,7 +15,10 @@ fn apply(state: State, actions: impl IntoIterator<Item = Action>) -> State {
 
 fn tokenizer() -> TokenizerRef {
     let bytes = crate::common::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/gpt2-tokenizer.json"));
-    TokenizerRef(Rc::new(Gpt2Tokenizer::from_bytes(&bytes).unwrap()), qk_lens::model::token_memo::tokenizer_id(&bytes).into())
+    TokenizerRef(
+        Rc::new(Gpt2Tokenizer::from_bytes(&bytes).unwrap()),
+        qk_lens::model::token_memo::tokenizer_id(&bytes).into(),
+    )
 }
 
 /// A real result of the tiny fixture model (4 layers, 4 heads).
