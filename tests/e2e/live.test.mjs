@@ -56,6 +56,21 @@ async function setWords(page, i, list) {
   await page.fill(`.category[data-category="${i}"] textarea.words`, list.join(', '));
 }
 
+/**
+ * Types "wall" out of interior and "mango" into fruit (the golden of the edited lecture) and
+ * waits for the live run's result; returns the edited experiment and that result.
+ */
+async function editWallMango(page) {
+  const edited = JSON.parse(JSON.stringify(LECTURE));
+  edited.categories[1].words = words(LECTURE, 1).filter((w) => w !== 'wall');
+  edited.categories[2].words = [...words(LECTURE, 2), 'mango'];
+  await setWords(page, 1, words(edited, 1));
+  await setWords(page, 2, words(edited, 2));
+  const res = await resultWhere(page, (r) => r.experiment.categories[2].words.includes('mango') &&
+    !r.experiment.categories[1].words.includes('wall'), 'the edited experiment');
+  return { edited, res };
+}
+
 describe('the live lab', () => {
   const browser = sharedBrowser();
 
@@ -68,14 +83,7 @@ describe('the live lab', () => {
       const weightRequests = () => srv.requests.filter((r) => r.path.endsWith('/model.safetensors')).length;
       const before = weightRequests();
 
-      // "wall" out of interior, "mango" into fruit: the golden of the edited lecture.
-      const edited = JSON.parse(JSON.stringify(LECTURE));
-      edited.categories[1].words = words(LECTURE, 1).filter((w) => w !== 'wall');
-      edited.categories[2].words = [...words(LECTURE, 2), 'mango'];
-      await setWords(page, 1, words(edited, 1));
-      await setWords(page, 2, words(edited, 2));
-      const res = await resultWhere(page, (r) => r.experiment.categories[2].words.includes('mango') &&
-        !r.experiment.categories[1].words.includes('wall'), 'the edited experiment');
+      const { edited, res } = await editWallMango(page);
       await screenshot(page, 'live-edited');
       checkResult(res, readJson(path.join(GOLDEN, `${MODEL}.edited.L3.json`)), edited, 3);
       const s = res.stats;
@@ -120,13 +128,7 @@ describe('the live lab', () => {
       checkResult(again, readJson(path.join(GOLDEN, `${MODEL}.L3.json`)), LECTURE, 3);
       // A word no run of this engine encoded: the page's tokenizer (the same file) sends its ids.
       await page.waitForSelector('.category[data-category="2"] .chip.one', { timeout: 30_000 });
-      const edited = JSON.parse(JSON.stringify(LECTURE));
-      edited.categories[1].words = words(LECTURE, 1).filter((w) => w !== 'wall');
-      edited.categories[2].words = [...words(LECTURE, 2), 'mango'];
-      await setWords(page, 1, words(edited, 1));
-      await setWords(page, 2, words(edited, 2));
-      const res = await resultWhere(page, (r) => r.experiment.categories[2].words.includes('mango') &&
-        !r.experiment.categories[1].words.includes('wall'), 'the edited experiment');
+      const { edited, res } = await editWallMango(page);
       t.diagnostic(`edit: ${JSON.stringify(res.stats)}`);
       assert.equal(res.stats.tokenizer_parsed, false, "the new word's ids came from the page");
       assert.equal(res.stats.model_resident, true);
