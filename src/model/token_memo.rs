@@ -80,9 +80,19 @@ impl TokenMemo {
 }
 
 impl TokenMemo {
-    /// Adds what `other` (of the same tokenizer) holds; true when the memo changed.
+    /// Adds what `other` holds if it is of the same tokenizer (else nothing); true when the
+    /// memo changed.
     pub fn learn_from(&mut self, other: &TokenMemo) -> bool {
-        other.tokenizer == self.tokenizer && self.learn(other.texts.iter().map(|(t, ids)| (t.clone(), ids.clone())).collect())
+        let new: Vec<_> = match other.tokenizer == self.tokenizer {
+            true => other
+                .texts
+                .iter()
+                .filter(|(t, _)| !self.texts.contains_key(*t))
+                .map(|(t, ids)| (t.clone(), ids.clone()))
+                .collect(),
+            false => Vec::new(),
+        };
+        self.learn(new)
     }
 }
 

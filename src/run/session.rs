@@ -31,8 +31,6 @@ const KEPT_BYTES_FLOOR: usize = 5 << 20;
 pub struct Session {
     model: Option<ResidentModel>,
     kept_bytes_floor: usize,
-    /// The last opening parsed tokenizer.json (for the next run's stats).
-    parsed_on_open: bool,
 }
 
 impl Default for Session {
@@ -52,8 +50,6 @@ struct ResidentModel {
     /// The token ids every run so far encoded (and earlier visits', from the host, and the
     /// page's, which encodes with the same tokenizer: see [`RunHost::supplied_token_ids`]).
     memo: TokenMemo,
-    /// The memo has ids the host did not keep yet.
-    memo_changed: bool,
     /// A prompt's token ids -> its last-token [q, k, v] at layers 0..=n (index = layer).
     captures: HashMap<Vec<u32>, Kept>,
     /// Runs so far: a capture's `used` is the last run that needed it.
@@ -209,19 +205,16 @@ impl Session {
         experiment.validate()?;
         let t_start = host.now_ms();
         // Resident: this model's weights are held from an earlier run (not only its config).
-        let resident = self.open(host).await? && host.held().is_some();
+        let (kept, parsed_on_open) = self.open(host).await?;
+        let resident = kept && host.held().is_some();
         let t_opened = host.now_ms();
         let model = self.model.as_mut().expect("opened");
-        if let Some(supplied) = host.supplied_token_ids().filter(|s| s.tokenizer == model.memo.tokenizer) {
-            model.memo_changed |= model.memo.learn_from(supplied);
-        }
+        let supplied = host.supplied_token_ids().is_some_and(|s| model.memo.learn_from(s));
         let (prepared, memo_grew, parsed) = model.prepare(experiment, options)?;
-        if memo_grew || model.memo_changed {
+        if supplied || memo_grew {
             host.keep_token_memo(&model.memo);
-            model.memo_changed = false;
         }
-        let tokenizer_parsed = self.parsed_on_open || parsed;
-        self.parsed_on_open = false;
+        let tokenizer_parsed = parsed_on_open || parsed;
         let plan = prepared.forward_plan();
         model.runs += 1;
         let figures = match forward_missing(model, &plan, self.kept_bytes_floor, host).await {
@@ -273,12 +266,13 @@ impl Session {
         Ok(result)
     }
 
-    /// Makes the host's model the resident one: kept if it already is (returns true), else
-    /// what was resident is dropped first (its memory reused) and the config and tokenizer read.
-    async fn open<H: RunHost>(&mut self, host: &mut H) -> Result<bool> {
+    /// Makes the host's model the resident one: kept if it already is, else what was resident
+    /// is dropped first (its memory reused) and the config and tokenizer read. Returns whether
+    /// it was kept, and whether tokenizer.json was parsed.
+    async fn open<H: RunHost>(&mut self, host: &mut H) -> Result<(bool, bool)> {
         let key = host.model_key();
         if self.model.as_ref().is_some_and(|m| m.key == key) {
-            return Ok(true);
+            return Ok((true, false));
         }
         self.model = None;
         host.forget();
@@ -287,29 +281,26 @@ impl Session {
         host.stage(Stage::Tokenizer).await;
         let json = host.read(ModelFile::Tokenizer).await?;
         let id = tokenizer_id(&json);
-        // Remembered token ids put off the parsing; without them it is done now, as it
-        // checks the file.
-        let mut memo = host.token_memo(&id).await;
-        let mut memo_changed = false;
-        if let Some(supplied) = host.supplied_token_ids().filter(|s| s.tokenizer == id) {
-            memo_changed = memo.get_or_insert_with(|| TokenMemo::new(id.clone())).learn_from(supplied);
-        }
-        let (tokenizer, tokenizer_json, memo) = match memo {
-            Some(memo) => (None, json, memo),
-            None => (Some(Gpt2Tokenizer::from_bytes(&json)?), Vec::new(), TokenMemo::new(id)),
+        // Remembered token ids, or the page's of the same file, put off the parsing; without
+        // either it is done now, as it checks the file.
+        let memo = host.token_memo(&id).await;
+        let supplied = host.supplied_token_ids().is_some_and(|s| s.tokenizer == id);
+        let (tokenizer, tokenizer_json) = match memo.is_some() || supplied {
+            true => (None, json),
+            false => (Some(Gpt2Tokenizer::from_bytes(&json)?), Vec::new()),
         };
-        self.parsed_on_open = tokenizer.is_some();
+        let parsed = tokenizer.is_some();
+        let memo = memo.unwrap_or_else(|| TokenMemo::new(id));
         self.model = Some(ResidentModel {
             key,
             config,
             tokenizer,
             tokenizer_json,
             memo,
-            memo_changed,
             captures: HashMap::new(),
             runs: 0,
         });
-        Ok(false)
+        Ok((false, parsed))
     }
 
     /// A session that keeps captures up to `floor` bytes in all (or this run's, if more); the
@@ -318,7 +309,6 @@ impl Session {
         Session {
             model: None,
             kept_bytes_floor: floor,
-            parsed_on_open: false,
         }
     }
 
