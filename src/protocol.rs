@@ -1,6 +1,7 @@
 //! The messages between the page and the engine worker: plain data with serde, no web types, so
-//! the page's state and its tests are native code. The page sends a [`RunRequest`]; the engine
-//! answers with a stream of [`EngineEvent`]s ending in `Done` or `Failed`.
+//! the page's state and its tests are native code. The page sends an [`EngineRequest`]: a run,
+//! answered with a stream of [`EngineEvent`]s ending in `Done` or `Failed`, or a read-ahead,
+//! answered with nothing.
 
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +77,18 @@ pub struct RunRequest {
     /// then never parses its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encodings: Option<crate::model::TokenMemo>,
+}
+
+/// What the page asks of the engine worker, which takes requests one at a time, in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "request", rename_all = "snake_case")]
+pub enum EngineRequest {
+    Run(RunRequest),
+    /// While the live lab waits for a pause in typing: read what a run of this request would
+    /// read beyond what the resident model holds (a new word's embedding row), so the run that
+    /// follows finds it read. Only for the resident model, only rows; no answer, and a failure
+    /// costs nothing (the run reads as usual).
+    ReadAhead(RunRequest),
 }
 
 /// Faults the e2e tests provoke through the page's `?fault=` (served from this machine only).

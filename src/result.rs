@@ -130,6 +130,10 @@ pub struct RunStats {
     /// earlier run or visit, or the resident model's tokenizer was parsed already).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer_parsed: Option<bool>,
+    /// The weights this run read (a new word's embedding row) were read ahead, while the page
+    /// waited for a pause in typing: the run found them read. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_read_ahead: Option<bool>,
     /// Bytes of weights held in memory after the run, over every rank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resident_weight_bytes: Option<u64>,

@@ -169,6 +169,9 @@ fn use_live_runs(state: &UseReducerHandle<State>, runner: &run::Runner) {
     use_effect_with(key, move |_| {
         let timer = state.live_due().then(|| {
             let pause = if state.edit_typed { LIVE_DEBOUNCE_MS } else { 0 };
+            if state.edit_typed {
+                run::read_ahead(&state, &runner);
+            }
             gloo::timers::callback::Timeout::new(pause, move || {
                 run::start(&state, state.dispatcher(), &runner, state.experiment.clone());
             })

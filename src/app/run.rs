@@ -14,7 +14,7 @@ use yew::UseReducerDispatcher as Dispatcher;
 use super::state::{Action, State};
 use crate::experiment::Experiment;
 use crate::model::token_memo::encodings_of;
-use crate::web::engine::{Engine, EngineEvent, JsonCodec, RunRequest, CRASH_CHANNEL};
+use crate::web::engine::{Engine, EngineEvent, EngineRequest, JsonCodec, RunRequest, CRASH_CHANNEL};
 use crate::web::params::{absolute_url, PageParams};
 
 /// Trunk's loader for the worker build (src/bin/worker.rs).
@@ -53,20 +53,38 @@ pub struct Runner {
     pub engine: EngineSlot,
 }
 
+/// A run of `experiment` on the state's model and options, as the next run.
+fn request_for(state: &State, experiment: Experiment) -> RunRequest {
+    // The engine need not parse its own tokenizer for texts the page's encoded.
+    let encodings = state.tokenizer.as_ref().and_then(|t| encodings_of(&experiment, &t.0, &t.1));
+    RunRequest {
+        experiment,
+        model: state.model_files(absolute_url),
+        options: state.run_options(),
+        workers: PageParams::from_location().workers,
+        run_id: Some(state.runs + 1),
+        fault: crate::web::fault::for_run(Some(state.runs + 1)),
+        encodings,
+    }
+}
+
+/// Asks the kept engine, if idle, to read ahead what a run of the state's experiment would
+/// read beyond the resident model (a new word's row) while the live lab waits for a pause in
+/// typing: the run then starts with it read.
+pub fn read_ahead(state: &State, runner: &Runner) {
+    if let Some(bridge) = runner.engine.borrow().as_ref().filter(|_| !state.busy()) {
+        let request = RunRequest {
+            fault: None,
+            ..request_for(state, state.experiment.clone())
+        };
+        bridge.send_input(EngineRequest::ReadAhead(request));
+    }
+}
+
 /// Runs `experiment` on the state's model and options, unless a run is under way.
 pub fn start(state: &State, dispatch: Dispatcher<State>, runner: &Runner, experiment: Experiment) {
     if !state.busy() {
-        // The engine need not parse its own tokenizer for texts the page's encoded.
-        let encodings = state.tokenizer.as_ref().and_then(|t| encodings_of(&experiment, &t.0, &t.1));
-        let request = RunRequest {
-            experiment,
-            model: state.model_files(absolute_url),
-            options: state.run_options(),
-            workers: PageParams::from_location().workers,
-            run_id: Some(state.runs + 1),
-            fault: crate::web::fault::for_run(Some(state.runs + 1)),
-            encodings,
-        };
+        let request = request_for(state, experiment);
         let cancel = cancel_on(&runner.cancel);
         yew::platform::spawn_local(run(request, dispatch, runner.engine.clone(), cancel));
     }
@@ -129,7 +147,7 @@ pub fn start_engine(engine: &EngineSlot) {
 pub async fn run(request: RunRequest, dispatch: Dispatcher<State>, engine: EngineSlot, cancel: oneshot::Receiver<()>) {
     dispatch.dispatch(Action::Started(now_ms()));
     let mut bridge = engine.borrow_mut().take().unwrap_or_else(spawn_engine);
-    bridge.send_input(request);
+    bridge.send_input(EngineRequest::Run(request));
     let mut cancel = cancel.fuse();
     let mut crashed = CrashWatch::new();
     loop {

@@ -48,6 +48,8 @@ impl<'a> LocalEngine<'a> {
                 ranks: Vec::new(),
                 memo: None,
                 supplied: None,
+                ahead: None,
+                ahead_used: false,
             },
         }
     }
@@ -74,6 +76,16 @@ impl<'a> LocalEngine<'a> {
     /// The token ids remembered so far (what a page keeps for its next visit).
     pub fn token_memo(&self) -> Option<&TokenMemo> {
         self.host.memo.as_ref()
+    }
+
+    /// Reads ahead for `experiment` (see [`super::Session::read_ahead`]): whether the host was
+    /// asked to. The next run whose needs are the same says so in its stats
+    /// (`weights_read_ahead`).
+    pub fn read_ahead(&mut self, experiment: &Experiment, options: Option<&ExtendedOptions>) -> Result<bool> {
+        self.session
+            .read_ahead(experiment, options, &mut self.host)
+            .now_or_never()
+            .unwrap_or_else(|| Err(Error::Model("a local read-ahead waited".into())))
     }
 
     /// Bytes of the captures kept for later runs.
@@ -105,6 +117,10 @@ struct LocalHost<'a> {
     memo: Option<TokenMemo>,
     /// Token ids that come with the runs (see [`LocalEngine::supply_token_ids`]).
     supplied: Option<TokenMemo>,
+    /// The needs read ahead (the whole file is in memory: only which, to check the session's
+    /// asking), and whether this run's weights were those.
+    ahead: Option<Vec<Need>>,
+    ahead_used: bool,
 }
 
 impl LocalHost<'_> {
@@ -151,7 +167,8 @@ impl<'a> RunHost for LocalHost<'a> {
         self.ranks.first()?.as_ref().map(LayerWeights::coverage)
     }
 
-    async fn weights(&mut self, _plan: &ForwardPlan, _needs: &[Need]) -> Result<(Header, WholeFile<'a>)> {
+    async fn weights(&mut self, _plan: &ForwardPlan, needs: &[Need]) -> Result<(Header, WholeFile<'a>)> {
+        self.ahead_used = self.ahead.take().is_some_and(|a| a == needs);
         Ok((Header::from_file(self.model.weights)?, WholeFile(self.model.weights)))
     }
 
@@ -168,8 +185,14 @@ impl<'a> RunHost for LocalHost<'a> {
         })
     }
 
+    async fn read_ahead(&mut self, _plan: &ForwardPlan, needs: &[Need]) -> Result<()> {
+        self.ahead = Some(needs.to_vec());
+        Ok(())
+    }
+
     fn forget(&mut self) {
         self.ranks.clear();
+        self.ahead = None;
     }
 
     fn report(&mut self) -> HostReport {
@@ -177,6 +200,7 @@ impl<'a> RunHost for LocalHost<'a> {
             model_file_bytes: Some(self.model.weights.len() as u64),
             peak_rss_bytes: peak_rss_bytes(),
             resident_weight_bytes: Some(self.ranks.iter().flatten().map(LayerWeights::held_bytes).sum()),
+            weights_read_ahead: std::mem::take(&mut self.ahead_used),
             ..HostReport::default()
         }
     }

@@ -11,6 +11,7 @@ mod analyse;
 #[cfg(not(target_arch = "wasm32"))]
 mod local;
 mod prepared;
+mod resident;
 mod session;
 
 use std::future::Future;
@@ -78,6 +79,8 @@ pub struct HostReport {
     pub peak_rss_bytes: Option<u64>,
     /// Bytes of weights the ranks hold after the run, summed over them.
     pub resident_weight_bytes: Option<u64>,
+    /// The run's [`RunHost::weights`] returned what [`RunHost::read_ahead`] read.
+    pub weights_read_ahead: bool,
     /// A rank that failed left the run to the others, which read and packed again: the
     /// matrices and the bytes (counted beside the run's own).
     pub tensors_packed_again: u32,
@@ -145,6 +148,14 @@ pub trait RunHost {
     /// The weights file's header and the bytes of the pieces `needs` lists (what `plan`'s
     /// forward needs beyond [`Self::held`]; a host may hold more, e.g. the whole file).
     fn weights(&mut self, plan: &ForwardPlan, needs: &[Need]) -> impl Future<Output = Result<(Header, Self::Bytes)>>;
+
+    /// Reads the pieces `needs` lists (rows of `plan`'s forward beyond [`Self::held`]) ahead
+    /// of the run, while the page waits for a pause in typing: the next [`Self::weights`] for
+    /// the same needs then returns them without reading. Nothing by default (files on disk).
+    fn read_ahead(&mut self, plan: &ForwardPlan, needs: &[Need]) -> impl Future<Output = Result<()>> {
+        let _ = (plan, needs);
+        async { Ok(()) }
+    }
 
     /// Every rank adds its share of `loaded` to what it holds ([`ForwardPlan::load_into`]) and
     /// runs the forward ([`ForwardPlan::forward`]); reports [`Stage::Forward`] when loading

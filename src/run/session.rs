@@ -9,14 +9,14 @@
 
 use std::collections::HashMap;
 
-use super::{analyse, ForwardPlan, ModelFile, Prepared, RunHost, Stage};
+use super::resident::ResidentModel;
+use super::{analyse, ForwardPlan, ModelFile, RunHost, Stage};
 use crate::analysis::report::ExtendedOptions;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
-use crate::model::plan::{missing_needs, plan as plan_pieces, Need};
-use crate::model::token_memo::{tokenizer_id, Remembering};
-use crate::model::weights::tokens_used;
-use crate::model::{Capture, Gpt2Config, Gpt2Tokenizer, Taps, TokenMemo};
+use crate::model::plan::{plan as plan_pieces, Need};
+use crate::model::token_memo::tokenizer_id;
+use crate::model::{Gpt2Config, Gpt2Tokenizer, TokenMemo};
 use crate::result::{RunResult, RunStats};
 
 /// Captures are kept up to this many bytes in all, this run's and earlier runs', or as many as
@@ -36,144 +36,6 @@ pub struct Session {
 impl Default for Session {
     fn default() -> Self {
         Session::with_kept_bytes(KEPT_BYTES_FLOOR)
-    }
-}
-
-struct ResidentModel {
-    /// The host's name for the model's files ([`RunHost::model_key`]).
-    key: String,
-    config: Gpt2Config,
-    /// Parsed when a run needed it: a reload whose texts are all remembered parses nothing.
-    tokenizer: Option<Gpt2Tokenizer>,
-    /// tokenizer.json while it is not parsed.
-    tokenizer_json: Vec<u8>,
-    /// The token ids every run so far encoded (and earlier visits', from the host, and the
-    /// page's, which encodes with the same tokenizer: see [`RunHost::supplied_token_ids`]).
-    memo: TokenMemo,
-    /// A prompt's token ids -> its last-token [q, k, v] at layers 0..=n (index = layer).
-    captures: HashMap<Vec<u32>, Kept>,
-    /// Runs so far: a capture's `used` is the last run that needed it.
-    runs: u64,
-}
-
-struct Kept {
-    layers: Vec<[Vec<f32>; 3]>,
-    used: u64,
-}
-
-impl Kept {
-    fn bytes(&self) -> usize {
-        self.layers.iter().flatten().map(|x| x.len() * 4).sum()
-    }
-}
-
-impl ResidentModel {
-    /// Parses tokenizer.json, unless done.
-    fn parse_tokenizer(&mut self) -> Result<()> {
-        if self.tokenizer.is_none() {
-            self.tokenizer = Some(Gpt2Tokenizer::from_bytes(&self.tokenizer_json)?);
-            self.tokenizer_json = Vec::new();
-        }
-        Ok(())
-    }
-
-    /// The run before the weights, its prompts encoded from the memo, or by the tokenizer
-    /// (parsed now if a text is new). Returns it, whether the memo grew, and whether
-    /// tokenizer.json was parsed for it.
-    fn prepare(&mut self, experiment: &Experiment, options: Option<&ExtendedOptions>) -> Result<(Prepared, bool, bool)> {
-        let mut parsed = false;
-        loop {
-            let encoder = Remembering::new(&self.memo, self.tokenizer.as_ref());
-            match Prepared::new(experiment, options, self.config.clone(), &encoder) {
-                Err(_) if encoder.missed() && !parsed => {
-                    self.parse_tokenizer()?;
-                    parsed = true;
-                }
-                outcome => {
-                    let prepared = outcome?;
-                    let grew = self.memo.learn(encoder.encoded());
-                    return Ok((prepared, grew, parsed));
-                }
-            }
-        }
-    }
-
-    fn captured(&self, prompt: &[u32], layer: usize) -> bool {
-        self.captures.get(prompt).is_some_and(|kept| kept.layers.len() > layer)
-    }
-
-    /// Keeps a forward's captures (every layer 0..=top of each of `prompts`), moved, not
-    /// copied: a copy beside them was the engine's high-water mark after a 34-prompt forward.
-    fn keep(&mut self, prompts: &[Vec<u32>], mut captures: Vec<Capture>) {
-        let take = std::mem::take::<Vec<f32>>;
-        for (i, prompt) in prompts.iter().enumerate() {
-            let layers = captures
-                .iter_mut()
-                .map(|c| [take(&mut c.q[i]), take(&mut c.k[i]), take(&mut c.v[i])])
-                .collect();
-            self.captures.insert(prompt.clone(), Kept { layers, used: self.runs });
-        }
-    }
-
-    /// Marks `prompts` as needed by this run, then drops the least recently used captures of
-    /// other runs until all, with `incoming` bytes of captures still to come, fit the budget
-    /// (see [`KEPT_BYTES_FLOOR`]).
-    fn trim(&mut self, prompts: &[Vec<u32>], floor: usize, incoming: usize) {
-        let now = self.runs;
-        let mut current = incoming;
-        for p in prompts {
-            if let Some(kept) = self.captures.get_mut(p) {
-                kept.used = now;
-            }
-        }
-        let mut others: Vec<(u64, usize, Vec<u32>)> = Vec::new();
-        for (p, kept) in &self.captures {
-            if kept.used == now {
-                current += kept.bytes();
-            } else {
-                others.push((kept.used, kept.bytes(), p.clone()));
-            }
-        }
-        let room = floor.max(current) - current;
-        let mut total: usize = others.iter().map(|o| o.1).sum();
-        others.sort_unstable_by_key(|o| o.0);
-        for (_, bytes, prompt) in others {
-            if total <= room {
-                break;
-            }
-            self.captures.remove(&prompt);
-            total -= bytes;
-        }
-    }
-
-    /// Bytes of every kept capture.
-    fn kept_bytes(&self) -> usize {
-        self.captures.values().map(Kept::bytes).sum()
-    }
-
-    /// The captures of `layers` for `prompts`, in their order, as one forward returns them.
-    fn assemble(&self, prompts: &[Vec<u32>], layers: std::ops::RangeInclusive<usize>) -> Result<Vec<Capture>> {
-        layers
-            .map(|layer| {
-                let mut capture = Capture {
-                    layer,
-                    q: Vec::with_capacity(prompts.len()),
-                    k: Vec::with_capacity(prompts.len()),
-                    v: Vec::with_capacity(prompts.len()),
-                };
-                for prompt in prompts {
-                    let [q, k, v] = self
-                        .captures
-                        .get(prompt)
-                        .and_then(|kept| kept.layers.get(layer))
-                        .ok_or_else(|| Error::Model(format!("layer {layer} of a prompt was not captured")))?;
-                    capture.q.push(q.clone());
-                    capture.k.push(k.clone());
-                    capture.v.push(v.clone());
-                }
-                Ok(capture)
-            })
-            .collect()
     }
 }
 
@@ -209,12 +71,8 @@ impl Session {
         let resident = kept && host.held().is_some();
         let t_opened = host.now_ms();
         let model = self.model.as_mut().expect("opened");
-        let supplied = host.supplied_token_ids().is_some_and(|s| model.memo.learn_from(s));
-        let (prepared, memo_grew, parsed) = model.prepare(experiment, options)?;
-        if supplied || memo_grew {
-            host.keep_token_memo(&model.memo);
-        }
-        let tokenizer_parsed = parsed_on_open || parsed;
+        let (prepared, parsed) = model.prepare_on(experiment, options, host)?;
+        let tokenizer_parsed = parsed_on_open || parsed || std::mem::take(&mut model.parsed_ahead);
         let plan = prepared.forward_plan();
         model.runs += 1;
         let figures = match forward_missing(model, &plan, self.kept_bytes_floor, host).await {
@@ -260,6 +118,7 @@ impl Session {
             tensors_from_store: Some(figures.tensors_from_store).filter(|&n| n > 0),
             resident_weight_bytes: report.resident_weight_bytes,
             tokenizer_parsed: Some(tokenizer_parsed),
+            weights_read_ahead: Some(true).filter(|_| report.weights_read_ahead),
             run_id: None,
             ..RunStats::default()
         });
@@ -299,8 +158,40 @@ impl Session {
             memo,
             captures: HashMap::new(),
             runs: 0,
+            parsed_ahead: false,
         });
         Ok((false, parsed))
+    }
+
+    /// Reads ahead, while the page waits for a pause in typing, what a run of `experiment`
+    /// would read beyond what the resident model holds, when that is rows only (a new word's
+    /// embedding row): see [`RunHost::read_ahead`]. Returns whether the host was asked to read.
+    /// Nothing for a model other than the resident one, nor for whole tensors (a higher layer's
+    /// matrices: the run reads those), and nothing held or captured changes.
+    pub async fn read_ahead<H: RunHost>(
+        &mut self,
+        experiment: &Experiment,
+        options: Option<&ExtendedOptions>,
+        host: &mut H,
+    ) -> Result<bool> {
+        experiment.validate()?;
+        let key = host.model_key();
+        let Some(model) = self.model.as_mut().filter(|m| m.key == key) else {
+            return Ok(false);
+        };
+        let Some(held) = host.held() else {
+            return Ok(false);
+        };
+        let (prepared, parsed) = model.prepare_on(experiment, options, host)?;
+        model.parsed_ahead |= parsed;
+        let Some((sub, missing)) = model.missing(&prepared.forward_plan(), Some(&held))? else {
+            return Ok(false);
+        };
+        if missing.is_empty() || missing.iter().any(|n| matches!(n, Need::Whole { .. })) {
+            return Ok(false);
+        }
+        host.read_ahead(&sub, &missing).await?;
+        Ok(true)
     }
 
     /// A session that keeps captures up to `floor` bytes in all (or this run's, if more); the
@@ -339,29 +230,12 @@ async fn forward_missing<H: RunHost>(
     floor: usize,
     host: &mut H,
 ) -> std::result::Result<ForwardFigures, Failed> {
-    let top = plan.top_layer;
-    let mut todo: Vec<Vec<u32>> = plan.prompts.iter().filter(|p| !model.captured(p, top)).cloned().collect();
-    todo.sort_unstable();
-    todo.dedup();
-    if todo.is_empty() {
+    let Some((sub, mut missing)) = model.missing(plan, host.held().as_ref()).map_err(Failed::Reading)? else {
         return Ok(ForwardFigures::default());
-    }
-    // q, k and v at layers 0..=top for each new prompt.
-    let incoming = todo.len() * (top + 1) * 3 * plan.config.n_embd * 4;
-    model.trim(&plan.prompts, floor, incoming);
-    // Every layer up to the top is captured on the way (the sweep's taps): a lower layer
-    // later needs no forward at all.
-    let sub = ForwardPlan {
-        config: plan.config.clone(),
-        top_layer: top,
-        taps: Taps {
-            all_layers: true,
-            whole_prompts: plan.taps.whole_prompts,
-        },
-        prompts: todo,
     };
-    let (rows, n_pos) = tokens_used(&sub.config, &sub.prompts).map_err(Failed::Reading)?;
-    let mut missing = missing_needs(&sub.config, host.held().as_ref(), top, &rows, n_pos);
+    // q, k and v at layers 0..=top for each new prompt.
+    let incoming = sub.prompts.len() * (sub.top_layer + 1) * 3 * plan.config.n_embd * 4;
+    model.trim(&plan.prompts, floor, incoming);
     let anything_missing = !missing.is_empty();
     let t_ask = host.now_ms();
     // Conv1Ds the ranks can take already packed: neither their weight nor their bias is read.

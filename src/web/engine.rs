@@ -1,8 +1,10 @@
 //! The engine in a Web Worker: runs (`run::Session`) over a host that downloads the model's
 //! files (cached) and runs the forward on two workers, reporting each stage and the download's
 //! progress, so the page never freezes. The model stays in memory between runs (the live lab):
-//! an edit reads and packs only what no earlier run did. The page sends a
-//! [`RunRequest`]; the worker answers with a stream of [`EngineEvent`]s ending in Done or Failed.
+//! an edit reads and packs only what no earlier run did. The page sends a run
+//! ([`EngineRequest::Run`]); the worker answers with a stream of [`EngineEvent`]s ending in
+//! Done or Failed. While the page waits for a pause in typing it may send a read-ahead
+//! ([`EngineRequest::ReadAhead`]), answered with nothing.
 
 use futures::{SinkExt, StreamExt};
 use gloo::worker::reactor::{reactor, ReactorScope};
@@ -18,7 +20,7 @@ use crate::error::Result;
 use crate::result::RunResult;
 use crate::run::Session;
 
-pub use crate::protocol::{EngineEvent, ModelFiles, Progress, RunRequest, Stage, TestFault};
+pub use crate::protocol::{EngineEvent, EngineRequest, ModelFiles, Progress, RunRequest, Stage, TestFault};
 
 /// Messages as JSON text: results hold optional fields that a binary codec cannot skip.
 pub struct JsonCodec;
@@ -38,7 +40,7 @@ pub(super) fn now_ms() -> f64 {
 }
 
 #[reactor]
-pub async fn Engine(mut scope: ReactorScope<RunRequest, EngineEvent>) {
+pub async fn Engine(mut scope: ReactorScope<EngineRequest, EngineEvent>) {
     // Kept between runs: the live lab's edits reuse the model, its weights and its captures.
     let mut session = Session::default();
     let mut ranks = Ranks::default();
@@ -46,6 +48,13 @@ pub async fn Engine(mut scope: ReactorScope<RunRequest, EngineEvent>) {
     // model stays resident) instead of asking the hub again.
     let mut resolved: Option<(ModelFiles, Resolved)> = None;
     while let Some(request) = scope.next().await {
+        let request = match request {
+            EngineRequest::Run(request) => request,
+            EngineRequest::ReadAhead(request) => {
+                read_ahead(&mut session, &mut ranks, &resolved, &request).await;
+                continue;
+            }
+        };
         // Events are queued while a step computes and flushed at the next await.
         let (tx, mut rx) = futures::channel::mpsc::unbounded::<EngineEvent>();
         let run = run(&mut session, &mut ranks, &mut resolved, &request, tx);
@@ -71,6 +80,27 @@ pub async fn Engine(mut scope: ReactorScope<RunRequest, EngineEvent>) {
         }
         // After the result is out: what this worker packed is kept for the next visit.
         ranks.keep_packed().await;
+    }
+}
+
+/// Reads ahead for `request` (see [`Session::read_ahead`]) when its model is the one the last
+/// run resolved; a failure is only logged: the run reads as usual.
+async fn read_ahead(session: &mut Session, ranks: &mut Ranks, resolved: &Option<(ModelFiles, Resolved)>, request: &RunRequest) {
+    let Some((_, found)) = resolved.as_ref().filter(|(asked, _)| *asked == request.model) else {
+        return;
+    };
+    let request = &RunRequest {
+        model: found.files.clone(),
+        ..request.clone()
+    };
+    // Nobody listens: a read-ahead reports no stage and no progress.
+    let (events, _) = futures::channel::mpsc::unbounded::<EngineEvent>();
+    let mut host = WebHost::new(request, events, ranks);
+    if let Err(e) = session
+        .read_ahead(&request.experiment, request.options.as_ref(), &mut host)
+        .await
+    {
+        web_sys::console::warn_1(&format!("QK Lens: reading ahead failed (the run will read): {e}").into());
     }
 }
 

@@ -29,6 +29,18 @@ pub(super) struct Ranks {
     second: Option<SecondWorker>,
     /// The packed store to write this worker's new Conv1Ds to once the result is out.
     to_keep: Option<PackedStore>,
+    /// Rows read ahead for the next run (see `RunHost::read_ahead`).
+    ahead: Option<ReadAhead>,
+}
+
+/// Pieces read before the run that needs them: which file, which needs, and what came.
+struct ReadAhead {
+    weights: String,
+    revision: Option<String>,
+    needs: Vec<Need>,
+    header: Header,
+    bytes: WeightBytes,
+    stats: DownloadStats,
 }
 
 /// The page's host of a run: files downloaded (and cached) from the request's URLs, the
@@ -37,9 +49,9 @@ pub(super) struct WebHost<'a> {
     request: &'a RunRequest,
     events: UnboundedSender<EngineEvent>,
     ranks: &'a mut Ranks,
-    /// Everything the run's forward needs, to read again if the second worker fails.
-    needs: Vec<Need>,
     download: Option<DownloadStats>,
+    /// [`Self::weights`] found its pieces read ahead.
+    read_ahead_used: bool,
     notes: Vec<String>,
     peer_memory: u64,
     peer_held: u64,
@@ -68,8 +80,8 @@ impl<'a> WebHost<'a> {
             request,
             events,
             ranks,
-            needs: Vec::new(),
             download: None,
+            read_ahead_used: false,
             notes: Vec::new(),
             peer_memory: 0,
             peer_held: 0,
@@ -186,7 +198,7 @@ impl WebHost<'_> {
         let (header, bytes, again) = load_weight_bytes(
             &self.request.model.weights,
             self.request.model.revision.as_deref(),
-            &self.needs,
+            &plan.weight_needs()?,
             self.progress(),
         )
         .await?;
@@ -276,7 +288,17 @@ impl RunHost for WebHost<'_> {
     }
 
     async fn weights(&mut self, plan: &ForwardPlan, needs: &[Need]) -> Result<(Header, WeightBytes)> {
-        self.needs = plan.weight_needs()?;
+        let model = &self.request.model;
+        if let Some(ahead) = self
+            .ranks
+            .ahead
+            .take()
+            .filter(|a| a.needs == needs && a.weights == model.weights && a.revision == model.revision)
+        {
+            self.download = Some(ahead.stats);
+            self.read_ahead_used = true;
+            return Ok((ahead.header, ahead.bytes));
+        }
         let first = self.ranks.mine.is_none();
         self.second_for(plan);
         let download = load_weight_bytes(
@@ -299,6 +321,22 @@ impl RunHost for WebHost<'_> {
         Ok((header, bytes))
     }
 
+    /// Kept in the ranks for the next run's [`Self::weights`] (a later read-ahead replaces it).
+    async fn read_ahead(&mut self, _plan: &ForwardPlan, needs: &[Need]) -> Result<()> {
+        self.ranks.ahead = None;
+        let model = &self.request.model;
+        let (header, bytes, stats) = load_weight_bytes(&model.weights, model.revision.as_deref(), needs, |_| {}).await?;
+        self.ranks.ahead = Some(ReadAhead {
+            weights: model.weights.clone(),
+            revision: model.revision.clone(),
+            needs: needs.to_vec(),
+            header,
+            bytes,
+            stats,
+        });
+        Ok(())
+    }
+
     async fn forward(&mut self, plan: &ForwardPlan, loaded: Option<(Header, WeightBytes)>) -> Result<Forwarded> {
         let packs = loaded.is_some();
         let forwarded = self.forward_ranks(plan, loaded).await?;
@@ -312,6 +350,7 @@ impl RunHost for WebHost<'_> {
         self.ranks.mine = None;
         self.ranks.second = None;
         self.ranks.to_keep = None;
+        self.ranks.ahead = None;
     }
 
     fn report(&mut self) -> HostReport {
@@ -336,6 +375,7 @@ impl RunHost for WebHost<'_> {
             wasm_memory_bytes: Some(wasm_memory_bytes() + self.peer_memory),
             peak_rss_bytes: None,
             resident_weight_bytes: Some(mine + self.peer_held),
+            weights_read_ahead: self.read_ahead_used,
             tensors_packed_again: self.again.0,
             weight_bytes_read_again: self.again.1,
             notes: std::mem::take(&mut self.notes),

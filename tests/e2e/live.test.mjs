@@ -94,6 +94,8 @@ describe('the live lab', () => {
       // At most mango's embedding row (n_embd floats) was read, from the network or storage.
       assert.ok(s.weight_bytes_read <= 4 * res.model.n_embd, `weight bytes read: ${s.weight_bytes_read}`);
       assert.ok(weightRequests() - before <= 1, `weight requests for the edit: ${weightRequests() - before}`);
+      // That row was read while the page waited for the pause in typing, not after it.
+      assert.equal(s.weights_read_ahead, true, 'the new word\'s row was read ahead');
       const tags = await shown(page);
       assert.ok(tags.figures.length >= 4, `figures with a run id: ${tags.figures.length}`);
       for (const tag of [tags.resultTag, tags.summary, ...tags.figures]) assert.equal(tag, String(s.run_id));
@@ -230,6 +232,27 @@ describe('the live lab', () => {
       await setWords(page, 2, [...words(LECTURE, 2), 'plum', 'kiwi', 'mango', 'melon']);
       const after = await resultWhere(page, (r) => r.experiment.categories[2].words.includes('melon'), 'melon added');
       assert.ok(after.stats.bytes_downloaded <= 12 * 4 * after.model.n_embd, `downloaded: ${after.stats.bytes_downloaded}`);
+    });
+  });
+
+  test('the second worker failing in a live edit leaves the edit to one worker, right and noted', { timeout: 240_000 }, async (t) => {
+    await withServedPage(browser(), async (srv, page) => {
+      // Run 2 (the first edit) carries the fault: the second worker panics at its forward.
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(LECTURE))}&run=1&fault=panic-peer&fault_run=2`);
+      const first = JSON.parse((await waitForOutcome(page, RESULT_TIMEOUT_MS)).text);
+      assert.equal(first.stats.forward_ranks, 2, 'two workers before the fault');
+      const { edited, res } = await editWallMango(page);
+      t.diagnostic(`edit: ${JSON.stringify(res.stats)}`);
+      assert.equal(res.stats.forward_ranks, 1);
+      assert.ok(res.notes.some((n) => /second worker failed/.test(n)), JSON.stringify(res.notes));
+      checkResult(res, readJson(path.join(GOLDEN, `${MODEL}.edited.L3.json`)), edited, 3);
+      // The engine goes on alone: back to the lecture's words, right too.
+      await setWords(page, 1, words(LECTURE, 1));
+      await setWords(page, 2, words(LECTURE, 2));
+      const back = await resultWhere(page, (r) => !r.experiment.categories[2].words.includes('mango') &&
+        r.experiment.categories[1].words.includes('wall'), 'the lecture again');
+      assert.equal(back.stats.forward_ranks ?? 1, 1);
+      checkResult(back, readJson(path.join(GOLDEN, `${MODEL}.L3.json`)), LECTURE, 3);
     });
   });
 

@@ -320,3 +320,56 @@ fn the_pages_encodings_spare_the_engines_tokenizer() {
     assert_eq!(stats(&parsed).tokenizer_parsed, Some(true));
     assert_same(&parsed, &fresh);
 }
+
+/// While the page waits for a pause in typing, the engine reads ahead a new word's row: the
+/// run that follows reads nothing more and is still right. Only the resident model's rows are
+/// read ahead (never a higher layer's matrices, nor another model's), nothing held or
+/// captured changes, and a read-ahead the edit did not follow is not used.
+#[test]
+fn a_new_words_row_is_read_ahead_of_its_run() {
+    let files = Files::of("tiny-gpt2-hub");
+    let model = files.model(2);
+    let mut engine = LocalEngine::new(&model);
+    assert!(!engine.read_ahead(&edited(3), None).unwrap(), "nothing resident yet");
+    engine.run(&lecture(3), None).unwrap();
+    let kept = engine.kept_capture_bytes();
+
+    assert!(engine.read_ahead(&edited(3), None).unwrap(), "mango's row");
+    assert_eq!(engine.kept_capture_bytes(), kept, "a read-ahead runs no forward");
+    let edit = engine.run(&edited(3), None).unwrap();
+    let s = stats(&edit);
+    assert_eq!(s.weights_read_ahead, Some(true));
+    assert_eq!(s.weight_bytes_read, Some(wte_row_bytes(&files)), "still counted as read");
+    assert_eq!(s.prompts_forwarded, Some(1));
+    assert_same(&edit, &run_local(&edited(3), None, &model).unwrap());
+    crate::golden::check(&edit, &golden("tiny-gpt2-hub.edited.L3"));
+
+    // Nothing to read: a seen experiment, a word removed.
+    assert!(!engine.read_ahead(&lecture(3), None).unwrap());
+    assert!(!engine.read_ahead(&lecture(2), None).unwrap(), "a lower layer is captured");
+    // A higher layer needs whole matrices: the run reads them.
+    let mut low = LocalEngine::new(&model);
+    low.run(&lecture(1), None).unwrap();
+    assert!(!low.read_ahead(&edited(3), None).unwrap());
+    assert_eq!(stats(&low.run(&edited(3), None).unwrap()).weights_read_ahead, None);
+
+    // Read ahead for one word, then another typed before the pause: the run reads its own.
+    let mut plum = lecture(3);
+    plum.categories[2].words.push("plum".into());
+    let mut lemon = lecture(3);
+    lemon.categories[2].words.push("lemon".into());
+    assert!(engine.read_ahead(&plum, None).unwrap());
+    let r = engine.run(&lemon, None).unwrap();
+    assert_eq!(stats(&r).weights_read_ahead, None, "plum's row is not lemon's");
+    assert_eq!(stats(&r).weight_bytes_read, Some(wte_row_bytes(&files)));
+    assert_same(&r, &run_local(&lemon, None, &model).unwrap());
+
+    // Another model: nothing of it is resident, nothing is read ahead.
+    let other = Files::of("tiny-gpt2-hub-fp16");
+    let other_model = other.model(2);
+    engine.switch(&other_model);
+    assert!(!engine.read_ahead(&plum, None).unwrap());
+    let r = engine.run(&plum, None).unwrap();
+    assert_eq!(stats(&r).model_resident, Some(false));
+    assert_eq!(stats(&r).weights_read_ahead, None);
+}

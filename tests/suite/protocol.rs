@@ -2,7 +2,9 @@
 //! what was sent, and each peer message's wire tag is the kind its errors name.
 
 use qk_lens::model::Taps;
-use qk_lens::protocol::{EngineEvent, ModelFiles, PeerMessage, Progress, RunRequest, Stage, StoredConv, TestFault};
+use qk_lens::protocol::{
+    EngineEvent, EngineRequest, ModelFiles, PeerMessage, Progress, RunRequest, Stage, StoredConv, TestFault,
+};
 use qk_lens::run::ForwardPlan;
 use qk_lens::Experiment;
 
@@ -86,6 +88,14 @@ fn engine_messages_round_trip() {
     let json = serde_json::to_string(&faulty).unwrap();
     assert!(json.contains(r#""fault":"panic-peer""#), "{json}");
     assert_eq!(serde_json::from_str::<RunRequest>(&json).unwrap(), faulty);
+    // A run and a read-ahead carry the same request; the engine tells them apart by kind.
+    for asked in [EngineRequest::Run(faulty.clone()), EngineRequest::ReadAhead(faulty.clone())] {
+        let json = serde_json::to_string(&asked).unwrap();
+        assert_eq!(serde_json::from_str::<EngineRequest>(&json).unwrap(), asked);
+    }
+    assert!(serde_json::to_string(&EngineRequest::ReadAhead(faulty.clone()))
+        .unwrap()
+        .contains(r#""kind":"read_ahead""#));
     for event in [
         EngineEvent::Stage(Stage::Forward),
         EngineEvent::Progress(Progress {
