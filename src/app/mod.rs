@@ -12,7 +12,8 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use components::{
-    CachePanel, ClassPanel, Controls, Editor, Figures, LookControls, ModelPicker, OptionsPanel, Plan, ProgressView, Summary,
+    CachePanel, ClassPanel, Controls, Editor, Figures, LookControls, ModelPicker, OptionsPanel, Plan, ProgressView, ResultJson,
+    Summary,
 };
 use state::{Action, State};
 
@@ -94,7 +95,7 @@ fn app() -> Html {
                 if s.lecture_step.is_none() {
                     <Figures result={result.clone()} head={s.head} {on_select} on_head={act.reform(Action::SelectHead)} {model} look={s.look} />
                 }
-                <script type="application/json" id="qk-result" data-run-id={components::run_id(&result)}>{ result.to_json() }</script>
+                <ResultJson result={result.clone()} />
             }
             <ClassPanel />
             <CachePanel generation={s.generation()} />

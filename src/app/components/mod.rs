@@ -13,6 +13,7 @@ mod model_picker;
 mod model_size;
 mod options;
 mod progress;
+mod result_json;
 mod summary;
 
 use wasm_bindgen::JsCast;
@@ -30,6 +31,7 @@ pub use model_picker::ModelPicker;
 pub use model_size::Plan;
 pub use options::OptionsPanel;
 pub use progress::ProgressView;
+pub use result_json::ResultJson;
 pub use summary::Summary;
 
 pub(crate) fn fmt_opt(v: Option<f64>, digits: usize) -> String {
