@@ -8,7 +8,10 @@
 //! random GPT-2 through the same code a few times while the worker would be idle anyway
 //! (downloading, or waiting for the engine) gets the hot functions optimised in time.
 
+use std::future::Future;
+
 use candle_core::{Device, Tensor};
+use futures::FutureExt;
 
 use super::config::Gpt2Config;
 use super::gpt2::{capture_blocking, Taps};
@@ -20,6 +23,18 @@ use crate::error::Result;
 /// Forwards of a small random GPT-2, until one is no faster than the best before (by `now`, in
 /// ms) or `max_rounds` ran. Returns the time of each round.
 pub fn warm_up(max_rounds: usize, now: impl Fn() -> f64) -> Result<Vec<f64>> {
+    warm_up_between(max_rounds, now, || std::future::ready(()))
+        .now_or_never()
+        .expect("nothing between the rounds waits")
+}
+
+/// [`warm_up`], awaiting `between()` after each round (~5-30 ms): a worker that reads its
+/// weights meanwhile lets the reads' answers in there instead of after the whole warm-up.
+pub async fn warm_up_between<F: Future<Output = ()>>(
+    max_rounds: usize,
+    now: impl Fn() -> f64,
+    mut between: impl FnMut() -> F,
+) -> Result<Vec<f64>> {
     let (config, weights, prompts) = small_model()?;
     let mut times: Vec<f64> = Vec::new();
     for _ in 0..max_rounds {
@@ -32,6 +47,7 @@ pub fn warm_up(max_rounds: usize, now: impl Fn() -> f64) -> Result<Vec<f64>> {
         if times.len() >= 4 && t >= 0.9 * best {
             break;
         }
+        between().await;
     }
     Ok(times)
 }

@@ -19,6 +19,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, Response};
 
 use super::fetch::{fetch_range, fetch_whole, get, read_body, with_retries, Progress, RangeAnswer};
+use super::first_load;
 use crate::error::{Error, Result};
 use crate::model::plan::{coalesce, plan, FetchedRanges, Header, Need, Part};
 use crate::model::TokenMemo;
@@ -220,10 +221,13 @@ pub async fn write_token_memo(url: &str, rev: Option<&str>, json: &[u8]) {
 const TOKEN_MEMO: &str = "token-ids";
 
 /// Everything `needs` asks for, from the cache and the network; progress counts network bytes.
+/// A `first_load` (nothing held yet: what a reload repeats) read wholly from the cache is kept
+/// again as one entry, read at once next time (see `first_load.rs`).
 pub async fn load_weight_bytes(
     url: &str,
     rev: Option<&str>,
     needs: &[Need],
+    first_load: bool,
     on_progress: impl FnMut(Progress),
 ) -> Result<(Header, WeightBytes, DownloadStats)> {
     let cache = open_cache(url).await;
@@ -237,7 +241,17 @@ pub async fn load_weight_bytes(
         Answered::WholeFile(resp) => return whole_file(url, resp, stats, on_progress).await,
     };
     stats.file_bytes = header.file_len();
-    let (mut parts, missing) = from_cache(url, rev, cache.as_ref(), &header, needs, &mut stats).await?;
+    let pieces: Vec<Range<u64>> = plan(&header, needs)?.into_iter().map(|p| p.range).collect();
+    if let (true, Some(c)) = (first_load, &cache) {
+        if let Some(parts) = first_load::read(c, url, rev, &pieces).await {
+            stats.bytes_from_cache = pieces.iter().map(|r| r.end - r.start).sum();
+            return Ok((header, FetchedRanges::new(parts), stats));
+        }
+    }
+    let (mut parts, missing) = from_cache(url, rev, cache.as_ref(), &pieces, &mut stats).await?;
+    if let (true, Some(c), true) = (first_load, &cache, missing.is_empty()) {
+        first_load::keep(c, url, rev, &pieces, &parts);
+    }
     let ranges = coalesce(missing.iter().cloned(), COALESCE_GAP);
     let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
     let done = Cell::new(0u64);
@@ -296,24 +310,23 @@ pub async fn load_weight_bytes(
     }
 }
 
-/// The pieces of `needs` the cache holds, and the ranges it misses.
+/// The `pieces` the cache holds, and those it misses.
 async fn from_cache(
     url: &str,
     rev: Option<&str>,
     cache: Option<&Cache>,
-    header: &Header,
-    needs: &[Need],
+    pieces: &[Range<u64>],
     stats: &mut DownloadStats,
 ) -> Result<(Vec<(u64, JsBytes)>, Vec<Range<u64>>)> {
     let (mut parts, mut missing) = (Vec::new(), Vec::new());
     // Several reads in flight: each entry's read waits on the browser's storage process, so one
     // at a time leaves it idle between them (a reload of gpt2-medium reads ~100 entries).
-    let reads = stream::iter(plan(header, needs)?)
+    let reads = stream::iter(pieces.iter().cloned())
         .map(|piece| async move {
-            let len = piece.range.end - piece.range.start;
+            let len = piece.end - piece.start;
             let cached = match cache {
                 // A wrong-sized entry is corrupt: fetch it again.
-                Some(c) => cache_get(c, &range_key(url, rev, &piece.range))
+                Some(c) => cache_get(c, &range_key(url, rev, &piece))
                     .await
                     .filter(|b| b.length() as u64 == len),
                 None => None,
@@ -327,9 +340,9 @@ async fn from_cache(
         match cached {
             Some(bytes) => {
                 stats.bytes_from_cache += len;
-                parts.push((piece.range.start, JsBytes(bytes)));
+                parts.push((piece.start, JsBytes(bytes)));
             }
-            None => missing.push(piece.range),
+            None => missing.push(piece),
         }
     }
     Ok((parts, missing))

@@ -9,6 +9,7 @@ pub mod download;
 pub mod engine;
 pub mod fault;
 pub mod fetch;
+mod first_load;
 pub mod hub;
 pub mod packed_store;
 pub mod params;

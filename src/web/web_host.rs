@@ -199,6 +199,7 @@ impl WebHost<'_> {
             &self.request.model.weights,
             self.request.model.revision.as_deref(),
             &plan.weight_needs()?,
+            false,
             self.progress(),
         )
         .await?;
@@ -305,6 +306,7 @@ impl RunHost for WebHost<'_> {
             &self.request.model.weights,
             self.request.model.revision.as_deref(),
             needs,
+            first,
             self.progress(),
         );
         // This worker's hot code gets optimised before its first forward (see model/warm.rs),
@@ -312,7 +314,7 @@ impl RunHost for WebHost<'_> {
         let warm = async {
             if first {
                 yield_now().await;
-                let _ = crate::model::warm::warm_up(12, now_ms);
+                let _ = crate::model::warm::warm_up_between(12, now_ms, yield_now).await;
             }
         };
         let (downloaded, ()) = futures::join!(download, warm);
@@ -325,7 +327,7 @@ impl RunHost for WebHost<'_> {
     async fn read_ahead(&mut self, _plan: &ForwardPlan, needs: &[Need]) -> Result<()> {
         self.ranks.ahead = None;
         let model = &self.request.model;
-        let (header, bytes, stats) = load_weight_bytes(&model.weights, model.revision.as_deref(), needs, |_| {}).await?;
+        let (header, bytes, stats) = load_weight_bytes(&model.weights, model.revision.as_deref(), needs, false, |_| {}).await?;
         self.ranks.ahead = Some(ReadAhead {
             weights: model.weights.clone(),
             revision: model.revision.clone(),

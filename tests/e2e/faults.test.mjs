@@ -155,6 +155,46 @@ describe('network faults', () => {
     });
   });
 
+  test('a reload reads its weights\' pieces kept as one entry; a damaged entry is ignored', { timeout: 120_000 }, async () => {
+    await withPage(async (page) => {
+      await page.goto(pageUrl(srv));
+      const first = await run(page);
+      expectResult(first);
+      const s = JSON.parse(first.text).stats;
+      await sharesCome(page, (s.forward_ranks ?? 1) * s.tensors_packed);
+      // The first reload reads each piece from the cache, then keeps them again as one entry.
+      await page.reload();
+      expectResult(await run(page));
+      await page.waitForFunction(async () => {
+        const keys = await (await caches.open('qk-lens-weights-v1')).keys();
+        return keys.some((k) => k.url.includes('qk-first-load'));
+      }, null, { timeout: 10_000, polling: 100 });
+      // Without the pieces, the next reload reads that entry alone: nothing is downloaded.
+      const dropPieces = () => page.evaluate(async () => {
+        const cache = await caches.open('qk-lens-weights-v1');
+        const keys = (await cache.keys()).filter((k) => k.url.includes('model.safetensors') && k.url.includes('qk-bytes='));
+        await Promise.all(keys.map((k) => cache.delete(k)));
+        return keys.length;
+      });
+      assert.ok((await dropPieces()) > 0, 'pieces to drop');
+      const weightRequests = () => srv.requests.filter((r) => r.path.endsWith('model.safetensors')).length;
+      let before = weightRequests();
+      await page.reload();
+      expectResult(await run(page));
+      assert.equal(weightRequests() - before, 0, 'the reload read the one entry');
+      // A damaged entry (cut short) is not used: the pieces are read (here downloaded) again.
+      await page.evaluate(async () => {
+        const cache = await caches.open('qk-lens-weights-v1');
+        const key = (await cache.keys()).find((k) => k.url.includes('qk-first-load'));
+        await cache.put(key, new Response(new Uint8Array(7)));
+      });
+      before = weightRequests();
+      await page.reload();
+      expectResult(await run(page));
+      assert.ok(weightRequests() - before >= 1, 'the pieces were downloaded again');
+    });
+  });
+
   test('storage full: the run completes from memory, equals the golden and says the model was not stored', { timeout: 120_000 }, async (t) => {
     await withPage(async (page) => {
       // Chromium's quota for this origin, made tiny: every Cache Storage put of a piece fails.
