@@ -8,9 +8,13 @@
 // compiled code. Every other file (index.html, the loaders, the tokenizer) goes to the network
 // first, so a new version arrives as soon as it is published, and the cache is the fallback;
 // a copy is written only when the file changed (a reload used to rewrite megabytes each time).
+// A hashed file kept from the network is a new version: older versions' copies of it (the same
+// name with another hash) are dropped then.
 const SHELL_CACHE = 'qk-lens-shell-v1';
 const scopeDir = new URL('./', self.location).pathname;
 const HASHED = /-[0-9a-f]{16}(_bg\.wasm|\.js|\.css|\.wasm)$/;
+// app-<hash>_bg.wasm -> app_bg.wasm: what every version of the file shares.
+const stem = (path) => path.replace(/-[0-9a-f]{16}(?=(_bg\.wasm|\.js|\.css|\.wasm)$)/, '');
 
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
@@ -33,6 +37,12 @@ async function keep(request, response) {
   const cache = await caches.open(SHELL_CACHE);
   const kept = await cache.match(request);
   if (!kept || !same(kept, response)) await cache.put(request, response);
+  const path = new URL(request.url).pathname;
+  if (!HASHED.test(path)) return;
+  for (const k of await cache.keys()) {
+    const old = new URL(k.url).pathname;
+    if (old !== path && HASHED.test(old) && stem(old) === stem(path)) await cache.delete(k);
+  }
 }
 
 async function fromNetwork(event) {

@@ -195,6 +195,42 @@ describe('network faults', () => {
     });
   });
 
+  test('a new version of the page\'s wasm replaces the older copy the service worker kept', { timeout: 120_000 }, async () => {
+    await withPage(async (page) => {
+      await page.goto(pageUrl(srv));
+      const shellKeys = () => page.evaluate(async () =>
+        (await (await caches.open('qk-lens-shell-v1')).keys()).map((k) => new URL(k.url).pathname));
+      const current = await page.evaluate(async () => {
+        await navigator.serviceWorker.ready;
+        for (let i = 0; i < 100; i++) {
+          const keys = (await (await caches.open('qk-lens-shell-v1')).keys()).map((k) => new URL(k.url).pathname);
+          const app = keys.find((k) => /^\/app-[0-9a-f]{16}_bg\.wasm$/.test(k));
+          if (navigator.serviceWorker.controller && app && keys.some((k) => /^\/worker-[0-9a-f]{16}_bg\.wasm$/.test(k))) return app;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return null;
+      });
+      assert.ok(current, `the shell is kept: ${await shellKeys()}`);
+      // As after a new release: the kept copy is an older version's, the page's is not kept yet.
+      const old = '/app-0123456789abcdef_bg.wasm';
+      await page.evaluate(async ({ current, old }) => {
+        const cache = await caches.open('qk-lens-shell-v1');
+        await cache.put(old, new Response(new Uint8Array(8)));
+        await cache.delete(current);
+      }, { current, old });
+      await page.reload();
+      let keys = [];
+      for (let i = 0; i < 100; i++) {
+        keys = await shellKeys();
+        if (keys.includes(current) && !keys.includes(old)) break;
+        await page.waitForTimeout(100);
+      }
+      assert.ok(keys.includes(current), `the new version is kept: ${keys}`);
+      assert.ok(!keys.includes(old), `the older copy is dropped: ${keys}`);
+      assert.ok(keys.some((k) => /^\/worker-[0-9a-f]{16}_bg\.wasm$/.test(k)), `other hashed files stay: ${keys}`);
+    });
+  });
+
   test('storage full: the run completes from memory, equals the golden and says the model was not stored', { timeout: 120_000 }, async (t) => {
     await withPage(async (page) => {
       // Chromium's quota for this origin, made tiny: every Cache Storage put of a piece fails.
