@@ -19,9 +19,9 @@ pub async fn open(params: Rc<PageParams>, dispatch: Dispatcher<State>, runner: R
         yew::platform::spawn_local(load_tokenizer(dispatch.clone()));
         return apply(params, dispatch, runner).await;
     }
-    // With `?run=1` the engine starts at once, and the editor's tokenizer waits for the run's
-    // end: parsing it on the page's thread would hold up the first figures (the engine has its own).
-    run::start_engine(&runner.engine);
+    // With `?run=1` the engine has started booting already (with the page: see `App`), and the
+    // editor's tokenizer waits for the run's end: parsing it on the page's thread would hold
+    // up the first figures (the engine has its own).
     apply(params, dispatch.clone(), runner).await;
     // ... and for the figures to be drawn: the result's render and this parse share a thread.
     gloo::timers::future::TimeoutFuture::new(TOKENIZER_AFTER_RESULT_MS).await;

@@ -27,7 +27,8 @@ fn app() -> Html {
     let state = use_reducer(|| State::new(params.model.clone()));
     let runner = run::Runner {
         cancel: use_mut_ref(|| None),
-        engine: use_mut_ref(|| None),
+        // With `?run=1` the engine worker starts booting now, before the page's first render.
+        engine: use_mut_ref(|| params.run.then(run::spawn_engine)),
     };
     {
         let (params, dispatch, runner) = (params.clone(), state.dispatcher(), runner.clone());

@@ -126,19 +126,10 @@ impl Drop for CrashWatch {
 }
 
 /// A new engine worker.
-fn spawn_engine() -> ReactorBridge<Engine> {
+pub fn spawn_engine() -> ReactorBridge<Engine> {
     Engine::spawner()
         .encoding::<JsonCodec>()
         .spawn_with_loader(&absolute_url(WORKER_LOADER))
-}
-
-/// Starts the engine worker now, if none is running, so it boots while the page loads the rest
-/// (a run at once, `?run=1`).
-pub fn start_engine(engine: &EngineSlot) {
-    let mut slot = engine.borrow_mut();
-    if slot.is_none() {
-        *slot = Some(spawn_engine());
-    }
 }
 
 /// Sends `request` to the engine (the kept one, or a new one), dispatching its progress, until
