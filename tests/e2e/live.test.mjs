@@ -237,12 +237,21 @@ describe('the live lab', () => {
 
   test('the second worker failing in a live edit leaves the edit to one worker, right and noted', { timeout: 240_000 }, async (t) => {
     await withServedPage(browser(), async (srv, page) => {
-      // Run 2 (the first edit) carries the fault: the second worker panics at its forward.
-      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(LECTURE))}&run=1&fault=panic-peer&fault_run=2`);
+      // Run 3 carries the fault: the second worker panics at its forward.
+      await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(LECTURE))}&run=1&fault=panic-peer&fault_run=3`);
       const first = JSON.parse((await waitForOutcome(page, RESULT_TIMEOUT_MS)).text);
       assert.equal(first.stats.forward_ranks, 2, 'two workers before the fault');
-      const { edited, res } = await editWallMango(page);
+      // Run 2 removes "wall" (no forward); run 3 adds "mango" (one prompt forwarded).
+      const edited = JSON.parse(JSON.stringify(LECTURE));
+      edited.categories[1].words = words(LECTURE, 1).filter((w) => w !== 'wall');
+      edited.categories[2].words = [...words(LECTURE, 2), 'mango'];
+      await setWords(page, 1, words(edited, 1));
+      const removed = await resultWhere(page, (r) => !r.experiment.categories[1].words.includes('wall'), 'wall removed');
+      assert.equal(removed.stats.run_id, 2);
+      await setWords(page, 2, words(edited, 2));
+      const res = await resultWhere(page, (r) => r.experiment.categories[2].words.includes('mango'), 'mango added');
       t.diagnostic(`edit: ${JSON.stringify(res.stats)}`);
+      assert.equal(res.stats.run_id, 3);
       assert.equal(res.stats.forward_ranks, 1);
       assert.ok(res.notes.some((n) => /second worker failed/.test(n)), JSON.stringify(res.notes));
       checkResult(res, readJson(path.join(GOLDEN, `${MODEL}.edited.L3.json`)), edited, 3);
