@@ -295,6 +295,11 @@ try {
   out.first = await navigate(page, () => page.goto(url, { waitUntil: 'commit', timeout: 60_000 }));
   out.first.renderer_rss_bytes = currentRss(rendererPids(profile));
   log(`first run: ${out.first.ms.toFixed(0)} ms from navigation, ${out.first.stats.bytes_downloaded} B downloaded`);
+  // The page parses its own tokenizer (for the editor's token chips) 250 ms after a `run=1`
+  // result; a class looks at the figures longer than that before typing, so the edits start
+  // once it is done (the chips show), not on top of it.
+  await page.waitForSelector('.category .chip.one', { timeout: 60_000 });
+  await page.waitForTimeout(SETTLE_MS);
   out.edits = await edits(page);
   out.after_edits_renderer_rss_bytes = currentRss(rendererPids(profile));
   save();

@@ -14,7 +14,7 @@ use yew::UseReducerDispatcher as Dispatcher;
 use super::state::{Action, State};
 use crate::experiment::Experiment;
 use crate::model::token_memo::encodings_of;
-use crate::web::engine::{Engine, EngineEvent, EngineRequest, JsonCodec, RunRequest, CRASH_CHANNEL};
+use crate::web::engine::{Engine, EngineEvent, EngineRequest, JsonCodec, Progress, RunRequest, Stage, CRASH_CHANNEL};
 use crate::web::params::{absolute_url, PageParams};
 
 /// Trunk's loader for the worker build (src/bin/worker.rs).
@@ -132,6 +132,29 @@ pub fn spawn_engine() -> ReactorBridge<Engine> {
         .spawn_with_loader(&absolute_url(WORKER_LOADER))
 }
 
+/// A run's stages and progress show once it has lasted this long: a live edit's stages come
+/// and go within it (nothing anyone could read), and each one shown renders the page again, on
+/// the two cores the workers' forward needs.
+const QUIET_MS: u32 = 150;
+
+/// The latest stage and progress of a run not shown yet, with when they came.
+#[derive(Default)]
+struct Held {
+    stage: Option<(Stage, f64)>,
+    progress: Option<(Progress, f64)>,
+}
+
+impl Held {
+    fn show(self, dispatch: &Dispatcher<State>) {
+        if let Some((stage, at)) = self.stage {
+            dispatch.dispatch(Action::Stage(stage, at));
+        }
+        if let Some((p, at)) = self.progress {
+            dispatch.dispatch(Action::Progress(p, at));
+        }
+    }
+}
+
 /// Sends `request` to the engine (the kept one, or a new one), dispatching its progress, until
 /// it ends or `cancel` fires (the worker is then dropped: downloads stop; complete pieces stay
 /// cached).
@@ -141,6 +164,8 @@ pub async fn run(request: RunRequest, dispatch: Dispatcher<State>, engine: Engin
     bridge.send_input(EngineRequest::Run(request));
     let mut cancel = cancel.fuse();
     let mut crashed = CrashWatch::new();
+    let mut quiet = gloo::timers::future::TimeoutFuture::new(QUIET_MS).fuse();
+    let mut held = Some(Held::default());
     loop {
         let event = futures::select! {
             event = bridge.next() => event,
@@ -154,17 +179,23 @@ pub async fn run(request: RunRequest, dispatch: Dispatcher<State>, engine: Engin
                 dispatch.dispatch(Action::Failed(format!("internal error in the engine: it crashed (please report it; Run to try again): {detail}")));
                 return;
             }
+            () = quiet => {
+                held.take().unwrap_or_default().show(&dispatch);
+                continue;
+            }
         };
         let Some(event) = event else { break };
-        match event {
-            EngineEvent::Stage(stage) => dispatch.dispatch(Action::Stage(stage, now_ms())),
-            EngineEvent::Progress(p) => dispatch.dispatch(Action::Progress(p, now_ms())),
-            EngineEvent::Done(result) => {
+        match (event, held.as_mut()) {
+            (EngineEvent::Stage(stage), Some(held)) => (held.stage, held.progress) = (Some((stage, now_ms())), None),
+            (EngineEvent::Progress(p), Some(held)) => held.progress = Some((p, now_ms())),
+            (EngineEvent::Stage(stage), None) => dispatch.dispatch(Action::Stage(stage, now_ms())),
+            (EngineEvent::Progress(p), None) => dispatch.dispatch(Action::Progress(p, now_ms())),
+            (EngineEvent::Done(result), _) => {
                 *engine.borrow_mut() = Some(bridge);
                 dispatch.dispatch(Action::Finished(Rc::new(*result), now_ms()));
                 return;
             }
-            EngineEvent::Failed(msg) => {
+            (EngineEvent::Failed(msg), _) => {
                 *engine.borrow_mut() = Some(bridge);
                 dispatch.dispatch(Action::Failed(msg));
                 return;
