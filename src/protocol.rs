@@ -108,8 +108,70 @@ pub use crate::run::Stage;
 pub enum EngineEvent {
     Stage(Stage),
     Progress(Progress),
-    Done(Box<RunResult>),
+    Done(#[serde(with = "vectors_as_bits")] Box<RunResult>),
     Failed(String),
+}
+
+/// A finished result on its way to the page: its Q, K and V vectors (~90 % of its JSON at
+/// gpt2-medium, 0.8 MB) travel as base64 of their little-endian f32 bits, exact, and ~4x
+/// quicker to write and read than JSON numbers; the rest as it is. `#qk-result` still
+/// shows them as numbers (the result's own serde).
+mod vectors_as_bits {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::result::RunResult;
+
+    #[derive(Serialize, Deserialize)]
+    struct Wire {
+        result: RunResult,
+        /// Q, K, V: each [rows, cols, base64].
+        vectors: Vec<(usize, usize, String)>,
+    }
+
+    fn pack(rows: Vec<Vec<f32>>) -> (usize, usize, String) {
+        let cols = rows.first().map_or(0, Vec::len);
+        let bytes: Vec<u8> = rows.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+        (rows.len(), cols, base64::encode(bytes))
+    }
+
+    fn unpack((rows, cols, text): (usize, usize, String)) -> Result<Vec<Vec<f32>>, String> {
+        let bytes = base64::decode(text).map_err(|e| e.to_string())?;
+        if bytes.len() != rows * cols * 4 {
+            return Err(format!("{} bytes for {rows} x {cols} f32", bytes.len()));
+        }
+        if cols == 0 {
+            return Ok(vec![Vec::new(); rows]);
+        }
+        let floats: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        Ok(floats.chunks(cols).map(<[f32]>::to_vec).collect())
+    }
+
+    pub fn serialize<S: Serializer>(result: &RunResult, s: S) -> Result<S::Ok, S::Error> {
+        let mut bare = result.clone();
+        let mut vectors = vec![
+            pack(std::mem::take(&mut bare.q.vectors)),
+            pack(std::mem::take(&mut bare.k.vectors)),
+        ];
+        if let Some(v) = bare.v.as_mut() {
+            vectors.push(pack(std::mem::take(&mut v.vectors)));
+        }
+        Wire { result: bare, vectors }.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<RunResult>, D::Error> {
+        let Wire { mut result, vectors } = Wire::deserialize(d)?;
+        let mut vectors = vectors.into_iter().map(unpack);
+        let mut next = || vectors.next().transpose().map_err(serde::de::Error::custom);
+        result.q.vectors = next()?.unwrap_or_default();
+        result.k.vectors = next()?.unwrap_or_default();
+        if let Some(v) = result.v.as_mut() {
+            v.vectors = next()?.unwrap_or_default();
+        }
+        Ok(Box::new(result))
+    }
 }
 
 /// The messages between the engine worker (rank 0) and its second worker (rank 1), which run

@@ -109,3 +109,59 @@ fn engine_messages_round_trip() {
         assert_eq!(serde_json::from_str::<EngineEvent>(&json).unwrap(), event);
     }
 }
+
+/// A finished result reaches the page whole and exact (every f32 bit), with its Q, K and V
+/// vectors as base64 of their bits: far less text than JSON numbers.
+#[test]
+fn a_result_travels_exactly_with_its_vectors_as_bits() {
+    use qk_lens::analysis::report::ExtendedOptions;
+    use qk_lens::run::{run_local, LocalModel};
+    let dir = crate::common::model_dir("tiny-gpt2-hub");
+    let (config, tokenizer, weights) = (
+        crate::common::read(&dir.join("config.json")),
+        crate::common::read(&dir.join("tokenizer.json")),
+        crate::common::read(&dir.join("model.safetensors")),
+    );
+    let model = LocalModel {
+        config: &config,
+        tokenizer: &tokenizer,
+        weights: &weights,
+        threads: 1,
+    };
+    let options = ExtendedOptions {
+        v: true,
+        ..ExtendedOptions::default()
+    };
+    let experiment = Experiment {
+        layer: 2,
+        ..Experiment::lecture()
+    };
+    let result = run_local(&experiment, Some(&options), &model).unwrap();
+    assert!(result.v.is_some(), "V asked for");
+    let event = EngineEvent::Done(Box::new(result.clone()));
+    let wire = serde_json::to_string(&event).unwrap();
+    let EngineEvent::Done(back) = serde_json::from_str::<EngineEvent>(&wire).unwrap() else {
+        panic!("not a result");
+    };
+    // The vectors bit for bit; the rest as the result's own JSON gives it back.
+    let v = |r: &qk_lens::RunResult| r.v.as_ref().unwrap().vectors.clone();
+    assert_eq!(
+        (&back.q.vectors, &back.k.vectors, v(&back)),
+        (&result.q.vectors, &result.k.vectors, v(&result))
+    );
+    let plain = serde_json::to_string(&result).unwrap();
+    let mut plain_back: qk_lens::RunResult = serde_json::from_str(&plain).unwrap();
+    (plain_back.q.vectors, plain_back.k.vectors) = (result.q.vectors.clone(), result.k.vectors.clone());
+    plain_back.v.as_mut().unwrap().vectors = v(&result);
+    assert_eq!(*back, plain_back);
+    // This model's vectors are 64 wide: a small share of its JSON (0.9 of gpt2-medium's).
+    assert!(
+        wire.len() * 4 < plain.len() * 3,
+        "{} bytes on the wire, {} as JSON numbers",
+        wire.len(),
+        plain.len()
+    );
+    // A damaged vector block is an error, not a short result.
+    let cut = wire.replacen("\"vectors\":[[", "\"vectors\":[[1,", 1);
+    assert!(serde_json::from_str::<EngineEvent>(&cut).is_err());
+}
