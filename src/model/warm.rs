@@ -8,10 +8,7 @@
 //! random GPT-2 through the same code a few times while the worker would be idle anyway
 //! (downloading, or waiting for the engine) gets the hot functions optimised in time.
 
-use std::future::Future;
-
 use candle_core::{Device, Tensor};
-use futures::FutureExt;
 
 use super::config::Gpt2Config;
 use super::gpt2::{capture_blocking, Taps};
@@ -22,19 +19,12 @@ use crate::error::Result;
 
 /// Forwards of a small random GPT-2, until one is no faster than the best before (by `now`, in
 /// ms) or `max_rounds` ran. Returns the time of each round.
+///
+/// It runs at once, with no await between rounds. Awaiting between them (tried, so a
+/// download's answers came in meanwhile) interleaved their allocations with the small model's
+/// (~7 MB): in two of seven benchmark runs a model switch then ended 1.3 MB of wasm memory
+/// higher, and the reads, short of cores, did not finish sooner.
 pub fn warm_up(max_rounds: usize, now: impl Fn() -> f64) -> Result<Vec<f64>> {
-    warm_up_between(max_rounds, now, || std::future::ready(()))
-        .now_or_never()
-        .expect("nothing between the rounds waits")
-}
-
-/// [`warm_up`], awaiting `between()` after each round (~5-30 ms): a worker that reads its
-/// weights meanwhile lets the reads' answers in there instead of after the whole warm-up.
-pub async fn warm_up_between<F: Future<Output = ()>>(
-    max_rounds: usize,
-    now: impl Fn() -> f64,
-    mut between: impl FnMut() -> F,
-) -> Result<Vec<f64>> {
     let (config, weights, prompts) = small_model()?;
     let mut times: Vec<f64> = Vec::new();
     for _ in 0..max_rounds {
@@ -47,7 +37,6 @@ pub async fn warm_up_between<F: Future<Output = ()>>(
         if times.len() >= 4 && t >= 0.9 * best {
             break;
         }
-        between().await;
     }
     Ok(times)
 }

@@ -314,7 +314,7 @@ impl RunHost for WebHost<'_> {
         let warm = async {
             if first {
                 yield_now().await;
-                let _ = crate::model::warm::warm_up_between(12, now_ms, yield_now).await;
+                let _ = crate::model::warm::warm_up(12, now_ms);
             }
         };
         let (downloaded, ()) = futures::join!(download, warm);
