@@ -19,11 +19,6 @@ use crate::error::Result;
 
 /// Forwards of a small random GPT-2, until one is no faster than the best before (by `now`, in
 /// ms) or `max_rounds` ran. Returns the time of each round.
-///
-/// It runs at once, with no await between rounds. Awaiting between them (tried, so a
-/// download's answers came in meanwhile) interleaved their allocations with the small model's
-/// (~7 MB): in two of seven benchmark runs a model switch then ended 1.3 MB of wasm memory
-/// higher, and the reads, short of cores, did not finish sooner.
 pub fn warm_up(max_rounds: usize, now: impl Fn() -> f64) -> Result<Vec<f64>> {
     let (config, weights, prompts) = small_model()?;
     let mut times: Vec<f64> = Vec::new();
