@@ -86,13 +86,10 @@ pub async fn Engine(mut scope: ReactorScope<EngineRequest, EngineEvent>) {
 /// Reads ahead for `request` (see [`Session::read_ahead`]) when its model is the one the last
 /// run resolved; a failure is only logged: the run reads as usual.
 async fn read_ahead(session: &mut Session, ranks: &mut Ranks, resolved: &Option<(ModelFiles, Resolved)>, request: &RunRequest) {
-    let Some((_, found)) = resolved.as_ref().filter(|(asked, _)| *asked == request.model) else {
+    let Some(found) = found_for(resolved, request) else {
         return;
     };
-    let request = &RunRequest {
-        model: found.files.clone(),
-        ..request.clone()
-    };
+    let request = &at_revision(request, found);
     // Nobody listens: a read-ahead reports no stage and no progress.
     let (events, _) = futures::channel::mpsc::unbounded::<EngineEvent>();
     let mut host = WebHost::new(request, events, ranks);
@@ -101,6 +98,22 @@ async fn read_ahead(session: &mut Session, ranks: &mut Ranks, resolved: &Option<
         .await
     {
         web_sys::console::warn_1(&format!("QK Lens: reading ahead failed (the run will read): {e}").into());
+    }
+}
+
+/// The revision found for `request`'s model by an earlier run, if its model was the same.
+fn found_for<'a>(resolved: &'a Option<(ModelFiles, Resolved)>, request: &RunRequest) -> Option<&'a Resolved> {
+    resolved
+        .as_ref()
+        .filter(|(asked, _)| *asked == request.model)
+        .map(|(_, found)| found)
+}
+
+/// `request` with its model's files at the revision found.
+fn at_revision(request: &RunRequest, found: &Resolved) -> RunRequest {
+    RunRequest {
+        model: found.files.clone(),
+        ..request.clone()
     }
 }
 
@@ -140,18 +153,15 @@ async fn run_at_revision(
     request: &RunRequest,
     events: UnboundedSender<EngineEvent>,
 ) -> Result<RunResult> {
-    let found = match resolved.as_ref().filter(|(asked, _)| *asked == request.model) {
-        Some((_, found)) => found.clone(),
+    let found = match found_for(resolved, request) {
+        Some(found) => found.clone(),
         None => {
             let found = revision::resolve(&request.model).await?;
             *resolved = Some((request.model.clone(), found.clone()));
             found
         }
     };
-    let request = &RunRequest {
-        model: found.files.clone(),
-        ..request.clone()
-    };
+    let request = &at_revision(request, &found);
     let mut host = WebHost::new(request, events, ranks);
     let mut result = session.run(&request.experiment, request.options.as_ref(), &mut host).await?;
     if let (Some(rev), Some(source)) = (&found.files.revision, found.source) {

@@ -20,6 +20,12 @@ use crate::revision::cache_key;
 /// Loads larger than this are not kept twice (a first visit's whole model never is).
 const MAX_BYTES: u64 = 16 << 20;
 
+/// The bytes of `pieces` in all, if a load of them is kept as one entry.
+fn kept_bytes(pieces: &[Range<u64>]) -> Option<u64> {
+    let total: u64 = pieces.iter().map(|r| r.end - r.start).sum();
+    (!pieces.is_empty() && total <= MAX_BYTES).then_some(total)
+}
+
 fn key(url: &str, rev: Option<&str>) -> String {
     cache_key(url, rev, "first-load")
 }
@@ -36,11 +42,8 @@ fn index(pieces: &[Range<u64>]) -> Vec<u8> {
 
 /// The bytes of `pieces`, each at its start, if the kept entry holds exactly them.
 pub(super) async fn read(cache: &Cache, url: &str, rev: Option<&str>, pieces: &[Range<u64>]) -> Option<Vec<(u64, JsBytes)>> {
+    let total = kept_bytes(pieces)?;
     let want = index(pieces);
-    let total: u64 = pieces.iter().map(|r| r.end - r.start).sum();
-    if pieces.is_empty() || total > MAX_BYTES {
-        return None;
-    }
     let entry = cache_get(cache, &key(url, rev)).await?;
     if entry.length() as u64 != want.len() as u64 + total || entry.subarray(0, want.len() as u32).to_vec() != want {
         return None;
@@ -58,24 +61,21 @@ pub(super) async fn read(cache: &Cache, url: &str, rev: Option<&str>, pieces: &[
     )
 }
 
-/// Keeps `parts` (one per piece of `pieces`, as read from the cache) as the entry, written in
-/// the background: the run does not wait, and a failure only costs the next load its reads.
+/// Keeps `parts` (the pieces of `pieces`, in their order, as read from the cache) as the entry,
+/// written in the background: the run does not wait, and a failure only costs the next load
+/// its reads.
 pub(super) fn keep(cache: &Cache, url: &str, rev: Option<&str>, pieces: &[Range<u64>], parts: &[(u64, JsBytes)]) {
-    let total: u64 = pieces.iter().map(|r| r.end - r.start).sum();
-    if pieces.is_empty() || total > MAX_BYTES || parts.len() != pieces.len() {
+    let Some(total) = kept_bytes(pieces).filter(|_| parts.len() == pieces.len()) else {
         return;
-    }
+    };
     let head = index(pieces);
     let entry = Uint8Array::new_with_length(head.len() as u32 + total as u32);
     entry.subarray(0, head.len() as u32).copy_from(&head);
     let mut at = head.len() as u32;
-    for r in pieces {
-        let Some((_, part)) = parts
-            .iter()
-            .find(|(start, p)| *start == r.start && p.array().length() as u64 == r.end - r.start)
-        else {
+    for (r, (start, part)) in pieces.iter().zip(parts) {
+        if *start != r.start || part.array().length() as u64 != r.end - r.start {
             return;
-        };
+        }
         entry.set(part.array(), at);
         at += part.array().length();
     }

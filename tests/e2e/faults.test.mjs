@@ -58,6 +58,15 @@ describe('network faults', () => {
     checkResult(JSON.parse(outcome.text), golden, experiment, 3);
   }
 
+  /** Opens the page, runs it (right), and waits until the workers keep their packed shares. */
+  async function runAndKeepShares(page) {
+    await page.goto(pageUrl(srv));
+    const first = await run(page);
+    expectResult(first);
+    const s = JSON.parse(first.text).stats;
+    await sharesCome(page, (s.forward_ranks ?? 1) * s.tensors_packed);
+  }
+
   /** The result of the edit typed by `typeEdit`, against its golden. */
   function expectEdited(outcome, edit) {
     assert.equal(outcome.kind, 'result', outcome.text);
@@ -127,14 +136,10 @@ describe('network faults', () => {
 
   test('a corrupt cache entry is detected and fetched again', { timeout: 120_000 }, async () => {
     await withPage(async (page) => {
-      await page.goto(pageUrl(srv));
-      const first = await run(page);
-      expectResult(first);
       // The reload must read the pieces again: the Conv1Ds the workers pack and keep once the
       // result is out (web/packed_store.rs) would spare it a damaged matrix piece. So they are
       // let finish, then removed.
-      const s = JSON.parse(first.text).stats;
-      await sharesCome(page, (s.forward_ranks ?? 1) * s.tensors_packed);
+      await runAndKeepShares(page);
       await page.evaluate(async () => (await navigator.storage.getDirectory()).removeEntry('qk-lens-packed', { recursive: true }));
       // Truncate one cached piece, as a full or damaged disk might leave it.
       const key = await page.evaluate(async () => {
@@ -157,11 +162,7 @@ describe('network faults', () => {
 
   test('a reload reads its weights\' pieces kept as one entry; a damaged entry is ignored', { timeout: 120_000 }, async () => {
     await withPage(async (page) => {
-      await page.goto(pageUrl(srv));
-      const first = await run(page);
-      expectResult(first);
-      const s = JSON.parse(first.text).stats;
-      await sharesCome(page, (s.forward_ranks ?? 1) * s.tensors_packed);
+      await runAndKeepShares(page);
       // The first reload reads each piece from the cache, then keeps them again as one entry.
       await page.reload();
       expectResult(await run(page));
