@@ -11,6 +11,7 @@ use futures::FutureExt;
 
 use super::config::{Activation, Gpt2Config};
 use super::ops::gelu_tanh_in_place;
+use super::prefix_kv::{PastKv, PrefixKv};
 #[cfg(doc)]
 use super::shard::Alone;
 use super::shard::{concat_columns, Exchange, Shard};
@@ -67,33 +68,41 @@ pub async fn capture<E: Exchange>(
     super::passes::capture_in_passes(weights, config, layer, prompts, taps, exchange, super::passes::MAX_ROWS).await
 }
 
-/// [`capture`] in one pass over the weights, the first `prefix_len` tokens shared.
+/// [`capture`] in one pass over the weights, the first `prefix_len` tokens shared: their keys
+/// and values taken from `kept` (the prefix's rows then never enter the stream), or computed
+/// and returned for later passes and runs.
 pub(super) async fn capture_pass<E: Exchange>(
     weights: &LayerWeights,
     config: &Gpt2Config,
     layer: usize,
     prompts: &[Vec<u32>],
-    prefix_len: usize,
+    (prefix_len, kept): (usize, Option<&PrefixKv>),
     taps: Taps,
     exchange: &mut E,
-) -> Result<Vec<Capture>> {
+) -> Result<(Vec<Capture>, Option<PrefixKv>)> {
     let prefix = prompts.first().map_or(&[][..], |p| &p[..prefix_len]);
     let suffixes: Vec<&[u32]> = prompts.iter().map(|p| &p[prefix_len..]).collect();
-    let layout = RowLayout::new(prefix.len(), &suffixes)?;
+    let kept = kept.filter(|_| prefix_len > 0);
+    let layout = RowLayout::new(prefix.len(), kept.is_none(), &suffixes)?;
     let (blocks, top_ln_1, top_c_attn) = weights.up_to(layer)?;
+    agree_on_rows(exchange, weights.shard, &layout).await?;
     let forward = Forward::new(weights, config, &layout)?;
     let mut x = layout.embed(weights, prefix, &suffixes)?;
+    let mut computed = Vec::with_capacity(if kept.is_none() && prefix_len > 0 { blocks.len() } else { 0 });
     // Every rank's heads of every tap, for one exchange at the end: rows of [q | k | v] of its
     // heads, one tap after another (written as they come: no second copy of them all).
     let n_taps = if taps.all_layers { layer + 1 } else { 1 };
     let mut mine: Vec<f32> = Vec::with_capacity(n_taps * layout.order.len() * 3 * forward.heads * config.d_head());
-    for block in blocks {
+    for (i, block) in blocks.iter().enumerate() {
         let qkv = forward.qkv(&x, &block.ln_1, &block.c_attn)?;
         if taps.all_layers {
             // Each row's c_attn output is what a capture stopping at this block computes.
             mine.extend(qkv.index_select(&layout.last_rows, 0)?.flatten_all()?.to_vec1::<f32>()?);
         }
-        x = forward.block(x, &qkv, block, exchange).await?;
+        let past = kept.map(|k| &k.blocks[i]);
+        let (next, prefix_kv) = forward.block(x, &qkv, block, past, exchange).await?;
+        x = next;
+        computed.extend(prefix_kv);
     }
     // Block L: only the last positions' ln_1 and c_attn are needed.
     let last = x.index_select(&layout.last_rows, 0)?;
@@ -102,7 +111,30 @@ pub(super) async fn capture_pass<E: Exchange>(
     let ranks = exchange.all_gather(mine).await?;
     check_ranks(&ranks, weights.shard)?;
     let first = if taps.all_layers { 0 } else { layer };
-    reassemble(ranks, &layout, first..=layer, config, weights.shard.ranks)
+    let captures = reassemble(ranks, &layout, first..=layer, config, weights.shard.ranks)?;
+    let computed = (prefix_len > 0 && kept.is_none()).then(|| PrefixKv {
+        tokens: prefix.to_vec(),
+        blocks: computed,
+    });
+    Ok((captures, computed))
+}
+
+/// Every rank runs the same rows: a rank that used a kept prefix while another computed it
+/// would swap activations of other shapes, so a disagreement is an error (the page then runs
+/// on one worker), never numbers. One small exchange per pass.
+async fn agree_on_rows<E: Exchange>(exchange: &mut E, shard: Shard, layout: &RowLayout) -> Result<()> {
+    if shard.ranks == 1 {
+        return Ok(());
+    }
+    let mine = vec![layout.prefix as f32, layout.prefix_rows as f32, layout.rows() as f32];
+    let all = exchange.all_gather(mine.clone()).await?;
+    check_ranks(&all, shard)?;
+    match all.iter().all(|r| *r == mine) {
+        true => Ok(()),
+        false => Err(Error::Model(format!(
+            "the forward's ranks disagree on its rows (prefix, prefix rows, rows): {all:?}"
+        ))),
+    }
 }
 
 /// [`capture`] over an exchange that blocks instead of waiting ([`Alone`],
@@ -130,9 +162,6 @@ pub fn shared_prefix_len(prompts: &[Vec<u32>]) -> usize {
     common.min(min_len.saturating_sub(1))
 }
 
-/// Keys and values of one block for the prefix's positions, each [1, n_head, p, d_head].
-type PastKv = (Tensor, Tensor);
-
 /// Sequences of one length run as one attention batch: `b` sequences of `t` tokens, rows
 /// `row0..row0 + b·t` of the residual stream (sequence-major).
 struct Segment {
@@ -151,8 +180,10 @@ struct Segment {
 /// for all of them; only attention is per batch, and a batch attends to the prefix's keys and
 /// values of the same block (causal attention makes this exact).
 struct RowLayout {
-    /// The shared prefix's length: its rows come first.
+    /// The shared prefix's length: the positions before every batch's own tokens.
     prefix: usize,
+    /// The prefix's rows in the stream (first): `prefix`, or 0 when its keys and values are kept.
+    prefix_rows: usize,
     prefix_mask: Tensor,
     segments: Vec<Segment>,
     /// The prompt index of each captured row, in the order the rows are captured.
@@ -162,7 +193,8 @@ struct RowLayout {
 }
 
 impl RowLayout {
-    fn new(prefix: usize, seqs: &[&[u32]]) -> Result<Self> {
+    fn new(prefix: usize, prefix_in_stream: bool, seqs: &[&[u32]]) -> Result<Self> {
+        let prefix_rows = if prefix_in_stream { prefix } else { 0 };
         let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (i, s) in seqs.iter().enumerate() {
             if s.is_empty() {
@@ -171,7 +203,7 @@ impl RowLayout {
             by_len.entry(s.len()).or_default().push(i);
         }
         let (mut segments, mut order, mut last_rows) = (Vec::new(), Vec::new(), Vec::new());
-        let mut row = prefix;
+        let mut row = prefix_rows;
         for (len, members) in by_len {
             for (j, &i) in members.iter().enumerate() {
                 order.push(i);
@@ -187,7 +219,8 @@ impl RowLayout {
         }
         Ok(RowLayout {
             prefix,
-            prefix_mask: causal_mask(prefix, 0)?,
+            prefix_rows,
+            prefix_mask: causal_mask(prefix_rows, 0)?,
             segments,
             order,
             last_rows: Tensor::new(last_rows, &Device::Cpu)?,
@@ -198,7 +231,7 @@ impl RowLayout {
     fn embed(&self, weights: &LayerWeights, prefix: &[u32], seqs: &[&[u32]]) -> Result<Tensor> {
         let c = weights.wte_rows.dim(1)?;
         let mut parts = Vec::with_capacity(self.segments.len() + 1);
-        if self.prefix > 0 {
+        if self.prefix_rows > 0 {
             parts.push(embed(weights, &[prefix], 0)?.reshape((self.prefix, c))?);
         }
         let mut at = 0;
@@ -210,24 +243,31 @@ impl RowLayout {
         Ok(Tensor::cat(&parts, 0)?)
     }
 
+    /// Rows of the stream.
+    fn rows(&self) -> usize {
+        self.prefix_rows + self.segments.iter().map(|s| s.b * s.t).sum::<usize>()
+    }
+
     /// Causal self-attention of `heads` heads over the stream's fused qkv [rows, 3·heads·d]:
-    /// the prefix alone, then each batch after the prefix's keys and values.
-    fn attend(&self, qkv: &Tensor, heads: usize) -> Result<Tensor> {
-        let (p, width) = (self.prefix, qkv.dim(1)?);
+    /// the prefix alone (returning its keys and values), then each batch after the prefix's
+    /// keys and values (`kept` when the prefix is not in the stream).
+    fn attend(&self, qkv: &Tensor, heads: usize, kept: Option<&PastKv>) -> Result<(Tensor, Option<PastKv>)> {
+        let (p, width) = (self.prefix_rows, qkv.dim(1)?);
         let mut outs = Vec::with_capacity(self.segments.len() + 1);
-        let past = if p > 0 {
+        let computed = if p > 0 {
             let (y, kv) = attention(&qkv.narrow(0, 0, p)?.reshape((1, p, width))?, &self.prefix_mask, heads, None)?;
             outs.push(y.reshape((p, width / 3))?);
             Some(kv)
         } else {
             None
         };
+        let past = computed.as_ref().or(kept);
         for s in &self.segments {
             let part = qkv.narrow(0, s.row0, s.b * s.t)?.reshape((s.b, s.t, width))?;
-            let (y, _) = attention(&part, &s.mask, heads, past.as_ref())?;
+            let (y, _) = attention(&part, &s.mask, heads, past)?;
             outs.push(y.reshape((s.b * s.t, width / 3))?);
         }
-        Ok(Tensor::cat(&outs, 0)?)
+        Ok((Tensor::cat(&outs, 0)?, computed))
     }
 }
 
@@ -261,9 +301,17 @@ impl<'a> Forward<'a> {
     /// The rest of a block after its c_attn output `qkv`, as in GPT-2: attention, then the MLP,
     /// each added to the residual stream. Every Conv1D's columns are gathered from all ranks.
     /// Each activation is dropped as soon as the next is computed: the forward's scratch is
-    /// the high-water mark of wasm memory beside the weights.
-    async fn block<E: Exchange>(&self, x: Tensor, qkv: &Tensor, block: &BlockWeights, ex: &mut E) -> Result<Tensor> {
-        let a = self.layout.attend(qkv, self.heads)?;
+    /// the high-water mark of wasm memory beside the weights. Returns the prefix's keys and
+    /// values when the prefix is in the stream (else `past`, kept ones, are used).
+    async fn block<E: Exchange>(
+        &self,
+        x: Tensor,
+        qkv: &Tensor,
+        block: &BlockWeights,
+        past: Option<&PastKv>,
+        ex: &mut E,
+    ) -> Result<(Tensor, Option<PastKv>)> {
+        let (a, prefix_kv) = self.layout.attend(qkv, self.heads, past)?;
         let rows = a.dim(0)?;
         let y = gather_columns(ex, self.shard, a.flatten_all()?.to_vec1()?, rows).await?;
         let (p, _) = conv1d_rows(&y, &block.c_proj, |_| ())?;
@@ -275,7 +323,7 @@ impl<'a> Forward<'a> {
         let h = gather_columns(ex, self.shard, f, rows).await?;
         let (o, _) = conv1d_rows(&h, &block.mlp_c_proj, |_| ())?;
         drop(h);
-        Ok((x + gather_columns(ex, self.shard, o, rows).await?)?)
+        Ok(((x + gather_columns(ex, self.shard, o, rows).await?)?, prefix_kv))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod matmul;
 pub mod ops;
 pub mod passes;
 pub mod plan;
+pub mod prefix_kv;
 pub mod prompts;
 pub mod shard;
 pub mod token_memo;

@@ -1,6 +1,8 @@
 //! A forward cut into passes of bounded rows: a pass's activations grow with its rows, and a
 //! wasm instance's memory never shrinks, so no edit should need more than the first run did.
 
+use std::sync::Arc;
+
 use super::gpt2::{capture_pass, shared_prefix_len, Capture, Taps};
 use super::shard::Exchange;
 use super::weights::LayerWeights;
@@ -15,6 +17,10 @@ pub const MAX_ROWS: usize = 48;
 
 /// [`super::capture`] with passes of at most `max_rows` own-token rows: every pass reuses the same
 /// shared prefix, so the captures equal one pass's bit for bit.
+///
+/// The prefix's keys and values are kept beside the weights ([`LayerWeights::prefix_kv`]): a
+/// later pass or run whose prompts start with the kept prefix uses it as its prefix and runs
+/// only the prompts' own rows (a live edit: one word's rows, not the template's too).
 pub async fn capture_in_passes<E: Exchange>(
     weights: &LayerWeights,
     config: &Gpt2Config,
@@ -24,10 +30,20 @@ pub async fn capture_in_passes<E: Exchange>(
     exchange: &mut E,
     max_rows: usize,
 ) -> Result<Vec<Capture>> {
-    let prefix_len = if taps.whole_prompts { 0 } else { shared_prefix_len(prompts) };
+    let shared = if taps.whole_prompts { 0 } else { shared_prefix_len(prompts) };
+    let mut kept = (shared > 0)
+        .then(|| weights.prefix_kv.usable(prompts, shared, layer))
+        .flatten();
+    let prefix_len = kept.as_ref().map_or(shared, |k| k.tokens.len());
     let mut all: Vec<Capture> = Vec::new();
     for part in passes(prompts, prefix_len, max_rows) {
-        let captured = capture_pass(weights, config, layer, part, prefix_len, taps, exchange).await?;
+        let (captured, computed) =
+            capture_pass(weights, config, layer, part, (prefix_len, kept.as_deref()), taps, exchange).await?;
+        if let Some(computed) = computed {
+            let computed = Arc::new(computed);
+            weights.prefix_kv.keep(computed.clone());
+            kept = Some(computed);
+        }
         if all.is_empty() {
             all = captured;
             continue;

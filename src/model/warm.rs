@@ -86,6 +86,7 @@ fn small_model() -> Result<(Gpt2Config, LayerWeights, Vec<Vec<u32>>)> {
         blocks,
         top_ln_1: norm()?,
         top_c_attn,
+        prefix_kv: Default::default(),
     };
     let prompts = (0..16u32).map(|i| vec![1, 2, 3, 4, 5 + i]).collect();
     Ok((config, weights, prompts))

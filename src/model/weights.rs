@@ -13,6 +13,7 @@ use safetensors::Dtype;
 use super::config::Gpt2Config;
 use super::matmul::{PackF32Le, PackedLinear};
 use super::plan::{needs, ByteSource, Coverage, Header, WholeFile};
+use super::prefix_kv::PrefixCache;
 use super::shard::Shard;
 use crate::error::{Error, Result};
 
@@ -49,6 +50,9 @@ pub struct LayerWeights {
     pub blocks: Vec<BlockWeights>,
     pub top_ln_1: LayerNormWeights,
     pub top_c_attn: Conv1D,
+    /// The prompts' shared prefix's keys and values from the last forward that computed them
+    /// (see [`super::prefix_kv`]).
+    pub prefix_kv: PrefixCache,
 }
 
 /// Conv1Ds a rank packed on an earlier visit, by name (`h.3.mlp.c_fc`), its share of the
@@ -313,6 +317,7 @@ impl LayerWeights {
             blocks: (0..layer).map(|l| load.block(l)).collect::<Result<Vec<_>>>()?,
             top_ln_1,
             top_c_attn,
+            prefix_kv: PrefixCache::default(),
         })
     }
 

@@ -101,3 +101,71 @@ fn passes_equal_one_pass_bit_for_bit() {
         }
     }
 }
+
+/// The prefix's keys and values kept from a run: a later run of one prompt (a live edit) uses
+/// them as its prefix and runs only the prompt's own rows, and its captures equal that prompt's
+/// in the run that kept them, bit for bit (the same split of the prompt, the same arithmetic),
+/// for one-token and multi-token words. Kept keys and values replaced by zeros change the
+/// captures: the run does use them. A prompt that does not start with the kept prefix (another
+/// template) computes and keeps its own.
+#[test]
+fn a_kept_prefix_is_used_by_the_next_run_and_changes_no_bit() {
+    let g = golden("tiny-gpt2-hub.mixed.L2");
+    let ids: Vec<Vec<u32>> = serde_json::from_value(g["token_ids"].clone()).unwrap();
+    let layer = g["layer"].as_u64().unwrap() as usize;
+    let dir = model_dir("tiny-gpt2-hub");
+    let config = Gpt2Config::from_json(&read(&dir.join("config.json"))).unwrap();
+    let other_template: Vec<u32> = ids[0][1..].to_vec();
+    let mut all_ids = ids.clone();
+    all_ids.push(other_template.clone());
+    let weights = LayerWeights::from_safetensors(&read(&dir.join("model.safetensors")), &config, layer, &all_ids).unwrap();
+    let prefix = shared_prefix_len(&ids);
+    assert!(prefix >= 4, "the prompts share `The next word is`");
+    assert_eq!(weights.prefix_kv.tokens(), None, "nothing kept before a run");
+
+    let full = capture_last_token(&weights, &config, &ids).unwrap();
+    assert_eq!(
+        weights.prefix_kv.tokens().as_deref(),
+        Some(&ids[0][..prefix]),
+        "the run keeps its prefix"
+    );
+    let multi = ids.iter().position(|p| p.len() > prefix + 1).expect("a multi-token word");
+    for i in [0, multi, ids.len() - 1] {
+        let one = capture_last_token(&weights, &config, &[ids[i].clone()]).unwrap();
+        assert!(
+            one.q[0] == full.q[i] && one.k[0] == full.k[i] && one.v[0] == full.v[i],
+            "prompt {i} alone, with the kept prefix, differs from the run that kept it"
+        );
+    }
+
+    // Zeros in place of the kept keys and values: the next run reads them.
+    let kv = weights.prefix_kv.usable(&ids, prefix, layer).expect("usable");
+    let zeros = kv
+        .blocks
+        .iter()
+        .map(|(k, v)| (k.zeros_like().unwrap(), v.zeros_like().unwrap()))
+        .collect();
+    let tokens = kv.tokens.clone();
+    weights
+        .prefix_kv
+        .keep(std::sync::Arc::new(qk_lens::model::prefix_kv::PrefixKv {
+            tokens,
+            blocks: zeros,
+        }));
+    let poisoned = capture_last_token(&weights, &config, &[ids[multi].clone()]).unwrap();
+    assert_ne!(
+        poisoned.q[0], full.q[multi],
+        "the kept keys and values are what the run attends to"
+    );
+
+    // Another template: its own prefix, computed (the zeros are not used) and kept.
+    let other = capture_last_token(&weights, &config, &[other_template.clone(), other_template.clone()]).unwrap();
+    let fresh = LayerWeights::from_safetensors(&read(&dir.join("model.safetensors")), &config, layer, &all_ids).unwrap();
+    let expected = capture_last_token(&fresh, &config, &[other_template.clone(), other_template.clone()]).unwrap();
+    assert_eq!(other, expected, "a prompt without the kept prefix computes its own");
+    assert_eq!(
+        weights.prefix_kv.tokens().as_deref(),
+        Some(&other_template[..other_template.len() - 1]),
+        "and keeps it"
+    );
+}

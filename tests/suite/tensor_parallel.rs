@@ -220,3 +220,53 @@ fn heads_that_share_kernel_panels_split_exactly_too() {
         .collect();
     assert_every_split_equals_one_rank("3 heads of 8", &file, &config, &ids);
 }
+
+/// Each rank keeps its heads' share of the prefix's keys and values: a second run of one
+/// prompt on two ranks uses them and equals one worker bit for bit. A rank that lost its kept
+/// prefix while the other kept it makes the run an error on both (the page then falls back to
+/// one worker), never numbers from activations of other shapes.
+#[test]
+fn ranks_keep_the_prefix_together_or_the_run_is_an_error() {
+    let ids = lecture_ids();
+    let dir = model_dir("tiny-gpt2-hub");
+    let config = Gpt2Config::from_json(&read(&dir.join("config.json"))).unwrap();
+    let file = read(&dir.join("model.safetensors"));
+    let layer = 2;
+    let whole = LayerWeights::from_safetensors(&file, &config, layer, &ids).unwrap();
+    let edit = vec![ids[5].clone()];
+    let one = capture_last_token(&whole, &config, &edit).unwrap();
+    let header = Header::from_file(&file).unwrap();
+    let taps = Taps::default();
+    // Per rank: the lecture run, the edit, then (rank 1's prefix forgotten) the edit again.
+    let outcomes: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadExchange::ranks(2)
+            .into_iter()
+            .enumerate()
+            .map(|(rank, mut exchange)| {
+                let (header, config, ids, edit, file) = (&header, &config, &ids, &edit, &file);
+                s.spawn(move || {
+                    let shard = Shard::new(rank, 2).unwrap();
+                    let weights =
+                        LayerWeights::load_shard(header, &qk_lens::model::plan::WholeFile(file), config, layer, ids, shard)
+                            .unwrap();
+                    capture_blocking(&weights, config, layer, ids, taps, &mut exchange).unwrap();
+                    let kept = weights.prefix_kv.tokens();
+                    let edited = capture_blocking(&weights, config, layer, edit, taps, &mut exchange).unwrap();
+                    if rank == 1 {
+                        weights.prefix_kv.clear();
+                    }
+                    let desync = capture_blocking(&weights, config, layer, edit, taps, &mut exchange);
+                    (kept, edited, desync.err().map(|e| e.to_string()))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (rank, (kept, edited, desync)) in outcomes.into_iter().enumerate() {
+        let prefix = qk_lens::model::shared_prefix_len(&ids);
+        assert_eq!(kept.as_deref(), Some(&ids[0][..prefix]), "rank {rank} keeps the prefix");
+        assert_eq!(edited[0], one, "rank {rank}: the edit with the kept prefix equals one worker");
+        let why = desync.unwrap_or_else(|| panic!("rank {rank}: a run with one rank's prefix forgotten must fail"));
+        assert!(why.contains("disagree on its rows"), "rank {rank}: {why}");
+    }
+}
