@@ -44,7 +44,34 @@ pub fn cancel(slot: &CancelSlot) {
 /// The engine worker, kept between runs: the model stays in memory with it (the live lab).
 /// A run takes it out and puts it back when it ends well; a cancelled, crashed or stopped
 /// engine is dropped, and the next run starts a new one.
-pub type EngineSlot = Rc<RefCell<Option<ReactorBridge<Engine>>>>;
+pub type EngineSlot = Rc<RefCell<Option<KeptEngine>>>;
+
+/// The engine worker and the weights file its runs opened (none yet: a new engine).
+pub struct KeptEngine {
+    bridge: ReactorBridge<Engine>,
+    model: Option<String>,
+}
+
+impl KeptEngine {
+    /// A new engine worker.
+    pub fn spawn() -> Self {
+        KeptEngine {
+            bridge: spawn_engine(),
+            model: None,
+        }
+    }
+
+    /// The kept engine for a run of the model whose weights are `model`: another model gets a
+    /// new worker (the kept one is dropped). Wasm memory never shrinks, so the memory of the
+    /// model held before goes back to the system only with its worker; a model switch then
+    /// holds what that model alone needs, whatever was held before.
+    fn for_model(kept: Option<Self>, model: &str) -> ReactorBridge<Engine> {
+        match kept {
+            Some(k) if k.model.as_deref().is_none_or(|m| m == model) => k.bridge,
+            _ => spawn_engine(),
+        }
+    }
+}
 
 /// What a run needs from the app besides the state.
 #[derive(Clone)]
@@ -72,7 +99,7 @@ fn request_for(state: &State, experiment: Experiment) -> RunRequest {
 /// read beyond the resident model (a new word's row) while the live lab waits for a pause in
 /// typing: the run then starts with it read.
 pub fn read_ahead(state: &State, runner: &Runner) {
-    if let Some(bridge) = runner.engine.borrow().as_ref().filter(|_| !state.busy()) {
+    if let Some(KeptEngine { bridge, .. }) = runner.engine.borrow().as_ref().filter(|_| !state.busy()) {
         let request = RunRequest {
             fault: None,
             ..request_for(state, state.experiment.clone())
@@ -126,7 +153,7 @@ impl Drop for CrashWatch {
 }
 
 /// A new engine worker.
-pub fn spawn_engine() -> ReactorBridge<Engine> {
+fn spawn_engine() -> ReactorBridge<Engine> {
     Engine::spawner()
         .encoding::<JsonCodec>()
         .spawn_with_loader(&absolute_url(WORKER_LOADER))
@@ -160,7 +187,8 @@ impl Held {
 /// cached).
 pub async fn run(request: RunRequest, dispatch: Dispatcher<State>, engine: EngineSlot, cancel: oneshot::Receiver<()>) {
     dispatch.dispatch(Action::Started(now_ms()));
-    let mut bridge = engine.borrow_mut().take().unwrap_or_else(spawn_engine);
+    let model = request.model.weights.clone();
+    let mut bridge = KeptEngine::for_model(engine.borrow_mut().take(), &model);
     bridge.send_input(EngineRequest::Run(request));
     let mut cancel = cancel.fuse();
     let mut crashed = CrashWatch::new();
@@ -191,12 +219,18 @@ pub async fn run(request: RunRequest, dispatch: Dispatcher<State>, engine: Engin
             (EngineEvent::Stage(stage), None) => dispatch.dispatch(Action::Stage(stage, now_ms())),
             (EngineEvent::Progress(p), None) => dispatch.dispatch(Action::Progress(p, now_ms())),
             (EngineEvent::Done(result), _) => {
-                *engine.borrow_mut() = Some(bridge);
+                *engine.borrow_mut() = Some(KeptEngine {
+                    bridge,
+                    model: Some(model),
+                });
                 dispatch.dispatch(Action::Finished(Rc::new(*result), now_ms()));
                 return;
             }
             (EngineEvent::Failed(msg), _) => {
-                *engine.borrow_mut() = Some(bridge);
+                *engine.borrow_mut() = Some(KeptEngine {
+                    bridge,
+                    model: Some(model),
+                });
                 dispatch.dispatch(Action::Failed(msg));
                 return;
             }

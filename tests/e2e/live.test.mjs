@@ -265,10 +265,14 @@ describe('the live lab', () => {
     });
   });
 
-  test('a model switch drops the old model', { timeout: 240_000 }, async () => {
+  test('a model switch drops the old model with its engine worker', { timeout: 240_000 }, async () => {
     await withServedPage(browser(), async (srv, page) => {
+      // Engine workers started: each loads the worker's loader (the second worker's has ?rank=1).
+      const engines = () => srv.requests.filter((r) => r.url === '/worker_loader.js').length;
       await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(LECTURE))}&run=1`);
       const a = JSON.parse((await waitForOutcome(page, RESULT_TIMEOUT_MS)).text);
+      const first = engines();
+      assert.ok(first >= 1, 'the engine loaded its script from the server');
       // Another model waits for Run (it downloads); then nothing of the first stays held.
       await page.fill('#qk-model', `${srv.url}/models/tiny-gpt2-hub-fp16/`);
       await page.waitForTimeout(400);
@@ -276,11 +280,15 @@ describe('the live lab', () => {
       await page.click('#qk-run');
       const b = await resultWhere(page, (r) => r.stats.run_id > a.stats.run_id, 'the fp16 model');
       assert.equal(b.stats.model_resident, false);
+      // Wasm memory never shrinks: the first model's goes back to the system with its worker.
+      assert.equal(engines(), first + 1, 'another model runs in a new engine worker');
+      assert.ok(b.stats.wasm_memory_bytes < a.stats.wasm_memory_bytes, `memory ${b.stats.wasm_memory_bytes} after the switch, ${a.stats.wasm_memory_bytes} before`);
       await page.fill('#qk-model', `${srv.url}/models/${MODEL}/`);
       await page.click('#qk-run');
       const again = await resultWhere(page, (r) => r.stats.run_id > b.stats.run_id, 'back to the first model');
       assert.equal(again.stats.model_resident, false);
       assert.equal(again.stats.resident_weight_bytes, a.stats.resident_weight_bytes, 'the same model holds the same bytes');
+      assert.equal(engines(), first + 2, 'and back: a new engine worker again');
     });
   });
   test('a reload with stored packed weights packs nothing, a damaged share is packed again, and the numbers equal PyTorch', { timeout: 240_000 }, async (t) => {
