@@ -88,7 +88,8 @@ pub(super) async fn capture_pass<E: Exchange>(
     agree_on_rows(exchange, weights.shard, &layout).await?;
     let forward = Forward::new(weights, config, &layout)?;
     let mut x = layout.embed(weights, prefix, &suffixes)?;
-    let mut computed = Vec::with_capacity(if kept.is_none() && prefix_len > 0 { blocks.len() } else { 0 });
+    // The prefix's keys and values, block by block, when they are computed here.
+    let mut computed = Vec::with_capacity(if layout.prefix_rows > 0 { blocks.len() } else { 0 });
     // Every rank's heads of every tap, for one exchange at the end: rows of [q | k | v] of its
     // heads, one tap after another (written as they come: no second copy of them all).
     let n_taps = if taps.all_layers { layer + 1 } else { 1 };
@@ -112,7 +113,7 @@ pub(super) async fn capture_pass<E: Exchange>(
     check_ranks(&ranks, weights.shard)?;
     let first = if taps.all_layers { 0 } else { layer };
     let captures = reassemble(ranks, &layout, first..=layer, config, weights.shard.ranks)?;
-    let computed = (prefix_len > 0 && kept.is_none()).then(|| PrefixKv {
+    let computed = (layout.prefix_rows > 0).then(|| PrefixKv {
         tokens: prefix.to_vec(),
         blocks: computed,
     });

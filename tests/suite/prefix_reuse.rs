@@ -16,13 +16,24 @@ fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn compare(golden_name: &str) {
-    let g = golden(golden_name);
-    let ids: Vec<Vec<u32>> = serde_json::from_value(g["token_ids"].clone()).unwrap();
-    let layer = g["layer"].as_u64().unwrap() as usize;
+/// A golden's token ids and layer.
+fn golden_ids(name: &str) -> (Vec<Vec<u32>>, usize) {
+    let g = golden(name);
+    let ids = serde_json::from_value(g["token_ids"].clone()).unwrap();
+    (ids, g["layer"].as_u64().unwrap() as usize)
+}
+
+/// tiny-gpt2-hub's config, and its weights up to `layer` for `ids`.
+fn tiny_weights(layer: usize, ids: &[Vec<u32>]) -> (Gpt2Config, LayerWeights) {
     let dir = model_dir("tiny-gpt2-hub");
     let config = Gpt2Config::from_json(&read(&dir.join("config.json"))).unwrap();
-    let weights = LayerWeights::from_safetensors(&read(&dir.join("model.safetensors")), &config, layer, &ids).unwrap();
+    let weights = LayerWeights::from_safetensors(&read(&dir.join("model.safetensors")), &config, layer, ids).unwrap();
+    (config, weights)
+}
+
+fn compare(golden_name: &str) {
+    let (ids, layer) = golden_ids(golden_name);
+    let (config, weights) = tiny_weights(layer, &ids);
     assert!(shared_prefix_len(&ids) >= 4, "the prompts share `The next word is`");
     let reused = capture_last_token(&weights, &config, &ids).unwrap();
     let whole = capture_without_prefix(&weights, &config, &ids).unwrap();
@@ -70,12 +81,8 @@ fn passes_equal_one_pass_bit_for_bit() {
     use qk_lens::model::passes::capture_in_passes;
     use qk_lens::model::shard::Alone;
     use qk_lens::model::Taps;
-    let g = golden("tiny-gpt2-hub.mixed.L2");
-    let ids: Vec<Vec<u32>> = serde_json::from_value(g["token_ids"].clone()).unwrap();
-    let layer = g["layer"].as_u64().unwrap() as usize;
-    let dir = model_dir("tiny-gpt2-hub");
-    let config = Gpt2Config::from_json(&read(&dir.join("config.json"))).unwrap();
-    let weights = LayerWeights::from_safetensors(&read(&dir.join("model.safetensors")), &config, layer, &ids).unwrap();
+    let (ids, layer) = golden_ids("tiny-gpt2-hub.mixed.L2");
+    let (config, weights) = tiny_weights(layer, &ids);
     let taps = Taps {
         all_layers: true,
         whole_prompts: false,
@@ -110,15 +117,11 @@ fn passes_equal_one_pass_bit_for_bit() {
 /// template) computes and keeps its own.
 #[test]
 fn a_kept_prefix_is_used_by_the_next_run_and_changes_no_bit() {
-    let g = golden("tiny-gpt2-hub.mixed.L2");
-    let ids: Vec<Vec<u32>> = serde_json::from_value(g["token_ids"].clone()).unwrap();
-    let layer = g["layer"].as_u64().unwrap() as usize;
-    let dir = model_dir("tiny-gpt2-hub");
-    let config = Gpt2Config::from_json(&read(&dir.join("config.json"))).unwrap();
+    let (ids, layer) = golden_ids("tiny-gpt2-hub.mixed.L2");
     let other_template: Vec<u32> = ids[0][1..].to_vec();
     let mut all_ids = ids.clone();
     all_ids.push(other_template.clone());
-    let weights = LayerWeights::from_safetensors(&read(&dir.join("model.safetensors")), &config, layer, &all_ids).unwrap();
+    let (config, weights) = tiny_weights(layer, &all_ids);
     let prefix = shared_prefix_len(&ids);
     assert!(prefix >= 4, "the prompts share `The next word is`");
     assert_eq!(weights.prefix_kv.tokens(), None, "nothing kept before a run");
@@ -160,7 +163,7 @@ fn a_kept_prefix_is_used_by_the_next_run_and_changes_no_bit() {
 
     // Another template: its own prefix, computed (the zeros are not used) and kept.
     let other = capture_last_token(&weights, &config, &[other_template.clone(), other_template.clone()]).unwrap();
-    let fresh = LayerWeights::from_safetensors(&read(&dir.join("model.safetensors")), &config, layer, &all_ids).unwrap();
+    let (_, fresh) = tiny_weights(layer, &all_ids);
     let expected = capture_last_token(&fresh, &config, &[other_template.clone(), other_template.clone()]).unwrap();
     assert_eq!(other, expected, "a prompt without the kept prefix computes its own");
     assert_eq!(
