@@ -200,6 +200,9 @@ pub enum PeerMessage {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         panic: bool,
     },
+    /// 0 -> 1, before a run that takes `bytes` of rank 1's weights from the packed store:
+    /// rank 1 maps that much memory while it waits (see `packed_store::prefault`).
+    Prefault { bytes: u64 },
     /// 1 -> 0: rank 1 holds its share of the weights.
     Loaded,
     /// Either way: this rank's columns of an activation, as the one f32 buffer that follows.
@@ -220,6 +223,7 @@ impl PeerMessage {
         match self {
             PeerMessage::Ready => "ready",
             PeerMessage::Run { .. } => "run",
+            PeerMessage::Prefault { .. } => "prefault",
             PeerMessage::Loaded => "loaded",
             PeerMessage::Part => "part",
             PeerMessage::Done { .. } => "done",

@@ -102,17 +102,23 @@ impl Link {
         (self.post)(&wire, &transfer).map_err(|e| worker_error(format!("could not send `{}`: {}", msg.kind(), js_text(&e))))
     }
 
-    /// The next message, which must be of `kind`, with its buffers; the other side's failure
-    /// is an error.
-    async fn expect(&mut self, kind: &str) -> Result<(PeerMessage, Vec<JsValue>)> {
+    /// The next message, with its buffers; the other side's failure is an error.
+    async fn next(&mut self) -> Result<(PeerMessage, Vec<JsValue>)> {
         let wire = match self.inbox.next().await {
             Some(Inbound::Message(m)) => m,
             Some(Inbound::Stopped(why)) => return Err(worker_error(format!("it stopped: {why}"))),
             None => return Err(worker_error("it is gone")),
         };
         match decode(&wire)? {
-            (msg, buffers) if msg.kind() == kind => Ok((msg, buffers)),
             (PeerMessage::Failed { message }, _) => Err(worker_error(message)),
+            answer => Ok(answer),
+        }
+    }
+
+    /// The next message, which must be of `kind`.
+    async fn expect(&mut self, kind: &str) -> Result<(PeerMessage, Vec<JsValue>)> {
+        match self.next().await? {
+            (msg, buffers) if msg.kind() == kind => Ok((msg, buffers)),
             (other, _) => Err(worker_error(format!("expected `{kind}`, got `{}`", other.kind()))),
         }
     }
@@ -161,6 +167,8 @@ pub struct SecondWorker {
     worker: Worker,
     link: Link,
     ready: bool,
+    /// It runs the engine's compiled module: code optimised in either worker serves both.
+    pub shares_code: bool,
 }
 
 impl SecondWorker {
@@ -188,6 +196,14 @@ impl SecondWorker {
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        // Its loader waits for this module (scripts/hash-worker.sh): one compile, shared code.
+        // A browser that cannot send it gets `null`, and the worker loads the wasm itself.
+        let shares_code = worker.post_message(&wasm_bindgen::module()).is_ok();
+        if !shares_code {
+            worker
+                .post_message(&JsValue::NULL)
+                .map_err(|e| worker_error(format!("could not start: {}", js_text(&e))))?;
+        }
         let post_to = worker.clone();
         Ok(SecondWorker {
             worker,
@@ -198,6 +214,7 @@ impl SecondWorker {
                 _on_error: Some(on_error),
             },
             ready: false,
+            shares_code,
         })
     }
 
@@ -216,6 +233,11 @@ impl SecondWorker {
             self.ready = true;
         }
         Ok(())
+    }
+
+    /// Tells rank 1 how many bytes of its weights the coming run takes from the packed store.
+    pub fn prefault(&self, bytes: u64) -> Result<()> {
+        self.link.send(&PeerMessage::Prefault { bytes }, &[])
     }
 
     /// Sends the run, with the bytes moved to rank 1 (transferred, not copied: this worker
@@ -311,8 +333,10 @@ pub fn serve() {
         }
         // Rank 1's weights, kept between runs like rank 0's.
         let mut held = None;
-        while let Ok(run) = link.expect("run").await {
-            if let Err(e) = serve_run(&mut link, &mut held, run).await {
+        while let Ok(message) = link.next().await {
+            if let (PeerMessage::Prefault { bytes }, _) = message {
+                packed_store::prefault(bytes as usize);
+            } else if let Err(e) = serve_run(&mut link, &mut held, message).await {
                 let _ = link.send(&PeerMessage::Failed { message: e.to_string() }, &[]);
                 return;
             }

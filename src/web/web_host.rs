@@ -285,6 +285,14 @@ impl RunHost for WebHost<'_> {
             Some(store) => packed_store::find(store, &plan.config, needs, ranks).await,
             None => Vec::new(),
         };
+        if let Some(second) = self.ranks.second.as_ref().filter(|_| !self.stored.is_empty()) {
+            // Only a speed-up: a lost hint leaves rank 1 to fault its pages in as it reads.
+            let _ = second.prefault(packed_store::share_bytes(
+                &plan.config,
+                &self.stored,
+                Shard { rank: 1, ranks: 2 },
+            ));
+        }
         self.stored.iter().map(|c| c.name.clone()).collect()
     }
 
@@ -311,10 +319,23 @@ impl RunHost for WebHost<'_> {
         );
         // This worker's hot code gets optimised before its first forward (see model/warm.rs),
         // while its requests are under way. Only a speed-up: its failure would not stop the run.
+        // A second worker running the same compiled module warms up for both; this one then
+        // maps the memory its share from the packed store will fill (`packed_store::prefault`).
+        let prefault = match &self.ranks.second {
+            Some(second) if second.shares_code && !self.stored.is_empty() => Some(packed_store::share_bytes(
+                &plan.config,
+                &self.stored,
+                Shard { rank: 0, ranks: 2 },
+            )),
+            _ => None,
+        };
         let warm = async {
             if first {
                 yield_now().await;
-                let _ = crate::model::warm::warm_up(12, now_ms);
+                match prefault {
+                    Some(bytes) => packed_store::prefault(bytes as usize),
+                    None => drop(crate::model::warm::warm_up(12, now_ms)),
+                }
             }
         };
         let (downloaded, ()) = futures::join!(download, warm);
