@@ -146,9 +146,10 @@ export function checkResult(res, golden, experiment, layer) {
 
 // ---------- browser plumbing ----------
 
-/** Opens a page in a fresh context and records console errors, page errors and failed requests. */
-export async function openPage(browser) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+/** Opens a page in a fresh context and records console errors, page errors and failed requests.
+ * `options`: more of the context's options (e.g. `serviceWorkers: 'block'`). */
+export async function openPage(browser, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
   const page = await context.newPage();
   const logs = [];
   page.on('console', (m) => {
@@ -243,9 +244,9 @@ export function sharedBrowser() {
 export const serve = () => startServer({ root: DIST, mounts: { '/models/': MODELS, '/experiments/': EXPERIMENTS } });
 
 /** A fresh server and a fresh page for one test; failures carry the page's errors and the requests. */
-export async function withServedPage(browser, body) {
+export async function withServedPage(browser, body, options = {}) {
   const srv = await serve();
-  const { context, page, logs } = await openPage(browser);
+  const { context, page, logs } = await openPage(browser, options);
   try {
     await withDiagnostics(logs, () => srv.requests, () => body(srv, page));
   } finally {

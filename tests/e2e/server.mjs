@@ -127,6 +127,7 @@ export async function startServer({ root, mounts = {}, host = '127.0.0.1', port 
       path: '',
       url: req.url,
       range: req.headers.range ?? null,
+      referer: req.headers.referer ?? null,
       status: 0,
       bytes: 0,
       time: Date.now(),

@@ -1,6 +1,7 @@
 // End-to-end tests of the forward pass on two workers (the engine and a second worker it starts,
 // each holding half of every weight): the result equals the one-worker result exactly and
-// PyTorch's within the tolerances, with the layer sweep and heads too; and when the second
+// PyTorch's within the tolerances, with the layer sweep and heads too; the second worker runs
+// the engine's compiled module (it downloads no wasm of its own); and when the second
 // worker cannot start, the run still succeeds in one worker and says so (and the live lab goes
 // on in that worker).
 
@@ -58,6 +59,26 @@ describe('the forward on two workers', () => {
         assert.ok(srv.requests.some((r) => r.url.endsWith('worker_loader.js?rank=1') && [200, 304].includes(r.status)));
       }
     });
+  });
+
+  test("the second worker runs the engine's compiled module: it downloads no wasm", { timeout: 180_000 }, async () => {
+    // No service worker: every file a worker asks for reaches the server, which notes who asked.
+    await withServedPage(
+      browser(),
+      async (srv, page) => {
+        const res = await result(page, url(srv, ''), 'workers-one-compile');
+        assert.equal(res.stats.forward_ranks, 2);
+        const second = srv.requests.filter((r) => (r.referer ?? '').endsWith('worker_loader.js?rank=1'));
+        // Its own requests are seen (its loader imports the engine's script), so a wasm would be.
+        assert.ok(
+          second.some((r) => /\/worker-[0-9a-f]{16}\.js$/.test(r.url)),
+          `no request from the second worker: ${JSON.stringify(second)}`,
+        );
+        const wasm = second.filter((r) => r.url.endsWith('_bg.wasm')).map((r) => r.url);
+        assert.deepEqual(wasm, [], 'the second worker downloaded the wasm itself');
+      },
+      { serviceWorkers: 'block' },
+    );
   });
 
   test('a second worker that cannot start leaves the run to one worker', { timeout: 180_000 }, async () => {
