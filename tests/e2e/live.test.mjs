@@ -145,6 +145,26 @@ describe('the live lab', () => {
       const box = `.category[data-category="2"] textarea.words`;
       await page.click(box);
       await page.press(box, 'End');
+      // Besides samples between tasks: what the page shows at the end of every task that
+      // changed it (a MutationObserver's callback runs then, before any frame is painted), on a
+      // CPU slowed down so that Yew's renders outlast its 16 ms slice and it yields to the
+      // browser between tasks.
+      await page.evaluate(() => {
+        const tags = () => ({
+          result: document.querySelector('#qk-result')?.dataset.runId,
+          summary: document.querySelector('#qk-summary')?.dataset.runId,
+          figures: [...document.querySelectorAll('canvas')].map((c) => c.dataset.runId),
+        });
+        window.__qkTags = [];
+        new MutationObserver(() => window.__qkTags.push(tags())).observe(document.body, {
+          subtree: true,
+          childList: true,
+          attributes: true,
+          characterData: true,
+        });
+      });
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 6 });
       let sampling = true;
       const samples = [];
       const sampler = (async () => {
@@ -158,8 +178,15 @@ describe('the live lab', () => {
       await page.waitForTimeout(300);
       sampling = false;
       await sampler;
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+      const ends = await page.evaluate(() => window.__qkTags);
       const runs = new Set(samples.map((x) => x.result?.stats.run_id));
-      t.diagnostic(`${samples.length} samples over ${runs.size} runs: ${[...runs].join(' ')}`);
+      t.diagnostic(`${samples.length} samples over ${runs.size} runs: ${[...runs].join(' ')}; ${ends.length} task ends`);
+      for (const x of ends) {
+        assert.equal(x.summary, x.result, 'the summary at the end of a task');
+        x.figures.forEach((f, i) => assert.equal(f, x.result, `figure ${i} at the end of a task: run ${f} beside result ${x.result}`));
+      }
+      assert.ok(new Set(ends.map((x) => x.result)).size >= 2, 'the task ends saw the typed words run');
       for (const x of samples) {
         const id = String(x.result.stats.run_id);
         assert.equal(x.resultTag, id, 'the result element');

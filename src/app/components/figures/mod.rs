@@ -124,9 +124,17 @@ type Canvases = std::rc::Rc<Vec<(Figure, NodeRef)>>;
 /// The hit map of every drawn figure (what is under the pointer).
 type Grids = std::rc::Rc<std::cell::RefCell<HashMap<Figure, HitMap>>>;
 
+/// What a canvas shows: the canvas element, the result (by pointer) and the options it was drawn
+/// with.
+type Shows = std::rc::Rc<std::cell::RefCell<HashMap<Figure, (HtmlCanvasElement, *const ViewedResult, FigureOptions)>>>;
+
 /// Draws every figure whose canvas is on the page, whenever the shown result (compared by
 /// pointer), the options or the figures shown (`only`: the guided lab's step) change, and
-/// keeps their hit maps.
+/// keeps their hit maps. A canvas already on the page at the
+/// size it keeps is drawn during the render, so that the result, the summary and the figures
+/// change in one task: Yew may give the browser a frame between a render and its effects, and
+/// that frame would show the new numbers beside the old figures. New and resized canvases (a
+/// size set by the render clears a canvas) are drawn after the render.
 #[hook]
 fn use_drawn_figures(
     refs: Canvases,
@@ -136,31 +144,66 @@ fn use_drawn_figures(
     options: FigureOptions,
     only: Option<Vec<Figure>>,
 ) {
-    let drawn = ByPointer(result.clone());
-    use_effect_with((drawn, options, only), move |(_, options, _)| {
-        for (figure, node) in refs.iter() {
+    let shows: Shows = use_mut_ref(HashMap::new);
+    let canvases = Drawn {
+        refs,
+        grids,
+        error,
+        shows,
+    };
+    canvases.draw_stale(&result, &options, true);
+    use_effect_with((ByPointer(result.clone()), options, only), move |(_, options, _)| {
+        canvases.draw_stale(&result, options, false);
+        || ()
+    });
+}
+
+/// The canvases and what they show, for [`use_drawn_figures`].
+struct Drawn {
+    refs: Canvases,
+    grids: Grids,
+    error: UseStateHandle<Option<String>>,
+    shows: Shows,
+}
+
+impl Drawn {
+    /// Draws each canvas on the page that does not show `result` with `options` yet; `in_render`:
+    /// only those whose size the render keeps.
+    fn draw_stale(&self, result: &std::rc::Rc<ViewedResult>, options: &FigureOptions, in_render: bool) {
+        for (figure, node) in self.refs.iter() {
             let Some(canvas) = node.cast::<HtmlCanvasElement>() else {
                 continue;
             };
-            let started = js_sys::Date::now();
-            let drawn = draw(&canvas, *figure, &result, options);
-            // How long the figure took to draw, and which run it shows, for tests and tools.
-            let _ = canvas.set_attribute("data-draw-ms", &format!("{:.0}", js_sys::Date::now() - started));
-            let _ = canvas.set_attribute("data-run-id", &run_id(&result));
-            match drawn {
-                Ok(Some(grid)) => {
-                    if matches!(figure, Figure::LayerSweep | Figure::HeadGrid) {
-                        let targets = click_targets(&grid, (canvas.width(), canvas.height()));
-                        let _ = canvas.set_attribute("data-targets", &targets);
-                    }
-                    grids.borrow_mut().insert(*figure, grid);
-                }
-                Ok(None) => {}
-                Err(e) => error.set(Some(format!("{}: {e}", figure.id()))),
+            let now = (canvas.clone(), std::rc::Rc::as_ptr(result), *options);
+            if self.shows.borrow().get(figure) == Some(&now) {
+                continue;
             }
+            if in_render && (canvas.width(), canvas.height()) != figure.size_for(result) {
+                continue;
+            }
+            self.draw_one(&canvas, *figure, result, options);
+            self.shows.borrow_mut().insert(*figure, now);
         }
-        || ()
-    });
+    }
+
+    fn draw_one(&self, canvas: &HtmlCanvasElement, figure: Figure, result: &ViewedResult, options: &FigureOptions) {
+        let started = js_sys::Date::now();
+        let drawn = draw(canvas, figure, result, options);
+        // How long the figure took to draw, and which run it shows, for tests and tools.
+        let _ = canvas.set_attribute("data-draw-ms", &format!("{:.0}", js_sys::Date::now() - started));
+        let _ = canvas.set_attribute("data-run-id", &run_id(result));
+        match drawn {
+            Ok(Some(grid)) => {
+                if matches!(figure, Figure::LayerSweep | Figure::HeadGrid) {
+                    let targets = click_targets(&grid, (canvas.width(), canvas.height()));
+                    let _ = canvas.set_attribute("data-targets", &targets);
+                }
+                self.grids.borrow_mut().insert(figure, grid);
+            }
+            Ok(None) => {}
+            Err(e) => self.error.set(Some(format!("{}: {e}", figure.id()))),
+        }
+    }
 }
 
 /// The run a result came from (`stats.run_id`), as the page's attributes carry it.
