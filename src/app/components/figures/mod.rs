@@ -124,9 +124,9 @@ type Canvases = std::rc::Rc<Vec<(Figure, NodeRef)>>;
 /// The hit map of every drawn figure (what is under the pointer).
 type Grids = std::rc::Rc<std::cell::RefCell<HashMap<Figure, HitMap>>>;
 
-/// What a canvas shows: the canvas element, the result (by pointer) and the options it was drawn
-/// with.
-type Shows = std::rc::Rc<std::cell::RefCell<HashMap<Figure, (HtmlCanvasElement, *const ViewedResult, FigureOptions)>>>;
+/// What a canvas shows: the canvas element, the result (held, so that its address is not
+/// reused, and compared by pointer) and the options it was drawn with.
+type Shows = std::rc::Rc<std::cell::RefCell<HashMap<Figure, (HtmlCanvasElement, std::rc::Rc<ViewedResult>, FigureOptions)>>>;
 
 /// Draws every figure whose canvas is on the page, whenever the shown result (compared by
 /// pointer), the options or the figures shown (`only`: the guided lab's step) change, and
@@ -174,15 +174,19 @@ impl Drawn {
             let Some(canvas) = node.cast::<HtmlCanvasElement>() else {
                 continue;
             };
-            let now = (canvas.clone(), std::rc::Rc::as_ptr(result), *options);
-            if self.shows.borrow().get(figure) == Some(&now) {
+            let shown = self
+                .shows
+                .borrow()
+                .get(figure)
+                .is_some_and(|(c, r, o)| *c == canvas && std::rc::Rc::ptr_eq(r, result) && o == options);
+            if shown {
                 continue;
             }
             if in_render && (canvas.width(), canvas.height()) != figure.size_for(result) {
                 continue;
             }
             self.draw_one(&canvas, *figure, result, options);
-            self.shows.borrow_mut().insert(*figure, now);
+            self.shows.borrow_mut().insert(*figure, (canvas, result.clone(), *options));
         }
     }
 
