@@ -69,15 +69,6 @@ fn draw(
     Ok(drawn.hits)
 }
 
-/// A shown result compared by pointer: redraw when another one arrives, not on equal contents.
-struct ByPointer(std::rc::Rc<ViewedResult>);
-
-impl PartialEq for ByPointer {
-    fn eq(&self, other: &Self) -> bool {
-        std::rc::Rc::ptr_eq(&self.0, &other.0)
-    }
-}
-
 /// The event's position in the canvas's pixels (the canvas may be shown scaled).
 fn canvas_xy(e: &MouseEvent) -> Option<(f64, f64)> {
     let canvas: HtmlCanvasElement = e.target_dyn_into()?;
@@ -128,13 +119,13 @@ type Grids = std::rc::Rc<std::cell::RefCell<HashMap<Figure, HitMap>>>;
 /// reused, and compared by pointer) and the options it was drawn with.
 type Shows = std::rc::Rc<std::cell::RefCell<HashMap<Figure, (HtmlCanvasElement, std::rc::Rc<ViewedResult>, FigureOptions)>>>;
 
-/// Draws every figure whose canvas is on the page, whenever the shown result (compared by
-/// pointer), the options or the figures shown (`only`: the guided lab's step) change, and
-/// keeps their hit maps. A canvas already on the page at the
+/// Draws every figure whose canvas is on the page and does not show the result (compared by
+/// pointer) with the options yet, and keeps their hit maps. A canvas already on the page at the
 /// size it keeps is drawn during the render, so that the result, the summary and the figures
 /// change in one task: Yew may give the browser a frame between a render and its effects, and
-/// that frame would show the new numbers beside the old figures. New and resized canvases (a
-/// size set by the render clears a canvas) are drawn after the render.
+/// that frame would show the new numbers beside the old figures. New canvases (a new result's,
+/// or the guided lab's next step's) and resized ones (a size set by the render clears a canvas)
+/// are drawn after the render.
 #[hook]
 fn use_drawn_figures(
     refs: Canvases,
@@ -142,7 +133,6 @@ fn use_drawn_figures(
     error: UseStateHandle<Option<String>>,
     result: std::rc::Rc<ViewedResult>,
     options: FigureOptions,
-    only: Option<Vec<Figure>>,
 ) {
     let shows: Shows = use_mut_ref(HashMap::new);
     let canvases = Drawn {
@@ -152,10 +142,8 @@ fn use_drawn_figures(
         shows,
     };
     canvases.draw_stale(&result, &options, true);
-    use_effect_with((ByPointer(result.clone()), options, only), move |(_, options, _)| {
-        canvases.draw_stale(&result, options, false);
-        || ()
-    });
+    // After every render: what each canvas shows says whether anything is left to draw.
+    use_effect(move || canvases.draw_stale(&result, &options, false));
 }
 
 /// The canvases and what they show, for [`use_drawn_figures`].
@@ -306,14 +294,7 @@ pub fn figures(props: &Props) -> Html {
         grid_space: *grid_space,
         look: props.look,
     };
-    use_drawn_figures(
-        refs.clone(),
-        grids.clone(),
-        error.clone(),
-        result.clone(),
-        options,
-        props.only.clone(),
-    );
+    use_drawn_figures(refs.clone(), grids.clone(), error.clone(), result.clone(), options);
     let report = {
         let error = error.clone();
         Callback::from(move |outcome: Result<(), String>| {
