@@ -13,8 +13,9 @@ sed -i "s/worker\.js/worker-$hash.js/g; s/worker_bg\.wasm/worker-${hash}_bg.wasm
 # The engine's second worker (named as SECOND_WORKER_NAME in src/web/peer.rs) is sent the
 # engine's compiled module as its first message: it neither downloads nor compiles the wasm
 # again (~90 ms), and both run the same machine code, optimised once. Without a module (the
-# browser could not send it) it loads the wasm itself. Messages that come while the module
-# instantiates are held and handed on in order once the wasm listens.
+# browser could not send it) it loads the wasm itself. In both workers, messages that come
+# while the module instantiates are held and handed on in order once the wasm listens (the
+# page may ask the engine for a run before its wasm is loaded: src/web/engine_bridge.rs).
 cat > "$dir/worker_loader.js" <<JS
 importScripts("./worker-$hash.js");
 if (self.name === "qk-lens-engine-rank-1") {
@@ -29,7 +30,14 @@ if (self.name === "qk-lens-engine-rank-1") {
   );
   self.addEventListener("message", hold);
 } else {
-  wasm_bindgen("./worker-${hash}_bg.wasm");
+  // The engine: the page's requests that come while its wasm loads wait for its listener.
+  const held = [];
+  const hold = (e) => held.push(e);
+  self.addEventListener("message", hold);
+  wasm_bindgen("./worker-${hash}_bg.wasm").then(() => {
+    self.removeEventListener("message", hold);
+    for (const e of held) self.onmessage && self.onmessage(e);
+  });
 }
 JS
 grep -q "worker-${hash}_bg.wasm" "$dir/worker_loader.js"

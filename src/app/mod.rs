@@ -28,7 +28,7 @@ fn app() -> Html {
     let runner = run::Runner {
         cancel: use_mut_ref(|| None),
         // With `?run=1` the engine worker starts booting now, before the page's first render.
-        engine: use_mut_ref(|| params.run.then(run::KeptEngine::spawn)),
+        engine: use_mut_ref(|| params.run.then(run::KeptEngine::spawn).flatten()),
     };
     {
         let (params, dispatch, runner) = (params.clone(), state.dispatcher(), runner.clone());

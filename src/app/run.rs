@@ -5,8 +5,6 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use futures::{FutureExt, StreamExt};
-use gloo::worker::reactor::ReactorBridge;
-use gloo::worker::Spawnable;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use yew::UseReducerDispatcher as Dispatcher;
@@ -14,7 +12,8 @@ use yew::UseReducerDispatcher as Dispatcher;
 use super::state::{Action, State};
 use crate::experiment::Experiment;
 use crate::model::token_memo::encodings_of;
-use crate::web::engine::{Engine, EngineEvent, EngineRequest, JsonCodec, Progress, RunRequest, Stage, CRASH_CHANNEL};
+use crate::web::engine::{EngineEvent, EngineRequest, Progress, RunRequest, Stage, CRASH_CHANNEL};
+use crate::web::engine_bridge::EngineBridge;
 use crate::web::params::{absolute_url, PageParams};
 
 /// Trunk's loader for the worker build (src/bin/worker.rs).
@@ -48,26 +47,24 @@ pub type EngineSlot = Rc<RefCell<Option<KeptEngine>>>;
 
 /// The engine worker and the weights file its runs opened (none yet: a new engine).
 pub struct KeptEngine {
-    bridge: ReactorBridge<Engine>,
+    bridge: EngineBridge,
     model: Option<String>,
 }
 
 impl KeptEngine {
     /// A new engine worker.
-    pub fn spawn() -> Self {
-        KeptEngine {
-            bridge: spawn_engine(),
-            model: None,
-        }
+    pub fn spawn() -> Option<Self> {
+        let bridge = spawn_engine().ok()?;
+        Some(KeptEngine { bridge, model: None })
     }
 
     /// The kept engine for a run of the model whose weights are `model`: another model gets a
     /// new worker (the kept one is dropped). Wasm memory never shrinks, so the memory of the
     /// model held before goes back to the system only with its worker; a model switch then
     /// holds what that model alone needs, whatever was held before.
-    fn for_model(kept: Option<Self>, model: &str) -> ReactorBridge<Engine> {
+    fn for_model(kept: Option<Self>, model: &str) -> Result<EngineBridge, String> {
         match kept {
-            Some(k) if k.model.as_deref().is_none_or(|m| m == model) => k.bridge,
+            Some(k) if k.model.as_deref().is_none_or(|m| m == model) => Ok(k.bridge),
             _ => spawn_engine(),
         }
     }
@@ -104,7 +101,7 @@ pub fn read_ahead(state: &State, runner: &Runner) {
             fault: None,
             ..request_for(state, state.experiment.clone())
         };
-        bridge.send_input(EngineRequest::ReadAhead(request));
+        bridge.send(&EngineRequest::ReadAhead(request));
     }
 }
 
@@ -153,10 +150,16 @@ impl Drop for CrashWatch {
 }
 
 /// A new engine worker.
-fn spawn_engine() -> ReactorBridge<Engine> {
-    Engine::spawner()
-        .encoding::<JsonCodec>()
-        .spawn_with_loader(&absolute_url(WORKER_LOADER))
+fn spawn_engine() -> Result<EngineBridge, String> {
+    EngineBridge::spawn(&absolute_url(WORKER_LOADER))
+        .map_err(|e| format!("this browser could not start the engine's Web Worker: {}", js_text(&e)))
+}
+
+fn js_text(e: &wasm_bindgen::JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
 }
 
 /// A run's stages and progress show once it has lasted this long: a live edit's stages come
@@ -188,15 +191,18 @@ impl Held {
 pub async fn run(request: RunRequest, dispatch: Dispatcher<State>, engine: EngineSlot, cancel: oneshot::Receiver<()>) {
     dispatch.dispatch(Action::Started(now_ms()));
     let model = request.model.weights.clone();
-    let mut bridge = KeptEngine::for_model(engine.borrow_mut().take(), &model);
-    bridge.send_input(EngineRequest::Run(request));
+    let mut bridge = match KeptEngine::for_model(engine.borrow_mut().take(), &model) {
+        Ok(bridge) => bridge,
+        Err(why) => return dispatch.dispatch(Action::Failed(why)),
+    };
+    bridge.send(&EngineRequest::Run(request));
     let mut cancel = cancel.fuse();
     let mut crashed = CrashWatch::new();
     let mut quiet = gloo::timers::future::TimeoutFuture::new(QUIET_MS).fuse();
     let mut held = Some(Held::default());
     loop {
         let event = futures::select! {
-            event = bridge.next() => event,
+            event = bridge.next().fuse() => event,
             _ = cancel => {
                 drop(bridge);
                 dispatch.dispatch(Action::Cancelled);
@@ -212,7 +218,16 @@ pub async fn run(request: RunRequest, dispatch: Dispatcher<State>, engine: Engin
                 continue;
             }
         };
-        let Some(event) = event else { break };
+        let event = match event {
+            Some(Ok(event)) => event,
+            // The worker is dropped with the bridge: the next run starts a new one.
+            Some(Err(why)) => {
+                return dispatch.dispatch(Action::Failed(format!(
+                    "internal error: the engine sent {why} (please report it; Run to try again)"
+                )))
+            }
+            None => break,
+        };
         match (event, held.as_mut()) {
             (EngineEvent::Stage(stage), Some(held)) => (held.stage, held.progress) = (Some((stage, now_ms())), None),
             (EngineEvent::Progress(p), Some(held)) => held.progress = Some((p, now_ms())),

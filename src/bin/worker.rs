@@ -2,7 +2,6 @@
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    use gloo::worker::Registrable;
     use qk_lens::web::peer;
     // The engine's second worker (the other half of the forward pass) answers the engine only.
     if peer::is_second_worker() {
@@ -18,9 +17,7 @@ fn main() {
         console_error_panic_hook::hook(info);
         qk_lens::web::engine::report_crash(&info.to_string());
     }));
-    qk_lens::web::engine::Engine::registrar()
-        .encoding::<qk_lens::web::engine::JsonCodec>()
-        .register();
+    qk_lens::web::engine::serve();
 }
 
 #[cfg(not(target_arch = "wasm32"))]

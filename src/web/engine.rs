@@ -6,14 +6,12 @@
 //! Done or Failed. While the page waits for a pause in typing it may send a read-ahead
 //! ([`EngineRequest::ReadAhead`]), answered with nothing.
 
-use futures::{SinkExt, StreamExt};
-use gloo::worker::reactor::{reactor, ReactorScope};
-use gloo::worker::Codec;
-use serde::{Deserialize, Serialize};
+use futures::StreamExt;
 use wasm_bindgen::{JsCast, JsValue};
 
 use futures::channel::mpsc::UnboundedSender;
 
+use super::engine_bridge::EngineScope;
 use super::revision::{self, Resolved};
 use super::web_host::{Ranks, WebHost};
 use crate::error::Result;
@@ -22,25 +20,17 @@ use crate::run::Session;
 
 pub use crate::protocol::{EngineEvent, EngineRequest, ModelFiles, Progress, RunRequest, Stage, TestFault};
 
-/// Messages as JSON text: results hold optional fields that a binary codec cannot skip.
-pub struct JsonCodec;
-
-impl Codec for JsonCodec {
-    fn encode<I: Serialize>(input: I) -> JsValue {
-        JsValue::from_str(&serde_json::to_string(&input).expect("engine messages serialise"))
-    }
-
-    fn decode<O: for<'de> Deserialize<'de>>(input: JsValue) -> O {
-        serde_json::from_str(&input.as_string().unwrap_or_default()).expect("engine messages deserialise")
-    }
-}
-
 pub(super) fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-#[reactor]
-pub async fn Engine(mut scope: ReactorScope<EngineRequest, EngineEvent>) {
+/// The engine worker's life: it listens at once, then answers requests one at a time.
+pub fn serve() {
+    let scope = EngineScope::listen();
+    wasm_bindgen_futures::spawn_local(serve_requests(scope));
+}
+
+async fn serve_requests(mut scope: EngineScope) {
     // Kept between runs: the live lab's edits reuse the model, its weights and its captures.
     let mut session = Session::default();
     let mut ranks = Ranks::default();
@@ -60,9 +50,7 @@ pub async fn Engine(mut scope: ReactorScope<EngineRequest, EngineEvent>) {
         let run = run(&mut session, &mut ranks, &mut resolved, &request, tx);
         let forward = async {
             while let Some(event) = rx.next().await {
-                if scope.send(event).await.is_err() {
-                    break;
-                }
+                scope.send(&event);
             }
         };
         let (outcome, _) = futures::join!(run, forward);
@@ -75,9 +63,7 @@ pub async fn Engine(mut scope: ReactorScope<EngineRequest, EngineEvent>) {
             }
             Err(e) => EngineEvent::Failed(e.to_string()),
         };
-        if scope.send(last).await.is_err() {
-            break;
-        }
+        scope.send(&last);
         // After the result is out: what this worker packed is kept for the next visit.
         ranks.keep_packed().await;
     }

@@ -7,6 +7,7 @@ pub mod canvas_image;
 pub mod cors;
 pub mod download;
 pub mod engine;
+pub mod engine_bridge;
 pub mod fault;
 pub mod fetch;
 mod first_load;

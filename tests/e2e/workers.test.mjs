@@ -81,6 +81,47 @@ describe('the forward on two workers', () => {
     );
   });
 
+  test('a page that runs at once starts its engine with the page, adopts it, and holds its module', { timeout: 180_000 }, async () => {
+    // No service worker: every file reaches the server, in the order the page asked for it.
+    await withServedPage(
+      browser(),
+      async (srv, page) => {
+        // Without &run=1 no engine starts before Run.
+        await page.goto(`${srv.url}/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(EXPERIMENT))}`);
+        await page.waitForSelector('#qk-run');
+        await page.waitForTimeout(500);
+        // (The server sees the engine's files anyway: the first visit keeps them for offline use.)
+        assert.deepEqual(page.workers().map((w) => w.url()), [], 'a worker started with no run asked for');
+
+        // Each worker the page starts, with how far the page was: still being parsed is before
+        // the page's wasm could run.
+        await page.addInitScript(() => {
+          const Started = window.Worker;
+          window.qkWorkersStarted = [];
+          window.Worker = class extends Started {
+            constructor(url, options) {
+              super(url, options);
+              window.qkWorkersStarted.push({ url: String(url), document: document.readyState });
+            }
+          };
+        });
+        const res = await result(page, url(srv, ''), 'workers-early-engine');
+        assert.equal(res.stats.forward_ranks, 2);
+        const started = await page.evaluate(() => window.qkWorkersStarted);
+        assert.deepEqual(started, [{ url: './worker_loader.js', document: 'loading' }], 'the engine did not start with the page');
+        // Adopted, not started twice: one engine and its second worker.
+        const workers = page.workers().map((w) => new URL(w.url()).pathname + new URL(w.url()).search);
+        assert.deepEqual(workers.sort(), ['/worker_loader.js', '/worker_loader.js?rank=1'], `workers: ${workers}`);
+        const held = await page.evaluate(() => ({
+          early: 'qkEarlyEngine' in window,
+          module: window.qkEngineModule instanceof WebAssembly.Module,
+        }));
+        assert.deepEqual(held, { early: false, module: true });
+      },
+      { serviceWorkers: 'block' },
+    );
+  });
+
   test('a second worker that cannot start leaves the run to one worker', { timeout: 180_000 }, async () => {
     await withServedPage(browser(), async (srv, page) => {
       srv.options.failUrl = { status: 500, times: 1, url: 'worker_loader.js?rank=1' };
