@@ -333,7 +333,7 @@ impl RunHost for WebHost<'_> {
             if first {
                 yield_now().await;
                 match prefault {
-                    Some(bytes) => packed_store::prefault(bytes as usize),
+                    Some(bytes) => packed_store::prefault_in_slices(bytes as usize).await,
                     None => drop(crate::model::warm::warm_up(12, now_ms)),
                 }
             }
