@@ -14,6 +14,7 @@ use crate::experiment::Experiment;
 use crate::model::token_memo::encodings_of;
 use crate::web::engine::{EngineEvent, EngineRequest, Progress, RunRequest, Stage, CRASH_CHANNEL};
 use crate::web::engine_bridge::EngineBridge;
+use crate::web::fetch::js_message;
 use crate::web::params::{absolute_url, PageParams};
 
 /// Trunk's loader for the worker build (src/bin/worker.rs).
@@ -152,14 +153,7 @@ impl Drop for CrashWatch {
 /// A new engine worker.
 fn spawn_engine() -> Result<EngineBridge, String> {
     EngineBridge::spawn(&absolute_url(WORKER_LOADER))
-        .map_err(|e| format!("this browser could not start the engine's Web Worker: {}", js_text(&e)))
-}
-
-fn js_text(e: &wasm_bindgen::JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
+        .map_err(|e| format!("this browser could not start the engine's Web Worker: {}", js_message(&e)))
 }
 
 /// A run's stages and progress show once it has lasted this long: a live edit's stages come

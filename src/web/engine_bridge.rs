@@ -66,23 +66,16 @@ impl EngineBridge {
     pub fn spawn(loader: &str) -> Result<Self, JsValue> {
         let (tx, events) = unbounded();
         let on_message = listener(tx);
-        let worker = match take_early() {
-            Some((worker, held)) => {
-                worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-                for e in held.iter() {
-                    let _ = on_message
-                        .as_ref()
-                        .unchecked_ref::<js_sys::Function>()
-                        .call1(&JsValue::NULL, &e);
-                }
-                worker
-            }
-            None => {
-                let worker = Worker::new(loader)?;
-                worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-                worker
-            }
+        let (worker, held) = match take_early() {
+            Some(early) => early,
+            None => (Worker::new(loader)?, js_sys::Array::new()),
         };
+        let handler: &js_sys::Function = on_message.as_ref().unchecked_ref();
+        worker.set_onmessage(Some(handler));
+        // What came before the page listened, first (nothing can come in between).
+        for e in held.iter() {
+            let _ = handler.call1(&JsValue::NULL, &e);
+        }
         Ok(EngineBridge {
             worker,
             events,

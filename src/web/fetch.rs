@@ -21,7 +21,8 @@ const MAX_RATE_LIMIT_WAITS: u32 = 5;
 
 pub use crate::protocol::Progress;
 
-fn js_message(v: &JsValue) -> String {
+/// What a thrown JS value says: an Error's message, a string, or its debug form.
+pub(crate) fn js_message(v: &JsValue) -> String {
     v.dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
         .or_else(|| v.as_string())

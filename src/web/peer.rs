@@ -13,6 +13,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, Event, MessageEvent, Worker, WorkerGlobalScope, WorkerOptions};
 
+use super::fetch::js_message;
 use super::hub::{JsBytes, WeightBytes};
 use super::packed_store::{self, PackedStore};
 use crate::error::{Error, Result};
@@ -37,12 +38,6 @@ enum Inbound {
 
 fn worker_error(detail: impl Into<String>) -> Error {
     Error::Worker(detail.into())
-}
-
-fn js_text(v: &JsValue) -> String {
-    v.as_string()
-        .or_else(|| v.dyn_ref::<js_sys::Error>().map(|e| e.message().into()))
-        .unwrap_or_else(|| format!("{v:?}"))
 }
 
 fn field(msg: &JsValue, key: &str) -> JsValue {
@@ -99,7 +94,7 @@ fn on_message(tx: UnboundedSender<Inbound>) -> Closure<dyn FnMut(MessageEvent)> 
 impl Link {
     fn send(&self, msg: &PeerMessage, buffers: &[JsValue]) -> Result<()> {
         let (wire, transfer) = encode(msg, buffers)?;
-        (self.post)(&wire, &transfer).map_err(|e| worker_error(format!("could not send `{}`: {}", msg.kind(), js_text(&e))))
+        (self.post)(&wire, &transfer).map_err(|e| worker_error(format!("could not send `{}`: {}", msg.kind(), js_message(&e))))
     }
 
     /// The next message, with its buffers; the other side's failure is an error.
@@ -181,8 +176,8 @@ impl SecondWorker {
         let script = format!("{script}{}rank=1", if script.contains('?') { '&' } else { '?' });
         let options = WorkerOptions::new();
         options.set_name(SECOND_WORKER_NAME);
-        let worker =
-            Worker::new_with_options(&script, &options).map_err(|e| worker_error(format!("could not start: {}", js_text(&e))))?;
+        let worker = Worker::new_with_options(&script, &options)
+            .map_err(|e| worker_error(format!("could not start: {}", js_message(&e))))?;
         let (tx, rx) = unbounded();
         let on_message = on_message(tx.clone());
         // An ErrorEvent for an uncaught error in the worker, a plain Event when its script
@@ -202,7 +197,7 @@ impl SecondWorker {
         if !shares_code {
             worker
                 .post_message(&JsValue::NULL)
-                .map_err(|e| worker_error(format!("could not start: {}", js_text(&e))))?;
+                .map_err(|e| worker_error(format!("could not start: {}", js_message(&e))))?;
         }
         let post_to = worker.clone();
         Ok(SecondWorker {
