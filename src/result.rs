@@ -134,6 +134,13 @@ pub struct RunStats {
     /// waited for a pause in typing: the run found them read. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights_read_ahead: Option<bool>,
+    /// Of `prompts_forwarded`, those whose forward ran ahead, while the page waited for a pause
+    /// in typing (a small edit: a word typed), and how long that forward took (its loading
+    /// included). `load_ms` and `forward_ms` are then this run's own (0 when all ran ahead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts_forwarded_ahead: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_ahead_ms: Option<f64>,
     /// Bytes of weights held in memory after the run, over every rank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resident_weight_bytes: Option<u64>,

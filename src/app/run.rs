@@ -93,16 +93,16 @@ fn request_for(state: &State, experiment: Experiment) -> RunRequest {
     }
 }
 
-/// Asks the kept engine, if idle, to read ahead what a run of the state's experiment would
-/// read beyond the resident model (a new word's row) while the live lab waits for a pause in
-/// typing: the run then starts with it read.
+/// Asks the kept engine, if idle, to work ahead on a run of the state's experiment while the
+/// live lab waits for a pause in typing: it reads what the run would read beyond the resident
+/// model (a new word's row) and forwards a new word's prompt, so the run finds both done.
 pub fn read_ahead(state: &State, runner: &Runner) {
     if let Some(KeptEngine { bridge, .. }) = runner.engine.borrow().as_ref().filter(|_| !state.busy()) {
-        let request = RunRequest {
-            fault: None,
-            ..request_for(state, state.experiment.clone())
-        };
-        bridge.send(&EngineRequest::ReadAhead(request));
+        let request = request_for(state, state.experiment.clone());
+        // A test's fault must meet the run's own work, not work done ahead of it.
+        if request.fault.is_none() {
+            bridge.send(&EngineRequest::ReadAhead(request));
+        }
     }
 }
 

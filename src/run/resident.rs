@@ -30,6 +30,24 @@ pub(super) struct ResidentModel {
     pub(super) runs: u64,
     /// tokenizer.json was parsed by a read-ahead: the next run's stats say so.
     pub(super) parsed_ahead: bool,
+    /// Forwards run ahead since the last run (see [`super::Session::read_ahead`]).
+    pub(super) ahead: Vec<Ahead>,
+}
+
+/// A forward run ahead of the run that needs it, while the page waited for a pause in typing:
+/// that run counts these prompts, and what was read for them, as its own.
+pub(super) struct Ahead {
+    pub(super) prompts: Vec<Vec<u32>>,
+    pub(super) bytes_read: u64,
+    /// The rows it needed were read ahead too (see [`RunHost::read_ahead`]).
+    pub(super) rows_read_ahead: bool,
+    /// Loading its rows and the forward.
+    pub(super) ms: f64,
+    /// The ranks it ran on, and what its host noted (a second worker that failed).
+    pub(super) ranks: Option<u32>,
+    pub(super) notes: Vec<String>,
+    /// How its rows came (the network, the cache).
+    pub(super) download: Option<super::Download>,
 }
 
 pub(super) struct Kept {

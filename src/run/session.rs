@@ -9,8 +9,8 @@
 
 use std::collections::HashMap;
 
-use super::resident::ResidentModel;
-use super::{analyse, ForwardPlan, ModelFile, RunHost, Stage};
+use super::resident::{Ahead, ResidentModel};
+use super::{analyse, Download, ForwardPlan, ModelFile, RunHost, Stage};
 use crate::analysis::report::ExtendedOptions;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
@@ -26,6 +26,11 @@ use crate::result::{RunResult, RunStats};
 /// holds two lecture runs at gpt2-medium's layer 5: undoing an edit costs no forward, and a
 /// class session of many templates does not grow memory (wasm memory never shrinks).
 const KEPT_BYTES_FLOOR: usize = 5 << 20;
+
+/// A read-ahead runs the forward too when it has at most this many new prompts (a word typed:
+/// ~50 ms at gpt2-medium's layer 5, within the pause the page waits for). More (a new template:
+/// every prompt) would keep the engine busy past the pause, and typing makes many of them.
+const AHEAD_MAX_PROMPTS: usize = 2;
 
 /// Runs that share what earlier runs of the same model loaded and computed.
 pub struct Session {
@@ -75,7 +80,7 @@ impl Session {
         let tokenizer_parsed = parsed_on_open || parsed || std::mem::take(&mut model.parsed_ahead);
         let plan = prepared.forward_plan();
         model.runs += 1;
-        let figures = match forward_missing(model, &plan, self.kept_bytes_floor, host).await {
+        let mut figures = match forward_missing(model, &plan, self.kept_bytes_floor, host).await {
             Ok(figures) => figures,
             // A download that failed (or was cancelled) changed nothing held: the model stays.
             Err(Failed::Reading(e)) => return Err(e),
@@ -86,6 +91,7 @@ impl Session {
                 return Err(e);
             }
         };
+        let ahead = credit_ahead(model, &plan, &mut figures);
         host.stage(Stage::Analysis).await;
         let t_analysis = host.now_ms();
         let first = if plan.taps.all_layers { 0 } else { plan.top_layer };
@@ -93,9 +99,15 @@ impl Session {
         let captures = model.assemble(&plan.prompts, first..=plan.top_layer)?;
         let mut result = analyse(&prepared, &captures)?;
         let t_end = host.now_ms();
-        let report = host.report();
+        let mut report = host.report();
+        add_download(&mut report.download, ahead.download);
         let download = report.download.as_ref();
         result.notes.extend(report.notes.iter().cloned());
+        for note in ahead.notes {
+            if !result.notes.contains(&note) {
+                result.notes.push(note);
+            }
+        }
         result.stats = Some(RunStats {
             model_file_bytes: report.model_file_bytes,
             bytes_downloaded: download.map(|d| d.bytes_downloaded),
@@ -118,7 +130,9 @@ impl Session {
             tensors_from_store: Some(figures.tensors_from_store).filter(|&n| n > 0),
             resident_weight_bytes: report.resident_weight_bytes,
             tokenizer_parsed: Some(tokenizer_parsed),
-            weights_read_ahead: Some(true).filter(|_| report.weights_read_ahead),
+            weights_read_ahead: Some(true).filter(|_| report.weights_read_ahead || ahead.rows_read),
+            prompts_forwarded_ahead: Some(ahead.prompts).filter(|&n| n > 0),
+            forward_ahead_ms: Some(ahead.ms).filter(|_| ahead.prompts > 0),
             run_id: None,
             ..RunStats::default()
         });
@@ -159,15 +173,19 @@ impl Session {
             captures: HashMap::new(),
             runs: 0,
             parsed_ahead: false,
+            ahead: Vec::new(),
         });
         Ok((false, parsed))
     }
 
-    /// Reads ahead, while the page waits for a pause in typing, what a run of `experiment`
-    /// would read beyond what the resident model holds, when that is rows only (a new word's
-    /// embedding row): see [`RunHost::read_ahead`]. Returns whether the host was asked to read.
-    /// Nothing for a model other than the resident one, nor for whole tensors (a higher layer's
-    /// matrices: the run reads those), and nothing held or captured changes.
+    /// Works ahead, while the page waits for a pause in typing, on what a run of `experiment`
+    /// would do beyond what the resident model holds and has captured, when that needs rows
+    /// only (a new word's embedding row: see [`RunHost::read_ahead`]): reads them, and for at
+    /// most [`AHEAD_MAX_PROMPTS`] new prompts runs their forward too, keeping the captures as
+    /// a run does. The next run that needs those prompts then counts them as its own
+    /// (`prompts_forwarded_ahead`). Returns whether anything was done. Nothing for a model
+    /// other than the resident one, nor for whole tensors (a higher layer's matrices: the run
+    /// reads those).
     pub async fn read_ahead<H: RunHost>(
         &mut self,
         experiment: &Experiment,
@@ -184,13 +202,39 @@ impl Session {
         };
         let (prepared, parsed) = model.prepare_on(experiment, options, host)?;
         model.parsed_ahead |= parsed;
-        let Some((sub, missing)) = model.missing(&prepared.forward_plan(), Some(&held))? else {
+        let plan = prepared.forward_plan();
+        let Some((sub, missing)) = model.missing(&plan, Some(&held))? else {
             return Ok(false);
         };
-        if missing.is_empty() || missing.iter().any(|n| matches!(n, Need::Whole { .. })) {
+        if missing.iter().any(|n| matches!(n, Need::Whole { .. })) {
             return Ok(false);
         }
-        host.read_ahead(&sub, &missing).await?;
+        if !missing.is_empty() {
+            host.read_ahead(&sub, &missing).await?;
+        }
+        if sub.prompts.len() > AHEAD_MAX_PROMPTS {
+            return Ok(!missing.is_empty());
+        }
+        match forward_missing(model, &plan, self.kept_bytes_floor, host).await {
+            Ok(figures) => {
+                let report = host.report();
+                model.ahead.push(Ahead {
+                    prompts: sub.prompts,
+                    bytes_read: figures.bytes_read,
+                    rows_read_ahead: report.weights_read_ahead,
+                    ms: figures.t_end.zip(figures.t_load).map_or(0.0, |(e, l)| e - l),
+                    ranks: figures.ranks,
+                    notes: report.notes,
+                    download: report.download,
+                })
+            }
+            Err(Failed::Reading(e)) => return Err(e),
+            Err(Failed::Holding(e)) => {
+                self.model = None;
+                host.forget();
+                return Err(e);
+            }
+        }
         Ok(true)
     }
 
@@ -211,6 +255,51 @@ impl Session {
     /// Drops the resident model (its weights with the host's [`RunHost::forget`]).
     pub fn forget(&mut self) {
         self.model = None;
+    }
+}
+
+/// What forwards run ahead did for a run (see [`Session::read_ahead`]).
+#[derive(Default)]
+struct Credited {
+    prompts: u32,
+    ms: f64,
+    rows_read: bool,
+    notes: Vec<String>,
+    download: Option<Download>,
+}
+
+/// Forwards run ahead for `plan`'s prompts count as the run's own: their prompts, the bytes
+/// they read and their ranks go to `figures`. The others are dropped (stale: the edit went on
+/// after them).
+fn credit_ahead(model: &mut ResidentModel, plan: &ForwardPlan, figures: &mut ForwardFigures) -> Credited {
+    let mut credited = Credited::default();
+    for ahead in std::mem::take(&mut model.ahead) {
+        if !ahead.prompts.iter().all(|p| plan.prompts.contains(p)) {
+            continue;
+        }
+        credited.prompts += ahead.prompts.len() as u32;
+        credited.ms += ahead.ms;
+        credited.rows_read |= ahead.rows_read_ahead;
+        credited.notes.extend(ahead.notes);
+        add_download(&mut credited.download, ahead.download);
+        figures.bytes_read += ahead.bytes_read;
+        figures.ranks = Some(
+            figures
+                .ranks
+                .map_or(ahead.ranks.unwrap_or(1), |r| r.min(ahead.ranks.unwrap_or(r))),
+        );
+    }
+    figures.prompts += credited.prompts;
+    credited
+}
+
+fn add_download(into: &mut Option<Download>, more: Option<Download>) {
+    if let Some(more) = more {
+        let d = into.get_or_insert_with(Download::default);
+        d.bytes_downloaded += more.bytes_downloaded;
+        d.bytes_from_cache += more.bytes_from_cache;
+        d.requests += more.requests;
+        d.partial |= more.partial;
     }
 }
 

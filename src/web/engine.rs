@@ -41,7 +41,11 @@ async fn serve_requests(mut scope: EngineScope) {
         let request = match request {
             EngineRequest::Run(request) => request,
             EngineRequest::ReadAhead(request) => {
-                read_ahead(&mut session, &mut ranks, &resolved, &request).await;
+                // Typing sends one per edit: only the last of those waiting is worth its work
+                // (a forward ahead of a run that has already been asked for would delay it).
+                if !scope.more_waiting() {
+                    read_ahead(&mut session, &mut ranks, &resolved, &request).await;
+                }
                 continue;
             }
         };
@@ -69,8 +73,8 @@ async fn serve_requests(mut scope: EngineScope) {
     }
 }
 
-/// Reads ahead for `request` (see [`Session::read_ahead`]) when its model is the one the last
-/// run resolved; a failure is only logged: the run reads as usual.
+/// Works ahead for `request` (see [`Session::read_ahead`]) when its model is the one the last
+/// run resolved; a failure is only logged: the run reads and forwards as usual.
 async fn read_ahead(session: &mut Session, ranks: &mut Ranks, resolved: &Option<(ModelFiles, Resolved)>, request: &RunRequest) {
     let Some(found) = found_for(resolved, request) else {
         return;

@@ -119,10 +119,16 @@ fn take_early() -> Option<(Worker, js_sys::Array)> {
     Some((worker, held))
 }
 
+fn skipped(why: &str) {
+    web_sys::console::error_1(&format!("QK Lens engine: skipped {why}").into());
+}
+
 /// The engine's end, in its worker: the page's requests in, events out.
 pub struct EngineScope {
     scope: DedicatedWorkerGlobalScope,
     requests: UnboundedReceiver<Result<EngineRequest, String>>,
+    /// A request taken out of `requests` by [`Self::more_waiting`], next in line.
+    queued: Option<EngineRequest>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
 }
 
@@ -138,18 +144,35 @@ impl EngineScope {
         EngineScope {
             scope,
             requests,
+            queued: None,
             _on_message: on_message,
         }
     }
 
     /// The next request; a message that does not decode is logged and skipped.
     pub async fn next(&mut self) -> Option<EngineRequest> {
+        if let Some(request) = self.queued.take() {
+            return Some(request);
+        }
         loop {
             match self.requests.next().await? {
                 Ok(request) => return Some(request),
-                Err(e) => web_sys::console::error_1(&format!("QK Lens engine: skipped {e}").into()),
+                Err(e) => skipped(&e),
             }
         }
+    }
+
+    /// Whether another request has arrived already (it stays next in line).
+    pub fn more_waiting(&mut self) -> bool {
+        while self.queued.is_none() {
+            match self.requests.try_next() {
+                Ok(Some(Ok(request))) => self.queued = Some(request),
+                Ok(Some(Err(e))) => skipped(&e),
+                // Nothing yet, or the page is gone.
+                Ok(None) | Err(_) => return false,
+            }
+        }
+        true
     }
 
     pub fn send(&self, event: &EngineEvent) {

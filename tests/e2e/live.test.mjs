@@ -96,6 +96,9 @@ describe('the live lab', () => {
       assert.ok(weightRequests() - before <= 1, `weight requests for the edit: ${weightRequests() - before}`);
       // That row was read while the page waited for the pause in typing, not after it.
       assert.equal(s.weights_read_ahead, true, 'the new word\'s row was read ahead');
+      // And its prompt's forward ran then too: the run after the pause found it done.
+      assert.equal(s.prompts_forwarded_ahead, 1, 'mango\'s prompt was forwarded ahead');
+      assert.equal(s.forward_ms, 0, 'no forward left for the run itself');
       const tags = await shown(page);
       assert.ok(tags.figures.length >= 4, `figures with a run id: ${tags.figures.length}`);
       for (const tag of [tags.resultTag, tags.summary, ...tags.figures]) assert.equal(tag, String(s.run_id));

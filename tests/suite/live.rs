@@ -321,12 +321,13 @@ fn the_pages_encodings_spare_the_engines_tokenizer() {
     assert_same(&parsed, &fresh);
 }
 
-/// While the page waits for a pause in typing, the engine reads ahead a new word's row: the
-/// run that follows reads nothing more and is still right. Only the resident model's rows are
-/// read ahead (never a higher layer's matrices, nor another model's), nothing held or
-/// captured changes, and a read-ahead the edit did not follow is not used.
+/// While the page waits for a pause in typing, the engine works ahead: it reads a new word's
+/// row and runs the forward of its prompt. The run that follows reads and forwards nothing
+/// more, counts both as its own, and is still right. Only the resident model's rows are read
+/// ahead (never a higher layer's matrices, nor another model's), a forward runs ahead only for
+/// a few prompts (not a new template's), and work ahead the edit did not follow is not counted.
 #[test]
-fn a_new_words_row_is_read_ahead_of_its_run() {
+fn a_new_words_row_is_read_and_its_prompt_forwarded_ahead_of_its_run() {
     let files = Files::of("tiny-gpt2-hub");
     let model = files.model(2);
     let mut engine = LocalEngine::new(&model);
@@ -334,15 +335,32 @@ fn a_new_words_row_is_read_ahead_of_its_run() {
     engine.run(&lecture(3), None).unwrap();
     let kept = engine.kept_capture_bytes();
 
-    assert!(engine.read_ahead(&edited(3), None).unwrap(), "mango's row");
-    assert_eq!(engine.kept_capture_bytes(), kept, "a read-ahead runs no forward");
+    assert!(engine.read_ahead(&edited(3), None).unwrap(), "mango's row and prompt");
+    assert!(engine.kept_capture_bytes() > kept, "mango's prompt was forwarded ahead");
     let edit = engine.run(&edited(3), None).unwrap();
     let s = stats(&edit);
     assert_eq!(s.weights_read_ahead, Some(true));
     assert_eq!(s.weight_bytes_read, Some(wte_row_bytes(&files)), "still counted as read");
-    assert_eq!(s.prompts_forwarded, Some(1));
+    assert_eq!(s.prompts_forwarded, Some(1), "still counted as forwarded");
+    assert_eq!(s.prompts_forwarded_ahead, Some(1));
+    assert!(s.forward_ahead_ms.is_some());
     assert_same(&edit, &run_local(&edited(3), None, &model).unwrap());
     crate::golden::check(&edit, &golden("tiny-gpt2-hub.edited.L3"));
+    // Counted once: the next run of the same experiment did nothing ahead.
+    let again = engine.run(&edited(3), None).unwrap();
+    assert_eq!(stats(&again).prompts_forwarded, Some(0));
+    assert_eq!(stats(&again).prompts_forwarded_ahead, None);
+
+    // A new template (every prompt new): its rows are read ahead, its forward is the run's.
+    let mut template = lecture(3);
+    template.template = "The next word is {word}.".into();
+    let kept = engine.kept_capture_bytes();
+    engine.read_ahead(&template, None).unwrap();
+    assert_eq!(engine.kept_capture_bytes(), kept, "no forward ahead of a whole template");
+    let r = engine.run(&template, None).unwrap();
+    assert_eq!(stats(&r).prompts_forwarded, Some(lecture_words()));
+    assert_eq!(stats(&r).prompts_forwarded_ahead, None);
+    assert_same(&r, &run_local(&template, None, &model).unwrap());
 
     // Nothing to read: a seen experiment, a word removed.
     assert!(!engine.read_ahead(&lecture(3), None).unwrap());
@@ -362,6 +380,8 @@ fn a_new_words_row_is_read_ahead_of_its_run() {
     let r = engine.run(&lemon, None).unwrap();
     assert_eq!(stats(&r).weights_read_ahead, None, "plum's row is not lemon's");
     assert_eq!(stats(&r).weight_bytes_read, Some(wte_row_bytes(&files)));
+    assert_eq!(stats(&r).prompts_forwarded, Some(1), "lemon's prompt, not plum's");
+    assert_eq!(stats(&r).prompts_forwarded_ahead, None);
     assert_same(&r, &run_local(&lemon, None, &model).unwrap());
 
     // Another model: nothing of it is resident, nothing is read ahead.
