@@ -65,6 +65,15 @@ def packed(reps):
     return counts(reps, "tensors_packed") + ("" if stored == "–" else f" ({stored} from the store)")
 
 
+def forwarded_cell(reps):
+    """Prompts forwarded, and of them those forwarded ahead, during the pause, with that forward's time."""
+    ahead = [stat(m, "prompts_forwarded_ahead") for m in reps]
+    if not any(ahead):
+        return counts(reps, "prompts_forwarded")
+    return (f"{counts(reps, 'prompts_forwarded')} ({counts(reps, 'prompts_forwarded_ahead')} during the pause: "
+            f"forward {ms(med([stat(m, 'forward_ahead_ms') for m in reps]))})")
+
+
 def row_figures(reps, debounce):
     """Medians over the repetitions of one kind: total, after the debounce, engine parts, drawing, rest."""
     total = med([m["ms"] for m in reps])
@@ -105,7 +114,7 @@ def live_section(run_dir, models_dir, meta, noisy_phases, whole_run, needed_byte
             dag(f"{ms(f['after'])}" + (" (−100 ms)" if typed else " (no pause)")), dag(ms(f["start"])),
             dag(ms(f["engine"])), dag(" / ".join(ms(x) for x in f["parts"])),
             dag(f"{ms(f['draw_sum'])} ({ms(f['draw_max'])})"), dag(ms(f["rest"])),
-            counts(reps, "prompts_forwarded"), counts(reps, "weight_bytes_read"), packed(reps),
+            forwarded_cell(reps), counts(reps, "weight_bytes_read"), packed(reps),
             dag(ratio(f["total"]), ("live", "notebook"))])
     reloads = live.get("reloads") or []
     if reloads:
@@ -160,6 +169,7 @@ def live_section(run_dir, models_dir, meta, noisy_phases, whole_run, needed_byte
     peak = max(m["stats"]["wasm_memory_bytes"] for m in session)
     # A run that forwards nothing does not hear from the second worker: its stats count the
     # engine worker's memory and weights alone. The last run that forwarded counts both.
+    # A forward run ahead of the run (a typed word: see `prompts_forwarded_ahead`) reported both.
     forwarded = [m for m in session if m["stats"].get("prompts_forwarded")]
     resident = forwarded[-1]["stats"].get("resident_weight_bytes")
     engine_only = [m for m in session if not m["stats"].get("prompts_forwarded")
@@ -277,6 +287,11 @@ by column.
   for the bytes still needed; load = packing them, or taking the packed weights from the store). **Drawing**: the canvases' `data-draw-ms`, summed (they are drawn one after
   another), the largest in brackets. **Rest**: keystroke → figures minus the pause, the engine
   and the drawing: messages between the page and the workers, Yew's render, the timer.
+- **Prompts forwarded**: a typed word's row is read and its prompt forwarded while the page
+  waits for the pause (`Session::read_ahead`, at most 2 new prompts); the run after the pause
+  counts them as its own and finds them done, so its engine time holds no forward. In brackets:
+  how many ran ahead and that forward's time (loading its row included), hidden in the pause
+  when shorter than it.
 - **Reload**: the page reloaded (the file's pieces are in Cache Storage, and each worker's packed
   half of every Conv1D in the origin's file system: `web/packed_store.rs`), timed from the navigation's
   start (the new document's clock) to every figure; "run start" is then the page's own load, and

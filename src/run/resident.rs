@@ -48,6 +48,10 @@ pub(super) struct Ahead {
     pub(super) notes: Vec<String>,
     /// How its rows came (the network, the cache).
     pub(super) download: Option<super::Download>,
+    /// Memory and weights its host reported, every rank's (a run that forwards nothing hears
+    /// from the engine worker only).
+    pub(super) wasm_memory_bytes: Option<u64>,
+    pub(super) resident_weight_bytes: Option<u64>,
 }
 
 pub(super) struct Kept {

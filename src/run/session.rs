@@ -101,6 +101,9 @@ impl Session {
         let t_end = host.now_ms();
         let mut report = host.report();
         add_download(&mut report.download, ahead.download);
+        // Wasm memory never shrinks: the forward ahead's, every rank's, is the run's too.
+        report.wasm_memory_bytes = report.wasm_memory_bytes.max(ahead.wasm_memory_bytes);
+        report.resident_weight_bytes = report.resident_weight_bytes.max(ahead.resident_weight_bytes);
         let download = report.download.as_ref();
         result.notes.extend(report.notes.iter().cloned());
         for note in ahead.notes {
@@ -226,6 +229,8 @@ impl Session {
                     ranks: figures.ranks,
                     notes: report.notes,
                     download: report.download,
+                    wasm_memory_bytes: report.wasm_memory_bytes,
+                    resident_weight_bytes: report.resident_weight_bytes,
                 })
             }
             Err(Failed::Reading(e)) => return Err(e),
@@ -266,6 +271,8 @@ struct Credited {
     rows_read: bool,
     notes: Vec<String>,
     download: Option<Download>,
+    wasm_memory_bytes: Option<u64>,
+    resident_weight_bytes: Option<u64>,
 }
 
 /// Forwards run ahead for `plan`'s prompts count as the run's own: their prompts, the bytes
@@ -282,6 +289,8 @@ fn credit_ahead(model: &mut ResidentModel, plan: &ForwardPlan, figures: &mut For
         credited.rows_read |= ahead.rows_read_ahead;
         credited.notes.extend(ahead.notes);
         add_download(&mut credited.download, ahead.download);
+        credited.wasm_memory_bytes = credited.wasm_memory_bytes.max(ahead.wasm_memory_bytes);
+        credited.resident_weight_bytes = credited.resident_weight_bytes.max(ahead.resident_weight_bytes);
         figures.bytes_read += ahead.bytes_read;
         figures.ranks = Some(
             figures

@@ -344,6 +344,7 @@ fn a_new_words_row_is_read_and_its_prompt_forwarded_ahead_of_its_run() {
     assert_eq!(s.prompts_forwarded, Some(1), "still counted as forwarded");
     assert_eq!(s.prompts_forwarded_ahead, Some(1));
     assert!(s.forward_ahead_ms.is_some());
+    assert_eq!(s.forward_ranks, Some(2), "the ranks of the forward ahead");
     assert_same(&edit, &run_local(&edited(3), None, &model).unwrap());
     crate::golden::check(&edit, &golden("tiny-gpt2-hub.edited.L3"));
     // Counted once: the next run of the same experiment did nothing ahead.
