@@ -184,7 +184,7 @@ impl Session {
     /// Works ahead, while the page waits for a pause in typing, on what a run of `experiment`
     /// would do beyond what the resident model holds and has captured, when that needs rows
     /// only (a new word's embedding row: see [`RunHost::read_ahead`]): reads them, and for at
-    /// most [`AHEAD_MAX_PROMPTS`] new prompts runs their forward too, keeping the captures as
+    /// most two new prompts (`AHEAD_MAX_PROMPTS`) runs their forward too, keeping the captures as
     /// a run does. The next run that needs those prompts then counts them as its own
     /// (`prompts_forwarded_ahead`). Returns whether anything was done. Nothing for a model
     /// other than the resident one, nor for whole tensors (a higher layer's matrices: the run

@@ -165,11 +165,11 @@ impl EngineScope {
     /// Whether another request has arrived already (it stays next in line).
     pub fn more_waiting(&mut self) -> bool {
         while self.queued.is_none() {
-            match self.requests.try_next() {
-                Ok(Some(Ok(request))) => self.queued = Some(request),
-                Ok(Some(Err(e))) => skipped(&e),
+            match self.requests.try_recv() {
+                Ok(Ok(request)) => self.queued = Some(request),
+                Ok(Err(e)) => skipped(&e),
                 // Nothing yet, or the page is gone.
-                Ok(None) | Err(_) => return false,
+                Err(_) => return false,
             }
         }
         true
