@@ -161,6 +161,20 @@ describe('the guided lab', () => {
         assert.ok(fit.share >= 0.5, `step ${n}: the figure covers ${(fit.share * 100).toFixed(0)} % of the screen`);
         assert.ok(fit.body >= 24, `step ${n}: body text ${fit.body} px`);
         assert.ok(fit.wide <= 0, `step ${n}: ${fit.wide} px wider than the screen`);
+        // Scrolled to the end, no line of the step lies under the floating controls.
+        const covered = await page.evaluate(() => {
+          scrollTo(0, document.documentElement.scrollHeight);
+          const bars = [...document.querySelectorAll('.lecture-nav, .look-bar')].map((b) => b.getBoundingClientRect());
+          const text = [...document.querySelectorAll('main p, main h2, main summary, main pre, main li, main .formula, main button')]
+            .filter((e) => !e.closest('.lecture-nav, .look-bar') && e.getClientRects().length)
+            // What a closed <details> holds is not shown (its summary is).
+            .filter((e) => e.closest('summary') || !e.closest('details:not([open])'));
+          const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+          return text.filter((e) => bars.some((b) => hit(e.getBoundingClientRect(), b)))
+            .map((e) => `${e.tagName.toLowerCase()} "${e.textContent.trim().slice(0, 40)}"`);
+        });
+        assert.equal(covered.length, 0, `step ${n}: scrolled to the end, the controls cover ${covered.join('; ')}`);
+        await page.evaluate(() => scrollTo(0, 0));
       }
     });
   });
