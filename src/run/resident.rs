@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{ForwardPlan, Prepared, RunHost};
+use super::{ForwardPlan, HostReport, Prepared, RunHost};
 use crate::analysis::report::ExtendedOptions;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
@@ -35,23 +35,16 @@ pub(super) struct ResidentModel {
 }
 
 /// A forward run ahead of the run that needs it, while the page waited for a pause in typing:
-/// that run counts these prompts, and what was read for them, as its own.
+/// that run counts these prompts, and what was read and reported for them, as its own.
 pub(super) struct Ahead {
     pub(super) prompts: Vec<Vec<u32>>,
     pub(super) bytes_read: u64,
-    /// The rows it needed were read ahead too (see [`RunHost::read_ahead`]).
-    pub(super) rows_read_ahead: bool,
     /// Loading its rows and the forward.
     pub(super) ms: f64,
-    /// The ranks it ran on, and what its host noted (a second worker that failed).
     pub(super) ranks: Option<u32>,
-    pub(super) notes: Vec<String>,
-    /// How its rows came (the network, the cache).
-    pub(super) download: Option<super::Download>,
-    /// Memory and weights its host reported, every rank's (a run that forwards nothing hears
-    /// from the engine worker only).
-    pub(super) wasm_memory_bytes: Option<u64>,
-    pub(super) resident_weight_bytes: Option<u64>,
+    /// What its host reported: how its rows came, every rank's memory (a run that forwards
+    /// nothing hears from the engine worker only), notes (a second worker that failed).
+    pub(super) report: HostReport,
 }
 
 pub(super) struct Kept {

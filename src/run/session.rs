@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::resident::{Ahead, ResidentModel};
-use super::{analyse, Download, ForwardPlan, ModelFile, RunHost, Stage};
+use super::{analyse, Download, ForwardPlan, HostReport, ModelFile, RunHost, Stage};
 use crate::analysis::report::ExtendedOptions;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
@@ -91,7 +91,8 @@ impl Session {
                 return Err(e);
             }
         };
-        let ahead = credit_ahead(model, &plan, &mut figures);
+        let ahead = take_ahead(model, &plan);
+        let (prompts_ahead, ahead_ms) = count_ahead(&ahead, &mut figures);
         host.stage(Stage::Analysis).await;
         let t_analysis = host.now_ms();
         let first = if plan.taps.all_layers { 0 } else { plan.top_layer };
@@ -100,17 +101,11 @@ impl Session {
         let mut result = analyse(&prepared, &captures)?;
         let t_end = host.now_ms();
         let mut report = host.report();
-        add_download(&mut report.download, ahead.download);
-        // Wasm memory never shrinks: the forward ahead's, every rank's, is the run's too.
-        report.wasm_memory_bytes = report.wasm_memory_bytes.max(ahead.wasm_memory_bytes);
-        report.resident_weight_bytes = report.resident_weight_bytes.max(ahead.resident_weight_bytes);
+        for a in ahead {
+            merge_report(&mut report, a.report);
+        }
         let download = report.download.as_ref();
         result.notes.extend(report.notes.iter().cloned());
-        for note in ahead.notes {
-            if !result.notes.contains(&note) {
-                result.notes.push(note);
-            }
-        }
         result.stats = Some(RunStats {
             model_file_bytes: report.model_file_bytes,
             bytes_downloaded: download.map(|d| d.bytes_downloaded),
@@ -133,9 +128,9 @@ impl Session {
             tensors_from_store: Some(figures.tensors_from_store).filter(|&n| n > 0),
             resident_weight_bytes: report.resident_weight_bytes,
             tokenizer_parsed: Some(tokenizer_parsed),
-            weights_read_ahead: Some(true).filter(|_| report.weights_read_ahead || ahead.rows_read),
-            prompts_forwarded_ahead: Some(ahead.prompts).filter(|&n| n > 0),
-            forward_ahead_ms: Some(ahead.ms).filter(|_| ahead.prompts > 0),
+            weights_read_ahead: Some(true).filter(|_| report.weights_read_ahead),
+            prompts_forwarded_ahead: Some(prompts_ahead).filter(|&n| n > 0),
+            forward_ahead_ms: Some(ahead_ms).filter(|_| prompts_ahead > 0),
             run_id: None,
             ..RunStats::default()
         });
@@ -219,20 +214,13 @@ impl Session {
             return Ok(!missing.is_empty());
         }
         match forward_missing(model, &plan, self.kept_bytes_floor, host).await {
-            Ok(figures) => {
-                let report = host.report();
-                model.ahead.push(Ahead {
-                    prompts: sub.prompts,
-                    bytes_read: figures.bytes_read,
-                    rows_read_ahead: report.weights_read_ahead,
-                    ms: figures.t_end.zip(figures.t_load).map_or(0.0, |(e, l)| e - l),
-                    ranks: figures.ranks,
-                    notes: report.notes,
-                    download: report.download,
-                    wasm_memory_bytes: report.wasm_memory_bytes,
-                    resident_weight_bytes: report.resident_weight_bytes,
-                })
-            }
+            Ok(figures) => model.ahead.push(Ahead {
+                prompts: sub.prompts,
+                bytes_read: figures.bytes_read,
+                ms: figures.t_end.zip(figures.t_load).map_or(0.0, |(e, l)| e - l),
+                ranks: figures.ranks,
+                report: host.report(),
+            }),
             Err(Failed::Reading(e)) => return Err(e),
             Err(Failed::Holding(e)) => {
                 self.model = None;
@@ -263,52 +251,51 @@ impl Session {
     }
 }
 
-/// What forwards run ahead did for a run (see [`Session::read_ahead`]).
-#[derive(Default)]
-struct Credited {
-    prompts: u32,
-    ms: f64,
-    rows_read: bool,
-    notes: Vec<String>,
-    download: Option<Download>,
-    wasm_memory_bytes: Option<u64>,
-    resident_weight_bytes: Option<u64>,
+/// The forwards run ahead for `plan`'s prompts: the run counts them as its own. The others are
+/// dropped (stale: the edit went on after them).
+fn take_ahead(model: &mut ResidentModel, plan: &ForwardPlan) -> Vec<Ahead> {
+    std::mem::take(&mut model.ahead)
+        .into_iter()
+        .filter(|a| a.prompts.iter().all(|p| plan.prompts.contains(p)))
+        .collect()
 }
 
-/// Forwards run ahead for `plan`'s prompts count as the run's own: their prompts, the bytes
-/// they read and their ranks go to `figures`. The others are dropped (stale: the edit went on
-/// after them).
-fn credit_ahead(model: &mut ResidentModel, plan: &ForwardPlan, figures: &mut ForwardFigures) -> Credited {
-    let mut credited = Credited::default();
-    for ahead in std::mem::take(&mut model.ahead) {
-        if !ahead.prompts.iter().all(|p| plan.prompts.contains(p)) {
-            continue;
-        }
-        credited.prompts += ahead.prompts.len() as u32;
-        credited.ms += ahead.ms;
-        credited.rows_read |= ahead.rows_read_ahead;
-        credited.notes.extend(ahead.notes);
-        add_download(&mut credited.download, ahead.download);
-        credited.wasm_memory_bytes = credited.wasm_memory_bytes.max(ahead.wasm_memory_bytes);
-        credited.resident_weight_bytes = credited.resident_weight_bytes.max(ahead.resident_weight_bytes);
-        figures.bytes_read += ahead.bytes_read;
-        figures.ranks = Some(
-            figures
-                .ranks
-                .map_or(ahead.ranks.unwrap_or(1), |r| r.min(ahead.ranks.unwrap_or(r))),
-        );
+/// Adds the forwards run ahead to the run's `figures` (prompts, bytes read, ranks); returns how
+/// many prompts they forwarded and how long they took.
+fn count_ahead(ahead: &[Ahead], figures: &mut ForwardFigures) -> (u32, f64) {
+    let (mut prompts, mut ms) = (0, 0.0);
+    for a in ahead {
+        prompts += a.prompts.len() as u32;
+        ms += a.ms;
+        figures.bytes_read += a.bytes_read;
+        // The fewest ranks any part of the run's forward ran on.
+        figures.ranks = match (figures.ranks, a.ranks) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
     }
-    figures.prompts += credited.prompts;
-    credited
+    figures.prompts += prompts;
+    (prompts, ms)
 }
 
-fn add_download(into: &mut Option<Download>, more: Option<Download>) {
-    if let Some(more) = more {
-        let d = into.get_or_insert_with(Download::default);
+/// Adds what a forward ahead's host reported to the run's report: its download, its rows read
+/// ahead, its notes, and its memory where larger (wasm memory never shrinks, and it heard from
+/// every rank).
+fn merge_report(into: &mut HostReport, ahead: HostReport) {
+    if let Some(more) = ahead.download {
+        let d = into.download.get_or_insert_with(Download::default);
         d.bytes_downloaded += more.bytes_downloaded;
         d.bytes_from_cache += more.bytes_from_cache;
         d.requests += more.requests;
         d.partial |= more.partial;
+    }
+    into.weights_read_ahead |= ahead.weights_read_ahead;
+    into.wasm_memory_bytes = into.wasm_memory_bytes.max(ahead.wasm_memory_bytes);
+    into.resident_weight_bytes = into.resident_weight_bytes.max(ahead.resident_weight_bytes);
+    for note in ahead.notes {
+        if !into.notes.contains(&note) {
+            into.notes.push(note);
+        }
     }
 }
 
