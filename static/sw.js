@@ -12,9 +12,10 @@
 // name with another hash) are dropped then.
 const SHELL_CACHE = 'qk-lens-shell-v1';
 const scopeDir = new URL('./', self.location).pathname;
-const HASHED = /-[0-9a-f]{16}(_bg\.wasm|\.js|\.css|\.wasm)$/;
+// Trunk writes its 64-bit hash in hex without leading zeros (one build in 16 has 15 digits).
+const HASHED = /-[0-9a-f]{8,16}(_bg\.wasm|\.js|\.css|\.wasm)$/;
 // app-<hash>_bg.wasm -> app_bg.wasm: what every version of the file shares.
-const stem = (path) => path.replace(/-[0-9a-f]{16}(?=(_bg\.wasm|\.js|\.css|\.wasm)$)/, '');
+const stem = (path) => path.replace(/-[0-9a-f]{8,16}(?=(_bg\.wasm|\.js|\.css|\.wasm)$)/, '');
 
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));

@@ -187,12 +187,12 @@ for (const engine of wantedEngines()) {
           for (let i = 0; i < 50 && !navigator.serviceWorker.controller; i++) await new Promise((r) => setTimeout(r, 100));
           for (let i = 0; i < 50; i++) {
             const keys = (await (await caches.open('qk-lens-shell-v1')).keys()).map((k) => new URL(k.url).pathname);
-            if (keys.some((k) => /^\/worker-[0-9a-f]{16}_bg\.wasm$/.test(k)) && keys.includes('/worker_loader.js')) return keys;
+            if (keys.some((k) => /^\/worker-[0-9a-f]{8,16}_bg\.wasm$/.test(k)) && keys.includes('/worker_loader.js')) return keys;
             await new Promise((r) => setTimeout(r, 100));
           }
           return (await (await caches.open('qk-lens-shell-v1')).keys()).map((k) => new URL(k.url).pathname);
         });
-        assert.ok(shell.includes('/') && shell.some((k) => /^\/worker-[0-9a-f]{16}_bg\.wasm$/.test(k)), `shell cached: ${shell}`);
+        assert.ok(shell.includes('/') && shell.some((k) => /^\/worker-[0-9a-f]{8,16}_bg\.wasm$/.test(k)), `shell cached: ${shell}`);
 
         // Both workers keep their packed halves (13 Conv1Ds each) once the result is out.
         const shares = await page.evaluate(async () => {

@@ -205,8 +205,8 @@ describe('network faults', () => {
         await navigator.serviceWorker.ready;
         for (let i = 0; i < 100; i++) {
           const keys = (await (await caches.open('qk-lens-shell-v1')).keys()).map((k) => new URL(k.url).pathname);
-          const app = keys.find((k) => /^\/app-[0-9a-f]{16}_bg\.wasm$/.test(k));
-          if (navigator.serviceWorker.controller && app && keys.some((k) => /^\/worker-[0-9a-f]{16}_bg\.wasm$/.test(k))) return app;
+          const app = keys.find((k) => /^\/app-[0-9a-f]{8,16}_bg\.wasm$/.test(k));
+          if (navigator.serviceWorker.controller && app && keys.some((k) => /^\/worker-[0-9a-f]{8,16}_bg\.wasm$/.test(k))) return app;
           await new Promise((r) => setTimeout(r, 100));
         }
         return null;
@@ -228,7 +228,7 @@ describe('network faults', () => {
       }
       assert.ok(keys.includes(current), `the new version is kept: ${keys}`);
       assert.ok(!keys.includes(old), `the older copy is dropped: ${keys}`);
-      assert.ok(keys.some((k) => /^\/worker-[0-9a-f]{16}_bg\.wasm$/.test(k)), `other hashed files stay: ${keys}`);
+      assert.ok(keys.some((k) => /^\/worker-[0-9a-f]{8,16}_bg\.wasm$/.test(k)), `other hashed files stay: ${keys}`);
     });
   });
 
@@ -304,7 +304,7 @@ describe('network faults', () => {
       await withDiagnostics(logs, () => srv.requests, async () => {
         await page.goto(`${srv.url}/some/folder/qk/?model=/models/${MODEL}/&exp=${encodeURIComponent(JSON.stringify(experiment))}&run=1`);
         expectResult(await waitForOutcome(page, RESULT_TIMEOUT_MS));
-        assert.ok(srv.requests.some((r) => /^\/some\/folder\/qk\/worker-[0-9a-f]{16}_bg\.wasm$/.test(r.path)), 'the worker came from the sub-path');
+        assert.ok(srv.requests.some((r) => /^\/some\/folder\/qk\/worker-[0-9a-f]{8,16}_bg\.wasm$/.test(r.path)), 'the worker came from the sub-path');
         assert.match(await page.textContent('#qk-storage'), /This site uses .* of .* the browser() allows it/);
       });
     } finally {
