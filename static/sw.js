@@ -12,10 +12,11 @@
 // name with another hash) are dropped then.
 const SHELL_CACHE = 'qk-lens-shell-v1';
 const scopeDir = new URL('./', self.location).pathname;
-// Trunk writes its 64-bit hash in hex without leading zeros (one build in 16 has 15 digits).
-const HASHED = /-[0-9a-f]{8,16}(_bg\.wasm|\.js|\.css|\.wasm)$/;
+// A name's hash, one pattern for both uses below. Trunk writes its 64-bit hash in hex without
+// leading zeros (one build in 16 has 15 digits).
+const HASH = /-[0-9a-f]{8,16}(?=(_bg\.wasm|\.js|\.css|\.wasm)$)/;
 // app-<hash>_bg.wasm -> app_bg.wasm: what every version of the file shares.
-const stem = (path) => path.replace(/-[0-9a-f]{8,16}(?=(_bg\.wasm|\.js|\.css|\.wasm)$)/, '');
+const stem = (path) => path.replace(HASH, '');
 
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
@@ -39,10 +40,10 @@ async function keep(request, response) {
   const kept = await cache.match(request);
   if (!kept || !same(kept, response)) await cache.put(request, response);
   const path = new URL(request.url).pathname;
-  if (!HASHED.test(path)) return;
+  if (!HASH.test(path)) return;
   for (const k of await cache.keys()) {
     const old = new URL(k.url).pathname;
-    if (old !== path && HASHED.test(old) && stem(old) === stem(path)) await cache.delete(k);
+    if (old !== path && HASH.test(old) && stem(old) === stem(path)) await cache.delete(k);
   }
 }
 
@@ -60,7 +61,7 @@ async function fromCache(request) {
 
 self.addEventListener('fetch', (event) => {
   if (!isShell(event.request)) return;
-  const hashed = HASHED.test(new URL(event.request.url).pathname);
+  const hashed = HASH.test(new URL(event.request.url).pathname);
   event.respondWith(
     hashed
       ? caches.match(event.request, { cacheName: SHELL_CACHE }).then((hit) => hit || fromNetwork(event))
